@@ -1,0 +1,45 @@
+# Outrigger's entry points. `make help` lists them.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test lint format typecheck bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.base: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@ $(VENV)/.base
+
+demo: $(VENV)/.base ## set up the default install and run the demo on embedded defaults
+	$(BIN)/outrigger demo $(ARGS)
+
+test: $(VENV)/.dev ## set up the dev install and run the whole test suite
+	$(BIN)/pytest $(ARGS)
+
+lint: $(VENV)/.dev ## ruff lint + format check
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
+
+format: $(VENV)/.dev ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix src tests benchmarks scripts
+	$(BIN)/ruff format src tests benchmarks scripts
+
+typecheck: $(VENV)/.dev ## mypy --strict on the package
+	$(BIN)/mypy
+
+bench: $(VENV)/.dev ## run the benchmarks (needs the machine's services)
+	$(BIN)/python benchmarks/event_throughput.py $(ARGS)
+
+clean: ## remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .outrigger

@@ -1,0 +1,3 @@
+from outrigger.cli import main
+
+main()

@@ -1,0 +1,32 @@
+"""The ``outrigger`` command line."""
+
+from __future__ import annotations
+
+import typer
+
+from outrigger import __version__
+from outrigger.cli import config_cmd, dlq_cmd, events_cmd
+from outrigger.cli.demo_cmd import demo_command
+from outrigger.cli.run_cmd import run_command
+
+app = typer.Typer(
+    name="outrigger",
+    help="Outrigger: an AI sidecar for existing systems. Configure with OUTRIGGER_* variables.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("run")(run_command)
+app.command("demo")(demo_command)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(dlq_cmd.app, name="dlq")
+app.add_typer(events_cmd.app, name="events")
+
+
+@app.command("version")
+def version() -> None:
+    """Print the version."""
+    print(__version__)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,42 @@
+"""``outrigger run``: the worker on the configured bus until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+from outrigger.cli.common import PipelinesOption, configure_logging, run, with_pipelines
+from outrigger.config.settings import Settings
+from outrigger.runtime import build_runtime
+
+log = logging.getLogger("outrigger.run")
+
+
+async def serve(settings: Settings) -> None:
+    runtime = await build_runtime(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    worker = runtime.worker()
+    log.info(
+        "worker consuming %s (bindings %s) on %s bus; models: %s",
+        runtime.subscription.queue,
+        ", ".join(runtime.subscription.bindings),
+        runtime.bus.kind,
+        ", ".join(f"{n}@{v}" for n, v in runtime.pipelines.models().items()) or "none",
+    )
+    try:
+        await worker.run(stop)
+    finally:
+        await runtime.close()
+        log.info("stopped: %s", worker.stats)
+
+
+def run_command(pipelines: Path | None = PipelinesOption) -> None:
+    """Start the worker on the configured bus. SIGTERM drains in-flight work and exits."""
+    settings = with_pipelines(pipelines)
+    configure_logging(settings.log_level)
+    run(serve(settings))

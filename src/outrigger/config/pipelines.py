@@ -1,0 +1,199 @@
+"""The pipelines file: which events, which steps, which result event.
+
+Example (the bundled demo file is ``src/outrigger/bundled/pipelines/demo.yaml``)::
+
+    models:
+      credit-risk: {path: bundled:models/credit-risk/1.0.0}
+    pipelines:
+      - name: credit-risk-assessment
+        version: 1
+        on: {types: ["com.acme.loans.LoanApplicationSubmitted"], routing_keys: ["loans.#"]}
+        steps:
+          - score: {name: risk, model: credit-risk, inputs: {amount: {path: data.loan.amount}}}
+          - publish: {type: com.acme.ai.AiAssessmentCompleted, routing_key: ai.assessment.completed}
+
+Every model forbids unknown keys, so a typo is an error that names its path.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from outrigger.events.mapping import KINDS, UNITS, valid_path
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class FieldSpec(Strict):
+    path: str
+    type: Literal["float", "int", "str", "bool"] = "float"
+    default: float | int | str | bool | None = None
+    unit: str | None = None
+    scale: float | None = None
+    values: dict[str, float | int | str | bool] | None = None
+    lower: bool = False
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not valid_path(value):
+            raise ValueError(
+                f"not a valid path: {value!r} (use dotted names like data.loan.amount)"
+            )
+        return value
+
+    @field_validator("unit")
+    @classmethod
+    def _unit(cls, value: str | None) -> str | None:
+        if value is not None and value not in UNITS:
+            raise ValueError(f"unknown unit {value!r}; known: {', '.join(sorted(UNITS))}")
+        return value
+
+    @model_validator(mode="after")
+    def _numeric_only(self) -> FieldSpec:
+        if (self.unit or self.scale is not None) and self.type not in ("float", "int"):
+            raise ValueError(f"unit/scale apply to numbers, not to type {self.type!r}")
+        assert self.type in KINDS
+        return self
+
+
+class LabelRule(Strict):
+    """``below`` is exclusive; the last rule may omit it to catch everything else."""
+
+    label: str
+    below: float | None = None
+
+
+class ScoreStep(Strict):
+    name: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
+    model: str
+    inputs: dict[str, FieldSpec] = Field(min_length=1)
+    output: str = "probabilities"
+    index: int = Field(default=1, ge=0)
+    labels: list[LabelRule] = []
+
+    @field_validator("labels")
+    @classmethod
+    def _ordered(cls, rules: list[LabelRule]) -> list[LabelRule]:
+        bounds = [r.below for r in rules]
+        if any(b is None for b in bounds[:-1]):
+            raise ValueError("only the last label rule may omit 'below'")
+        numeric = [b for b in bounds if b is not None]
+        if numeric != sorted(numeric):
+            raise ValueError("label rules must be in increasing order of 'below'")
+        return rules
+
+
+class PublishStep(Strict):
+    type: str = Field(min_length=1)
+    routing_key: str = Field(min_length=1)
+    exchange: str | None = None
+    source: str = "urn:outrigger"
+    mode: Literal["structured", "binary"] = "structured"
+    data: dict[str, str] = {}
+    result_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+
+    @field_validator("data")
+    @classmethod
+    def _paths(cls, fields: dict[str, str]) -> dict[str, str]:
+        for name, path in fields.items():
+            if not valid_path(path):
+                raise ValueError(f"data.{name}: not a valid path: {path!r}")
+        return fields
+
+    @field_validator("result_schema")
+    @classmethod
+    def _schema(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+        if schema is not None:
+            try:
+                Draft202012Validator.check_schema(schema)
+            except SchemaError as exc:
+                raise ValueError(f"not a valid JSON Schema: {exc.message}") from exc
+        return schema
+
+
+class StepSpec(Strict):
+    score: ScoreStep | None = None
+    publish: PublishStep | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> StepSpec:
+        kinds = [k for k in ("score", "publish") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("each step must be exactly one of: score, publish")
+        return self
+
+
+class OnSpec(Strict):
+    types: list[str] = []
+    routing_keys: list[str] = []
+
+    @model_validator(mode="after")
+    def _something(self) -> OnSpec:
+        if not self.types and not self.routing_keys:
+            raise ValueError("give at least one event type pattern or routing key pattern")
+        return self
+
+
+class PlainSpec(Strict):
+    type_field: str
+    id_field: str | None = None
+
+
+class PipelineSpec(Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    version: int | str = 1
+    description: str = ""
+    on: OnSpec
+    plain: PlainSpec | None = None
+    input_schema: dict[str, Any] | None = None
+    steps: list[StepSpec] = Field(min_length=1)
+
+    @field_validator("input_schema")
+    @classmethod
+    def _schema(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+        return PublishStep._schema(schema)
+
+    @model_validator(mode="after")
+    def _ends_with_publish(self) -> PipelineSpec:
+        publishes = [i for i, s in enumerate(self.steps) if s.publish is not None]
+        if publishes != [len(self.steps) - 1]:
+            raise ValueError("a pipeline has exactly one publish step, and it comes last")
+        names = [s.score.name for s in self.steps if s.score is not None]
+        if len(names) != len(set(names)):
+            raise ValueError("step names must be unique within a pipeline")
+        return self
+
+
+class ModelSpec(Strict):
+    """``path`` is a model directory (with ``model.onnx`` and ``metadata.json``), relative to
+    the pipelines file, absolute, or ``bundled:...`` for models shipped in the package."""
+
+    path: str
+
+
+class PipelinesFile(Strict):
+    models: dict[str, ModelSpec] = {}
+    pipelines: list[PipelineSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _references(self) -> PipelinesFile:
+        names = [p.name for p in self.pipelines]
+        if len(names) != len(set(names)):
+            raise ValueError("pipeline names must be unique")
+        for p in self.pipelines:
+            for step in p.steps:
+                if step.score is not None and step.score.model not in self.models:
+                    raise ValueError(
+                        f"pipeline {p.name!r} uses model {step.score.model!r}, "
+                        f"which is not declared under 'models'"
+                    )
+        return self

@@ -1,0 +1,99 @@
+"""The one settings tree, read once at start-up from the environment.
+
+Environment variables use the prefix ``OUTRIGGER_`` and ``__`` between levels, for example
+``OUTRIGGER_BUS__KIND=rabbitmq`` or ``OUTRIGGER_BUS__RABBITMQ__URL=amqp://...``. Secrets
+(broker passwords) may instead come from files: ``OUTRIGGER_BUS__RABBITMQ__URL_FILE``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SqliteBusSettings(Section):
+    path: Path | None = None  # default: <data_dir>/bus.sqlite3
+    visibility_timeout_s: float = Field(default=60.0, gt=0)
+    poll_interval_s: float = Field(default=0.05, gt=0)
+    synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+
+
+class RabbitSettings(Section):
+    url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    url_file: Path | None = None  # a mounted secret; wins over url
+    exchange_type: Literal["topic", "direct", "fanout", "headers"] = "topic"
+    declare_exchanges: bool = False  # the domain owns its exchange; we only bind to it
+    queue_type: Literal["classic", "quorum"] = "classic"
+
+    def resolved_url(self) -> str:
+        if self.url_file is not None:
+            return self.url_file.read_text(encoding="utf-8").strip()
+        return self.url.get_secret_value()
+
+
+class BusSettings(Section):
+    kind: Literal["sqlite", "rabbitmq", "memory"] = "sqlite"
+    exchange: str = "domain.events"  # where the core services publish domain events
+    result_exchange: str | None = None  # where result events go; default: ``exchange``
+    queue: str = "outrigger.pipelines"  # Outrigger's own durable queue
+    dead_letter_queue: str = "outrigger.dlq"
+    sqlite: SqliteBusSettings = SqliteBusSettings()
+    rabbitmq: RabbitSettings = RabbitSettings()
+
+    @property
+    def results_to(self) -> str:
+        return self.result_exchange or self.exchange
+
+
+class WorkerSettings(Section):
+    prefetch: int = Field(default=64, ge=1, le=10_000)
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    backoff_initial_s: float = Field(default=0.2, ge=0)
+    backoff_max_s: float = Field(default=10.0, ge=0)
+    max_deliveries: int = Field(default=10, ge=1)  # a message redelivered more often is poison
+    max_event_bytes: int = Field(default=1_048_576, ge=1)
+    drain_timeout_s: float = Field(default=30.0, ge=0)
+    idempotency_ttl_s: float = Field(default=7 * 24 * 3600, gt=0)
+
+    @model_validator(mode="after")
+    def _backoff(self) -> WorkerSettings:
+        if self.backoff_max_s < self.backoff_initial_s:
+            raise ValueError("backoff_max_s must be >= backoff_initial_s")
+        return self
+
+
+class StorageSettings(Section):
+    #: SQLAlchemy URL of the idempotency (and later ledger/audit) database; default is
+    #: ``sqlite:///<data_dir>/outrigger.sqlite3``; ``memory://`` keeps it in process.
+    url: SecretStr | None = None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="OUTRIGGER_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    data_dir: Path = Path(".outrigger")
+    pipelines_file: Path | None = None  # default: the bundled demo pipelines
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    bus: BusSettings = BusSettings()
+    worker: WorkerSettings = WorkerSettings()
+    storage: StorageSettings = StorageSettings()
+
+    def sqlite_bus_path(self) -> Path:
+        return self.bus.sqlite.path or self.data_dir / "bus.sqlite3"
+
+    def storage_url(self) -> str:
+        if self.storage.url is not None:
+            return self.storage.url.get_secret_value()
+        return f"sqlite:///{self.data_dir / 'outrigger.sqlite3'}"

@@ -1,0 +1,142 @@
+"""In-memory bus and dead-letter queue: for unit tests and quick experiments.
+
+Same semantics as the durable buses (bindings, prefetch, ack/nack, redelivery on close),
+but nothing survives the process. Use the SQLite bus for anything that must.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+from outrigger.events.base import (
+    BusMessage,
+    DeadLetter,
+    Delivery,
+    Subscription,
+    replay_message,
+)
+from outrigger.events.delivery import CallbackDelivery, Settle
+from outrigger.events.topics import topic_matches
+
+
+@dataclass
+class _Entry:
+    message: BusMessage
+    deliveries: int = 0
+
+
+@dataclass
+class _Queue:
+    ready: deque[_Entry] = field(default_factory=deque)
+    unacked: set[int] = field(default_factory=set)
+    entries: dict[int, _Entry] = field(default_factory=dict)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class MemoryBus:
+    kind = "memory"
+
+    def __init__(self) -> None:
+        self._queues: dict[str, _Queue] = {}
+        self._bindings: dict[str, set[tuple[str, str]]] = {}
+        self._generation = 0  # bumped by close(): consumers of an older generation stop
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        self._generation += 1
+        for queue in self._queues.values():
+            for key in sorted(queue.unacked, reverse=True):
+                queue.ready.appendleft(queue.entries[key])
+            queue.unacked.clear()
+            queue.changed.set()
+
+    async def declare(self, subscription: Subscription) -> None:
+        self._queues.setdefault(subscription.queue, _Queue())
+        links = self._bindings.setdefault(subscription.exchange, set())
+        for pattern in subscription.bindings:
+            links.add((pattern, subscription.queue))
+
+    async def publish(self, message: BusMessage, *, exchange: str) -> None:
+        if exchange == "":
+            self._enqueue(message.routing_key, message)
+            return
+        targets = {
+            queue
+            for pattern, queue in self._bindings.get(exchange, set())
+            if topic_matches(pattern, message.routing_key)
+        }
+        for queue in sorted(targets):
+            self._enqueue(queue, message)
+
+    def _enqueue(self, queue_name: str, message: BusMessage) -> None:
+        queue = self._queues.setdefault(queue_name, _Queue())
+        queue.ready.append(_Entry(message))
+        queue.changed.set()
+
+    async def consume(
+        self, subscription: Subscription, *, prefetch: int
+    ) -> AsyncIterator[Delivery]:
+        await self.declare(subscription)
+        queue = self._queues[subscription.queue]
+        credit = asyncio.Semaphore(prefetch)
+        generation = self._generation
+        while generation == self._generation:
+            await credit.acquire()
+            while not queue.ready and generation == self._generation:
+                queue.changed.clear()
+                await queue.changed.wait()
+            if generation != self._generation:
+                credit.release()
+                return
+            entry = queue.ready.popleft()
+            entry.deliveries += 1
+            key = id(entry)
+            queue.entries[key] = entry
+            queue.unacked.add(key)
+            yield CallbackDelivery(
+                entry.message, entry.deliveries, self._settler(queue, key), credit
+            )
+
+    def _settler(self, queue: _Queue, key: int) -> Settle:
+        async def settle(ack: bool, requeue: bool) -> None:
+            if key not in queue.unacked:
+                return  # returned to the queue by close(); a late ack is a no-op
+            queue.unacked.discard(key)
+            entry = queue.entries.pop(key)
+            if not ack and requeue:
+                queue.ready.appendleft(entry)
+                queue.changed.set()
+
+        return settle
+
+    async def depth(self, queue: str) -> int:
+        found = self._queues.get(queue)
+        return len(found.ready) if found else 0
+
+
+class MemoryDeadLetterQueue:
+    def __init__(self, bus: MemoryBus) -> None:
+        self._bus = bus
+        self._letters: dict[str, DeadLetter] = {}
+
+    async def put(self, letter: DeadLetter) -> None:
+        self._letters[letter.id] = letter
+
+    async def list(self, limit: int = 100) -> list[DeadLetter]:
+        return list(self._letters.values())[:limit]
+
+    async def count(self) -> int:
+        return len(self._letters)
+
+    async def replay(self, target: Subscription, ids: Sequence[str] | None = None) -> int:
+        chosen = [i for i in self._letters if ids is None or i in ids]
+        await self._bus.declare(target)
+        for letter_id in chosen:
+            letter = self._letters.pop(letter_id)
+            await self._bus.publish(replay_message(letter, target.queue), exchange="")
+        return len(chosen)

@@ -1,0 +1,129 @@
+"""Compiled pipelines: the declarative spec bound to loaded models, ready to run."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+
+from outrigger.config.load import ConfigProblems, resolve_model_path
+from outrigger.config.pipelines import PipelinesFile, PipelineSpec
+from outrigger.errors import ConfigError, MalformedEvent, OutriggerError
+from outrigger.events.base import BusMessage
+from outrigger.events.envelope import Event, PlainRule
+from outrigger.events.results import result_id
+from outrigger.events.steps import PublishRunner, ScoreRunner, StepContext
+from outrigger.events.topics import any_topic_matches
+from outrigger.inference.base import Scorer
+
+ModelLoader = Callable[[Path, str], Scorer]
+
+
+@dataclass
+class Pipeline:
+    spec: PipelineSpec
+    scores: list[ScoreRunner]
+    publish: PublishRunner
+    input_validator: Draft202012Validator | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def label(self) -> str:
+        return f"{self.spec.name}@{self.spec.version}"
+
+    def matches(self, event: Event, routing_key: str) -> bool:
+        on = self.spec.on
+        if on.types and not any(fnmatch.fnmatchcase(event.type, p) for p in on.types):
+            return False
+        return not on.routing_keys or any_topic_matches(on.routing_keys, routing_key)
+
+    def result_id(self, event: Event) -> str:
+        return result_id(event.id, self.spec.name, self.spec.version)
+
+    def check_input(self, event: Event) -> None:
+        if self.input_validator is None:
+            return
+        error = next(iter(self.input_validator.iter_errors(event.data)), None)
+        if error is not None:
+            where = "/".join(str(p) for p in error.path) or "(data)"
+            raise MalformedEvent("invalid_payload", f"event data at {where}: {error.message}")
+
+    async def run(self, event: Event, routing_key: str) -> BusMessage:
+        """Run every step for one event and return the result event (not yet published)."""
+        self.check_input(event)
+        ctx = StepContext(event, routing_key)
+        for step in self.scores:
+            row = step.prepare(ctx)
+            (score,) = step.execute([row])
+            step.apply(ctx, score)
+        return self.publish.build(ctx, self.result_id(event))
+
+
+class PipelineSet:
+    def __init__(self, pipelines: Sequence[Pipeline]) -> None:
+        self.pipelines = list(pipelines)
+
+    def match(self, event: Event, routing_key: str) -> Pipeline | None:
+        return next((p for p in self.pipelines if p.matches(event, routing_key)), None)
+
+    @property
+    def plain_rules(self) -> list[PlainRule]:
+        rules = {
+            PlainRule(p.spec.plain.type_field, p.spec.plain.id_field)
+            for p in self.pipelines
+            if p.spec.plain is not None
+        }
+        return sorted(rules, key=lambda r: (r.type_field, r.id_field or ""))
+
+    def bindings(self) -> tuple[str, ...]:
+        """Routing-key patterns to bind Outrigger's queue with ('#' if any pipeline has none)."""
+        keys: list[str] = []
+        for p in self.pipelines:
+            if not p.spec.on.routing_keys:
+                return ("#",)
+            keys.extend(k for k in p.spec.on.routing_keys if k not in keys)
+        return tuple(keys)
+
+    def models(self) -> dict[str, str]:
+        return {s.model.name: s.model.version for p in self.pipelines for s in p.scores}
+
+
+def load_onnx(path: Path, name: str) -> Scorer:
+    from outrigger.inference.onnx import OnnxModel
+
+    return OnnxModel.load(path, name=name)
+
+
+def compile_pipelines(
+    spec: PipelinesFile, base_dir: Path, loader: ModelLoader = load_onnx
+) -> PipelineSet:
+    """Load every model once and bind it to its steps; every problem names its key path."""
+    problems: list[str] = []
+    models: dict[str, Scorer] = {}
+    for name, model in spec.models.items():
+        try:
+            models[name] = loader(resolve_model_path(model.path, base_dir), name)
+        except (OutriggerError, OSError, RuntimeError) as exc:
+            problems.append(f"models.{name}.path: cannot load model: {exc}")
+    pipelines = []
+    for i, p in enumerate(spec.pipelines):
+        scores = []
+        for j, step in enumerate(p.steps):
+            if step.score is not None and step.score.model in models:
+                try:
+                    scores.append(ScoreRunner(step.score, models[step.score.model]))
+                except ConfigError as exc:
+                    problems.append(f"pipelines[{i}].steps[{j}].score.inputs: {exc}")
+        publish = p.steps[-1].publish
+        assert publish is not None  # guaranteed by PipelineSpec validation
+        validator = Draft202012Validator(p.input_schema) if p.input_schema else None
+        pipelines.append(Pipeline(p, scores, PublishRunner(publish, p.name, p.version), validator))
+    if problems:
+        raise ConfigProblems("pipelines", problems)
+    return PipelineSet(pipelines)

@@ -1,0 +1,185 @@
+"""The embedded default bus: a durable single-file queue on SQLite.
+
+No broker to run: the worker, ``outrigger events publish`` and the demo share one file.
+Deliveries are leased for ``visibility_timeout_s``; a lease is extended while its consumer
+is alive and released on ``close``. If the consumer process dies, the lease expires and the
+message is delivered again, so nothing is lost; an ack checks the lease, so a message is
+never acknowledged by a consumer that no longer holds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from outrigger.errors import TransientError
+from outrigger.events.base import BusMessage, DeadLetter, Delivery, Subscription
+from outrigger.events.delivery import CallbackDelivery, Settle
+from outrigger.events.sqlite_store import SqliteQueueStore
+
+T = TypeVar("T")
+
+
+class SqliteBus:
+    kind = "sqlite"
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        visibility_timeout_s: float = 60.0,
+        poll_interval_s: float = 0.05,
+        synchronous: str = "NORMAL",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = path
+        self._vt = visibility_timeout_s
+        self._poll = poll_interval_s
+        self._synchronous = synchronous
+        self._clock = clock
+        self._executor: ThreadPoolExecutor | None = None
+        self._store: SqliteQueueStore | None = None
+        self._wakeup = asyncio.Event()
+        self._held: dict[str, set[int]] = {}  # lease -> seqs delivered and not yet settled
+        self._keeper: asyncio.Task[None] | None = None
+        self._closing = False
+
+    async def start(self) -> None:
+        self._closing = False
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="outrigger-sqlite-bus")
+        try:
+            self._store = await self._run(SqliteQueueStore, self.path, self._synchronous)
+        except Exception as exc:
+            raise TransientError(f"cannot open the SQLite bus at {self.path}: {exc}") from exc
+        self._keeper = asyncio.create_task(self._keep_leases(), name="sqlite-bus-leases")
+
+    async def close(self) -> None:
+        self._closing = True
+        self._wakeup.set()
+        if self._keeper is not None:
+            self._keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeper
+        if self._store is not None:
+            held = {lease: sorted(seqs) for lease, seqs in self._held.items() if seqs}
+            now = self._clock()
+            for lease, seqs in held.items():  # like a broker: unacked messages go back
+                await self._run(self._store.extend, seqs, lease, now)
+            self._held.clear()
+            await self._run(self._store.close)
+            self._store = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    async def declare(self, subscription: Subscription) -> None:
+        await self._run(
+            self._db().bind, subscription.exchange, subscription.bindings, subscription.queue
+        )
+
+    async def publish(self, message: BusMessage, *, exchange: str) -> None:
+        await self._run(self._db().publish, message, exchange, self._clock())
+        self._wakeup.set()
+
+    async def consume(
+        self, subscription: Subscription, *, prefetch: int
+    ) -> AsyncIterator[Delivery]:
+        await self.declare(subscription)
+        lease = uuid.uuid4().hex
+        held = self._held.setdefault(lease, set())
+        released = asyncio.Event()
+        pending: list[int] = []
+        idle = 0.001
+        try:
+            while not self._closing:
+                free = prefetch - len(held)
+                if free <= 0:
+                    released.clear()
+                    await released.wait()
+                    continue
+                now = self._clock()
+                rows = await self._run(
+                    self._db().receive, subscription.queue, free, lease, now, now + self._vt
+                )
+                if not rows:
+                    await self._sleep(idle)
+                    idle = min(idle * 2, self._poll)
+                    continue
+                idle = 0.001
+                held.update(seq for seq, _, _ in rows)
+                pending = [seq for seq, _, _ in rows]
+                for seq, message, deliveries in rows:
+                    pending.remove(seq)
+                    yield CallbackDelivery(message, deliveries, self._settler(seq, lease, released))
+        finally:
+            if pending and self._store is not None:  # leased but never handed out: give back
+                held.difference_update(pending)
+                await self._run(self._store.extend, pending, lease, self._clock())
+
+    def _settler(self, seq: int, lease: str, released: asyncio.Event) -> Settle:
+        async def settle(ack: bool, requeue: bool) -> None:
+            self._held.get(lease, set()).discard(seq)
+            released.set()
+            if self._store is None:
+                return  # closed: the lease was released, the message will be redelivered
+            await self._run(self._store.settle, seq, lease, ack, requeue, self._clock())
+            if not ack and requeue:
+                self._wakeup.set()
+
+        return settle
+
+    async def depth(self, queue: str) -> int:
+        return await self._run(self._db().depth, queue, self._clock())
+
+    async def _sleep(self, seconds: float) -> None:
+        self._wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), seconds)
+
+    async def _keep_leases(self) -> None:
+        while True:
+            await asyncio.sleep(self._vt / 3)
+            until = self._clock() + self._vt
+            for lease, seqs in list(self._held.items()):
+                if seqs and self._store is not None:
+                    await self._run(self._store.extend, sorted(seqs), lease, until)
+
+    def _db(self) -> SqliteQueueStore:
+        if self._store is None:
+            raise TransientError("the SQLite bus is not started")
+        return self._store
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._executor is None:
+            raise TransientError("the SQLite bus is not started")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn, *args)
+
+
+class SqliteDeadLetterQueue:
+    """Dead letters in the same file, table ``dead_letters``; replay is one transaction."""
+
+    def __init__(self, bus: SqliteBus) -> None:
+        self._bus = bus
+
+    async def put(self, letter: DeadLetter) -> None:
+        await self._bus._run(self._bus._db().put_dead_letter, letter)
+
+    async def list(self, limit: int = 100) -> list[DeadLetter]:
+        return await self._bus._run(self._bus._db().dead_letters, limit)
+
+    async def count(self) -> int:
+        return await self._bus._run(self._bus._db().count_dead_letters)
+
+    async def replay(self, target: Subscription, ids: Sequence[str] | None = None) -> int:
+        await self._bus.declare(target)
+        db = self._bus._db()
+        count = await self._bus._run(db.replay, target.queue, ids, self._bus._clock())
+        self._bus._wakeup.set()
+        return count

@@ -1,0 +1,146 @@
+"""Pipeline steps. Each step reads and writes one ``StepContext``.
+
+A step is split into ``prepare`` (pure mapping, per event), ``execute`` (may batch across
+events) and ``apply`` so the runner can micro-batch model calls without the step knowing.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from outrigger.config.pipelines import FieldSpec, PublishStep, ScoreStep
+from outrigger.errors import ConfigError, OutputValidationError
+from outrigger.events.base import BusMessage
+from outrigger.events.envelope import Event
+from outrigger.events.mapping import MISSING, Field, resolve
+from outrigger.events.results import encode_result
+from outrigger.inference.base import Scorer
+
+
+@dataclass
+class StepContext:
+    event: Event
+    routing_key: str
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    models: list[dict[str, str]] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+
+    def root(self) -> dict[str, Any]:
+        return {"event": self.event.as_context(), "data": self.event.data, "steps": self.steps}
+
+
+def to_field(name: str, spec: FieldSpec) -> Field:
+    default = MISSING if spec.default is None else spec.default
+    return Field(
+        name, spec.path, spec.type, default, spec.unit, spec.scale, spec.values, spec.lower
+    )
+
+
+class ScoreRunner:
+    """Maps payload fields to model inputs, scores, and labels the score."""
+
+    def __init__(self, spec: ScoreStep, model: Scorer) -> None:
+        self.spec = spec
+        self.model = model
+        self.fields = [to_field(name, f) for name, f in spec.inputs.items()]
+        check_signature(spec, model)
+
+    def prepare(self, ctx: StepContext) -> dict[str, Any]:
+        root = ctx.root()
+        return {f.name: f.extract(root) for f in self.fields}
+
+    def execute(self, rows: Sequence[Mapping[str, Any]]) -> list[float]:
+        outputs = self.model.predict(rows)
+        column = outputs[self.spec.output]
+        return [float(column[i][self.spec.index]) for i in range(len(rows))]
+
+    def apply(self, ctx: StepContext, score: float) -> None:
+        if not math.isfinite(score):
+            raise OutputValidationError(f"step '{self.spec.name}' produced a non-finite score")
+        label = self.label(score)
+        ctx.steps[self.spec.name] = {"score": score, "label": label}
+        ctx.models.append({"name": self.model.name, "version": self.model.version})
+
+    def label(self, score: float) -> str | None:
+        for rule in self.spec.labels:
+            if rule.below is None or score < rule.below:
+                return rule.label
+        return None
+
+
+def check_signature(spec: ScoreStep, model: Scorer) -> None:
+    names = {i.name for i in model.inputs}
+    unknown = sorted(set(spec.inputs) - names)
+    missing = sorted(names - set(spec.inputs))
+    problems = []
+    if unknown:
+        problems.append(f"model has no input(s) {', '.join(unknown)}")
+    if missing:
+        problems.append(f"model input(s) not mapped: {', '.join(missing)}")
+    types = {i.name: i.type for i in model.inputs}
+    for name, f in spec.inputs.items():
+        wanted = types.get(name)
+        if wanted == "string" and f.type != "str":
+            problems.append(f"input {name} is a string tensor; declare type: str")
+        if wanted in ("float", "double", "int64", "int32") and f.type == "str":
+            problems.append(f"input {name} is a numeric tensor; type str will not do")
+    if spec.output not in {o.name for o in model.outputs}:
+        problems.append(f"model has no output {spec.output!r}")
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
+class PublishRunner:
+    """Builds the result event and checks it against the declared JSON Schema."""
+
+    def __init__(self, spec: PublishStep, pipeline: str, version: str | int) -> None:
+        self.spec = spec
+        self.pipeline = pipeline
+        self.version = str(version)
+        schema = spec.result_schema
+        self._validator = Draft202012Validator(schema) if schema is not None else None
+
+    def build(self, ctx: StepContext, event_id: str) -> BusMessage:
+        data = self.payload(ctx)
+        self.validate(data)
+        return encode_result(
+            event_id=event_id,
+            event_type=self.spec.type,
+            source=self.spec.source,
+            routing_key=self.spec.routing_key,
+            data=data,
+            cause=ctx.event,
+            mode=self.spec.mode,
+        )
+
+    def payload(self, ctx: StepContext) -> dict[str, Any]:
+        root = ctx.root()
+        data: dict[str, Any] = {}
+        for name, path in self.spec.data.items():
+            value = resolve(root, path)
+            data[name] = None if value is MISSING else value
+        data.update(
+            source_event_id=ctx.event.id,
+            pipeline=self.pipeline,
+            pipeline_version=self.version,
+            models=list(ctx.models),
+            latency_ms=round((time.perf_counter() - ctx.started) * 1000, 3),
+        )
+        return data
+
+    def validate(self, data: dict[str, Any]) -> None:
+        if self._validator is None:
+            return
+        errors = sorted(self._validator.iter_errors(data), key=lambda e: list(e.path))
+        if errors:
+            where = "/".join(str(p) for p in errors[0].path) or "(result)"
+            raise OutputValidationError(
+                f"result violates its schema at {where}: {errors[0].message}"
+                + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else "")
+            )

@@ -1,0 +1,184 @@
+"""The delivery policy: how one delivery becomes one confirmed result, or one dead letter.
+
+For each delivery, in order:
+1. decode the envelope — malformed input goes straight to the dead-letter queue;
+2. pick the pipeline (no match: acknowledged and counted as ignored);
+3. skip it if the idempotency store already holds its deterministic result id;
+4. run the steps and publish the result, retrying transient failures with exponential
+   backoff and jitter up to ``max_attempts``; a ``PermanentError`` is dead-lettered at once;
+5. record the result id, then — only then — acknowledge the source event.
+
+A crash anywhere before step 5 means redelivery; the deterministic result id makes the
+repeated result recognisable downstream. Nothing is acknowledged before it is safely handled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from outrigger.config.settings import WorkerSettings
+from outrigger.errors import MalformedEvent, PermanentError
+from outrigger.events.base import DeadLetter, DeadLetterQueue, Delivery, EventBus, Subscription
+from outrigger.events.envelope import Event, parse_event
+from outrigger.events.pipeline import Pipeline, PipelineSet
+from outrigger.storage.base import IdempotencyStore
+
+log = logging.getLogger("outrigger.worker")
+
+
+@dataclass
+class WorkerStats:
+    received: int = 0
+    results: int = 0
+    dead_lettered: int = 0
+    duplicates_skipped: int = 0
+    ignored: int = 0
+    retries: int = 0
+    requeued: int = 0
+
+
+class Worker:
+    def __init__(
+        self,
+        bus: EventBus,
+        dlq: DeadLetterQueue,
+        pipelines: PipelineSet,
+        idempotency: IdempotencyStore,
+        settings: WorkerSettings,
+        subscription: Subscription,
+        result_exchange: str,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.bus, self.dlq, self.pipelines = bus, dlq, pipelines
+        self.idempotency = idempotency
+        self.settings = settings
+        self.subscription = subscription
+        self.result_exchange = result_exchange
+        self.stats = WorkerStats()
+        self._sleep = sleep
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set, then drain in-flight work (bounded by
+        ``drain_timeout_s``). Deliveries not finished by then return to the queue on close."""
+        pump = asyncio.create_task(self._pump(), name="outrigger-pump")
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({pump, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        pump.cancel()
+        stopper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pump
+        if pump in done and pump.exception() is not None:
+            raise pump.exception()  # type: ignore[misc]
+        await self.drain()
+
+    async def drain(self) -> None:
+        if self._inflight:
+            log.info("draining %d in-flight deliveries", len(self._inflight))
+            await asyncio.wait(self._inflight, timeout=self.settings.drain_timeout_s)
+
+    async def _pump(self) -> None:
+        stream = self.bus.consume(self.subscription, prefetch=self.settings.prefetch)
+        async for delivery in stream:
+            task = asyncio.create_task(self.handle(delivery))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+
+    async def handle(self, delivery: Delivery) -> None:
+        """Handle one delivery to the end: result confirmed and acked, or dead-lettered."""
+        self.stats.received += 1
+        message = delivery.message
+        try:
+            event = parse_event(message, self.pipelines.plain_rules, self.settings.max_event_bytes)
+        except MalformedEvent as exc:
+            await self._dead(delivery, exc.code, str(exc), delivery.attempt, None)
+            return
+        pipeline = self.pipelines.match(event, message.domain_routing_key)
+        if pipeline is None:
+            self.stats.ignored += 1
+            log.debug("no pipeline for type=%s key=%s", event.type, message.domain_routing_key)
+            await self._settle(delivery, ack=True)
+            return
+        if delivery.attempt > self.settings.max_deliveries:
+            reason = f"delivered {delivery.attempt} times without completing (poison message?)"
+            await self._dead(delivery, "delivery_limit", reason, delivery.attempt, pipeline.label)
+            return
+        await self._process(delivery, event, pipeline)
+
+    async def _process(self, delivery: Delivery, event: Event, pipeline: Pipeline) -> None:
+        rid = pipeline.result_id(event)
+        if await self._already_done(rid):
+            self.stats.duplicates_skipped += 1
+            await self._settle(delivery, ack=True)
+            return
+        routing_key = delivery.message.domain_routing_key
+        for attempt in range(1, self.settings.max_attempts + 1):
+            try:
+                result = await pipeline.run(event, routing_key)
+                await self.bus.publish(result, exchange=self.result_exchange)
+                break
+            except PermanentError as exc:
+                await self._dead(delivery, exc.code, str(exc), attempt, pipeline.label)
+                return
+            except Exception as exc:
+                if attempt == self.settings.max_attempts:
+                    reason = f"gave up after {attempt} attempts: {type(exc).__name__}: {exc}"
+                    await self._dead(delivery, "retries_exhausted", reason, attempt, pipeline.label)
+                    return
+                self.stats.retries += 1
+                log.warning("attempt %d for %s failed: %s", attempt, event.id, exc)
+                await self._sleep(self.backoff(attempt))
+        await self._remember(rid)
+        self.stats.results += 1
+        await self._settle(delivery, ack=True)
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter: between half and all of initial * 2^(attempt-1)."""
+        cap = self.settings.backoff_max_s
+        base = min(cap, self.settings.backoff_initial_s * 2 ** (attempt - 1))
+        return float(base * random.uniform(0.5, 1.0))
+
+    async def _already_done(self, rid: str) -> bool:
+        try:
+            return await self.idempotency.get(rid) is not None
+        except Exception as exc:
+            log.warning("idempotency store unavailable, processing anyway: %s", exc)
+            return False
+
+    async def _remember(self, rid: str) -> None:
+        try:
+            await self.idempotency.put(rid, rid)
+        except Exception as exc:
+            log.warning("could not record result %s in the idempotency store: %s", rid, exc)
+
+    async def _dead(
+        self, delivery: Delivery, code: str, reason: str, attempts: int, pipeline: str | None
+    ) -> None:
+        letter = DeadLetter(
+            delivery.message, code, reason, attempts, self.subscription.queue, pipeline
+        )
+        try:
+            await self.dlq.put(letter)
+        except Exception as exc:
+            log.error("dead-letter queue unavailable (%s); requeueing the message", exc)
+            self.stats.requeued += 1
+            await self._settle(delivery, ack=False)
+            return
+        self.stats.dead_lettered += 1
+        log.info("dead-lettered message (%s): %s", code, reason)
+        await self._settle(delivery, ack=True)
+
+    async def _settle(self, delivery: Delivery, *, ack: bool) -> None:
+        try:
+            if ack:
+                await delivery.ack()
+            else:
+                await delivery.nack(requeue=True)
+        except Exception as exc:
+            log.warning("could not %s a delivery: %s", "ack" if ack else "nack", exc)

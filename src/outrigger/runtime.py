@@ -1,0 +1,76 @@
+"""The composition root: every dependency is built here, once, from the settings."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from outrigger.config.load import default_pipelines_file, load_pipelines
+from outrigger.config.settings import Settings
+from outrigger.events.base import DeadLetterQueue, EventBus, Subscription
+from outrigger.events.factory import open_bus
+from outrigger.events.pipeline import PipelineSet, compile_pipelines
+from outrigger.events.worker import Worker
+from outrigger.storage.base import IdempotencyStore
+from outrigger.storage.factory import open_idempotency_store
+
+
+def pipelines_path(settings: Settings) -> Path:
+    return settings.pipelines_file or default_pipelines_file()
+
+
+def load_pipeline_set(settings: Settings) -> PipelineSet:
+    path = pipelines_path(settings)
+    return compile_pipelines(load_pipelines(path), path.parent)
+
+
+def subscription(settings: Settings, pipelines: PipelineSet) -> Subscription:
+    return Subscription(settings.bus.queue, settings.bus.exchange, pipelines.bindings())
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    bus: EventBus
+    dlq: DeadLetterQueue
+    pipelines: PipelineSet
+    idempotency: IdempotencyStore
+    subscription: Subscription
+
+    def worker(self) -> Worker:
+        return Worker(
+            self.bus,
+            self.dlq,
+            self.pipelines,
+            self.idempotency,
+            self.settings.worker,
+            self.subscription,
+            self.settings.bus.results_to,
+        )
+
+    async def close(self) -> None:
+        await self.bus.close()
+        await self.idempotency.close()
+
+
+async def open_bus_only(settings: Settings) -> tuple[EventBus, DeadLetterQueue]:
+    bus, dlq = open_bus(settings)
+    await bus.start()
+    return bus, dlq
+
+
+async def build_runtime(settings: Settings, pipelines: PipelineSet | None = None) -> Runtime:
+    pipelines = pipelines or load_pipeline_set(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    bus, dlq = await open_bus_only(settings)
+    try:
+        store = await asyncio.to_thread(
+            open_idempotency_store, settings.storage_url(), settings.worker.idempotency_ttl_s
+        )
+    except BaseException:
+        await bus.close()
+        raise
+    sub = subscription(settings, pipelines)
+    await bus.declare(sub)
+    return Runtime(settings, bus, dlq, pipelines, store, sub)

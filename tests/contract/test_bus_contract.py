@@ -1,0 +1,253 @@
+"""The contract every ``EventBus`` + ``DeadLetterQueue`` backend keeps."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from outrigger.events.base import (
+    REPLAYED_FROM_HEADER,
+    ROUTING_KEY_HEADER,
+    BusMessage,
+    DeadLetter,
+    Delivery,
+    EventBus,
+)
+from outrigger.events.delivery import AlreadySettled
+from tests.contract.conftest import BusKit
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def msg(n: int, key: str = "loans.application.submitted") -> BusMessage:
+    return BusMessage(
+        body=f'{{"n": {n}}}'.encode(),
+        routing_key=key,
+        headers={"x-test": str(n)},
+        message_id=f"m-{n}",
+        content_type="application/json",
+    )
+
+
+class Puller:
+    """Pulls deliveries in a background task, so a test can wait with a timeout without
+    cancelling the bus's iterator (cancelling ``anext`` would close the generator)."""
+
+    def __init__(self, deliveries: AsyncIterator[Delivery]) -> None:
+        self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
+        self._task = asyncio.create_task(self._pull(deliveries))
+
+    async def _pull(self, deliveries: AsyncIterator[Delivery]) -> None:
+        async for delivery in deliveries:
+            await self._queue.put(delivery)
+
+    async def take(self, count: int, timeout: float = 10.0) -> list[Delivery]:
+        return [await asyncio.wait_for(self._queue.get(), timeout) for _ in range(count)]
+
+    async def nothing_more(self, wait: float = 0.5) -> bool:
+        try:
+            await asyncio.wait_for(self._queue.get(), wait)
+        except TimeoutError:
+            return True
+        return False
+
+
+async def take(deliveries: AsyncIterator[Delivery], count: int) -> list[Delivery]:
+    return await Puller(deliveries).take(count)
+
+
+async def drain_depth(bus: EventBus, queue: str, expected: int) -> int:
+    # Brokers count asynchronously; poll briefly until the count settles.
+    depth = -1
+    for _ in range(50):
+        depth = await bus.depth(queue)
+        if depth == expected:
+            break
+        await asyncio.sleep(0.1)
+    return depth
+
+
+class TestBusContract:
+    async def test_message_round_trips_intact(self, kit: BusKit) -> None:
+        bus, _ = await kit.open()
+        sub = kit.sub("rt")
+        await bus.declare(sub)
+        raw = BusMessage(
+            b"\xff\x00not-utf8", "loans.x", {"h": "v"}, "id-1", "application/octet-stream"
+        )
+        await bus.publish(raw, exchange=kit.exchange)
+        (got,) = await take(bus.consume(sub, prefetch=1), 1)
+        assert got.message.body == raw.body
+        assert got.message.routing_key == "loans.x"
+        assert got.message.headers["h"] == "v"
+        assert got.message.message_id == "id-1"
+        assert got.message.content_type == "application/octet-stream"
+        assert got.attempt == 1
+        await got.ack()
+
+    async def test_topic_bindings_route_copies(self, kit: BusKit) -> None:
+        bus, _ = await kit.open()
+        loans = kit.sub("loans", "loans.#")
+        claims = kit.sub("claims", "claims.*.filed")
+        for sub in (loans, claims):
+            await bus.declare(sub)
+        await bus.publish(msg(1, "loans.application.submitted"), exchange=kit.exchange)
+        await bus.publish(msg(2, "claims.auto.filed"), exchange=kit.exchange)
+        await bus.publish(msg(3, "claims.auto.closed"), exchange=kit.exchange)
+        (a,) = await take(bus.consume(loans, prefetch=5), 1)
+        (b,) = await take(bus.consume(claims, prefetch=5), 1)
+        assert a.message.message_id == "m-1"
+        assert b.message.message_id == "m-2"
+        await a.ack()
+        await b.ack()
+        assert await drain_depth(bus, loans.queue, 0) == 0
+        assert await drain_depth(bus, claims.queue, 0) == 0
+
+    async def test_fifo_and_ack_removes(self, kit: BusKit) -> None:
+        bus, _ = await kit.open()
+        sub = kit.sub("fifo")
+        await bus.declare(sub)
+        for n in range(5):
+            await bus.publish(msg(n), exchange=kit.exchange)
+        stream = Puller(bus.consume(sub, prefetch=10))
+        got = await stream.take(5)
+        assert [d.message.message_id for d in got] == [f"m-{n}" for n in range(5)]
+        for d in got:
+            await d.ack()
+        assert await stream.nothing_more()
+        assert await drain_depth(bus, sub.queue, 0) == 0
+
+    async def test_nack_requeues_with_higher_attempt(self, kit: BusKit) -> None:
+        bus, _ = await kit.open()
+        sub = kit.sub("nack")
+        await bus.declare(sub)
+        await bus.publish(msg(1), exchange=kit.exchange)
+        stream = Puller(bus.consume(sub, prefetch=1))
+        (first,) = await stream.take(1)
+        await first.nack(requeue=True)
+        (again,) = await stream.take(1)
+        assert again.message.message_id == "m-1"
+        assert again.attempt >= 2
+        await again.nack(requeue=False)
+        assert await stream.nothing_more()
+
+    async def test_settling_twice_is_an_error(self, kit: BusKit) -> None:
+        bus, _ = await kit.open()
+        sub = kit.sub("twice")
+        await bus.declare(sub)
+        await bus.publish(msg(1), exchange=kit.exchange)
+        (d,) = await take(bus.consume(sub, prefetch=1), 1)
+        await d.ack()
+        with pytest.raises(AlreadySettled):
+            await d.ack()
+
+    async def test_prefetch_bounds_unacked_deliveries(self, kit: BusKit) -> None:
+        bus, _ = await kit.open()
+        sub = kit.sub("prefetch")
+        await bus.declare(sub)
+        for n in range(6):
+            await bus.publish(msg(n), exchange=kit.exchange)
+        stream = Puller(bus.consume(sub, prefetch=2))
+        first = await stream.take(2)
+        assert await stream.nothing_more(), "a third delivery arrived with two unacked"
+        await first[0].ack()
+        (third,) = await stream.take(1)
+        assert third.message.message_id == "m-2"
+
+    async def test_unacked_messages_return_when_consumer_closes(self, kit: BusKit) -> None:
+        bus, _ = await kit.open()
+        sub = kit.sub("close")
+        await bus.declare(sub)
+        for n in range(3):
+            await bus.publish(msg(n), exchange=kit.exchange)
+        got = await take(bus.consume(sub, prefetch=3), 3)
+        await got[0].ack()
+        await bus.close()
+        bus2, _ = await kit.open() if kit.durable else (bus, None)
+        if not kit.durable:
+            await bus2.start()
+        again = await take(bus2.consume(sub, prefetch=5), 2)
+        assert sorted(d.message.message_id for d in again) == ["m-1", "m-2"]
+        assert all(d.attempt >= 2 for d in again)
+
+    async def test_published_messages_survive_reopen(self, kit: BusKit) -> None:
+        if not kit.durable:
+            pytest.skip(f"the {kit.name} bus keeps nothing across processes by design")
+        bus, _ = await kit.open()
+        sub = kit.sub("durable")
+        await bus.declare(sub)
+        await bus.publish(msg(7), exchange=kit.exchange)
+        await bus.close()
+        bus2, _ = await kit.open()
+        (d,) = await take(bus2.consume(sub, prefetch=1), 1)
+        assert d.message.message_id == "m-7"
+        await d.ack()
+
+    async def test_depth_counts_ready_messages(self, kit: BusKit) -> None:
+        bus, _ = await kit.open()
+        sub = kit.sub("depth")
+        await bus.declare(sub)
+        assert await bus.depth(sub.queue) == 0
+        for n in range(4):
+            await bus.publish(msg(n), exchange=kit.exchange)
+        assert await drain_depth(bus, sub.queue, 4) == 4
+
+
+class TestDeadLetterContract:
+    async def test_put_list_count_keep_everything(self, kit: BusKit) -> None:
+        _, dlq = await kit.open()
+        start = await dlq.count()
+        original = BusMessage(b"\xfe\xff raw", "loans.bad", {"k": "v"}, "src-1", "text/plain")
+        letter = DeadLetter(original, "not_utf8", "body is not UTF-8", 1, kit.sub("w").queue, "p1")
+        await dlq.put(letter)
+        assert await dlq.count() == start + 1
+        listed = [x for x in await dlq.list(limit=1000) if x.id == letter.id]
+        assert len(listed) == 1
+        got = listed[0]
+        assert got.message.body == original.body
+        assert got.message.routing_key == "loans.bad"
+        assert got.message.headers["k"] == "v"
+        assert (got.reason_code, got.reason, got.attempts, got.pipeline) == (
+            "not_utf8",
+            "body is not UTF-8",
+            1,
+            "p1",
+        )
+        assert got.source_queue == letter.source_queue
+
+    async def test_replay_selected_ids_back_to_the_queue(self, kit: BusKit) -> None:
+        bus, dlq = await kit.open()
+        sub = kit.sub("replay", "loans.#")
+        await bus.declare(sub)
+        letters = [
+            DeadLetter(msg(n, f"loans.k{n}"), "retries_exhausted", "boom", 5, sub.queue)
+            for n in range(3)
+        ]
+        for letter in letters:
+            await dlq.put(letter)
+        before = await dlq.count()
+        assert await dlq.replay(sub, ids=[letters[1].id]) == 1
+        assert await dlq.count() == before - 1
+        (d,) = await take(bus.consume(sub, prefetch=5), 1)
+        assert d.message.body == letters[1].message.body
+        assert d.message.domain_routing_key == "loans.k1"
+        assert d.message.headers[ROUTING_KEY_HEADER] == "loans.k1"
+        assert d.message.headers[REPLAYED_FROM_HEADER] == letters[1].id
+        await d.ack()
+        remaining = {x.id for x in await dlq.list(limit=1000)}
+        assert letters[0].id in remaining and letters[2].id in remaining
+        assert letters[1].id not in remaining
+
+    async def test_replay_all(self, kit: BusKit) -> None:
+        bus, dlq = await kit.open()
+        sub = kit.sub("replayall")
+        await bus.declare(sub)
+        for n in range(3):
+            await dlq.put(DeadLetter(msg(n), "x", "y", 1, sub.queue))
+        # A shared broker may hold letters of other tests: replay only ours by id.
+        ours = [x.id for x in await dlq.list(limit=1000) if x.source_queue == sub.queue]
+        assert await dlq.replay(sub, ids=ours) == 3
+        got = await take(bus.consume(sub, prefetch=5), 3)
+        assert sorted(d.message.message_id for d in got) == ["m-0", "m-1", "m-2"]

@@ -1,0 +1,114 @@
+"""The contract every ``IdempotencyStore`` keeps: memory, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from outrigger.storage.base import IdempotencyStore
+from outrigger.storage.factory import open_database
+from outrigger.storage.memory import MemoryIdempotencyStore
+from outrigger.storage.sql import SqlIdempotencyStore
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class StoreKit:
+    name: str
+    clock: Clock
+    open: Callable[[], IdempotencyStore]
+    durable: bool
+
+
+def _pg_schema_url(base: str) -> tuple[str, str]:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(base)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    return f"{base}?options=-csearch_path%3D{schema}", schema
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def store_kit(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreKit]:
+    clock = Clock()
+    cleanup: Callable[[], None] = lambda: None  # noqa: E731
+    if request.param == "memory":
+        shared = MemoryIdempotencyStore(60, clock)
+        yield StoreKit("memory", clock, lambda: shared, durable=False)
+        return
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'idem.sqlite3'}"
+    else:
+        base = request.getfixturevalue("postgres_url")
+        url, schema = _pg_schema_url(base)
+
+        def cleanup() -> None:
+            engine = sa.create_engine(base)
+            with engine.begin() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+            engine.dispose()
+
+    yield StoreKit(
+        request.param, clock, lambda: SqlIdempotencyStore(open_database(url), 60, clock), True
+    )
+    cleanup()
+
+
+class TestIdempotencyContract:
+    async def test_missing_key(self, store_kit: StoreKit) -> None:
+        store = store_kit.open()
+        assert await store.get("nope") is None
+        await store.close()
+
+    async def test_put_get_and_last_write_wins(self, store_kit: StoreKit) -> None:
+        store = store_kit.open()
+        await store.put("k", "v1")
+        assert await store.get("k") == "v1"
+        await store.put("k", "v2")
+        assert await store.get("k") == "v2"
+        await store.close()
+
+    async def test_entries_expire_and_are_purged(self, store_kit: StoreKit) -> None:
+        store = store_kit.open()
+        await store.put("old", "x")
+        store_kit.clock.now += 30
+        await store.put("young", "y")
+        store_kit.clock.now += 31
+        assert await store.get("old") is None
+        assert await store.get("young") == "y"
+        assert await store.purge_expired() == 1
+        store_kit.clock.now += 100
+        assert await store.purge_expired() == 1
+        assert await store.get("young") is None
+        await store.close()
+
+    async def test_concurrent_puts(self, store_kit: StoreKit) -> None:
+        store = store_kit.open()
+        await asyncio.gather(*(store.put(f"k{i}", f"v{i}") for i in range(200)))
+        values = await asyncio.gather(*(store.get(f"k{i}") for i in range(200)))
+        assert values == [f"v{i}" for i in range(200)]
+        await store.close()
+
+    async def test_survives_reopen(self, store_kit: StoreKit) -> None:
+        if not store_kit.durable:
+            pytest.skip("the memory store keeps nothing across processes by design")
+        store = store_kit.open()
+        await store.put("kept", "yes")
+        await store.close()
+        again = store_kit.open()
+        assert await again.get("kept") == "yes"
+        await again.close()

@@ -1,0 +1,128 @@
+"""Crash test: 2,000 queued events, the worker SIGKILLed mid-stream and restarted.
+
+Every valid source event must end with exactly one distinct result id downstream; none
+lost. Duplicated deliveries of the *same* result id are allowed (at-least-once) and counted.
+Runs against the embedded SQLite bus and the machine's real RabbitMQ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from outrigger.config.settings import Settings
+from outrigger.demo.loans import LoanService, holdout_rows
+from outrigger.events.base import EventBus, Subscription
+from outrigger.events.factory import open_bus
+from outrigger.events.results import result_id
+from tests.integration.worker_process import WorkerProcess
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+EVENTS = 2_000
+PIPELINE = "credit-risk-assessment"
+
+
+@dataclass
+class Target:
+    env: dict[str, str]
+    exchange: str
+    cleanup: list[str] = field(default_factory=list)
+
+
+def _env(tmp: Path, kind: str, exchange: str, queue: str, dlq: str) -> dict[str, str]:
+    return {
+        "OUTRIGGER_DATA_DIR": str(tmp),
+        "OUTRIGGER_BUS__KIND": kind,
+        "OUTRIGGER_BUS__EXCHANGE": exchange,
+        "OUTRIGGER_BUS__QUEUE": queue,
+        "OUTRIGGER_BUS__DEAD_LETTER_QUEUE": dlq,
+        "OUTRIGGER_BUS__SQLITE__VISIBILITY_TIMEOUT_S": "3",
+        "OUTRIGGER_WORKER__PREFETCH": "32",
+        "OUTRIGGER_LOG_LEVEL": "WARNING",
+    }
+
+
+@pytest.fixture(params=["sqlite", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
+    tag = uuid.uuid4().hex[:8]
+    exchange, queue, dlq = f"crash.{tag}.events", f"crash.{tag}.work", f"crash.{tag}.dlq"
+    env = _env(tmp_path, request.param, exchange, queue, dlq)
+    if request.param == "rabbitmq":
+        env["OUTRIGGER_BUS__RABBITMQ__URL"] = request.getfixturevalue("rabbitmq_url")
+        env["OUTRIGGER_BUS__RABBITMQ__DECLARE_EXCHANGES"] = "true"
+    return Target(env, exchange, [queue, dlq, f"crash.{tag}.results"])
+
+
+def settings_for(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return Settings()
+
+
+async def _collect(bus: EventBus, sub: Subscription, seen: dict[str, int]) -> None:
+    async for delivery in bus.consume(sub, prefetch=500):
+        event = json.loads(delivery.message.body)
+        seen[event["id"]] = seen.get(event["id"], 0) + 1
+        await delivery.ack()
+
+
+async def _wait(predicate: object, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        await asyncio.sleep(0.005)
+    return False
+
+
+async def test_sigkill_mid_stream_loses_nothing(
+    target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_for(target.env, monkeypatch)
+    bus, dlq = open_bus(settings)
+    await bus.start()
+    results = Subscription(target.cleanup[-1], target.exchange, ("ai.assessment.completed",))
+    work = Subscription(settings.bus.queue, target.exchange, ("loans.application.submitted",))
+    await bus.declare(results)
+    await bus.declare(work)
+    service = LoanService(holdout_rows(), random.Random(2026))
+    expected = set()
+    for _ in range(EVENTS):
+        event_id, message = service.cloudevent()
+        expected.add(result_id(event_id, PIPELINE, 1))
+        await bus.publish(message, exchange=target.exchange)
+
+    seen: dict[str, int] = {}
+    collector = asyncio.create_task(_collect(bus, results, seen))
+    worker = WorkerProcess(target.env, tmp_path / "worker.log")
+    try:
+        worker.start()
+        assert await _wait(lambda: len(seen) >= 150, 120), worker.output()
+        worker.kill()
+        before_restart = len(seen)
+        assert before_restart < EVENTS, "the worker finished before it could be killed"
+
+        worker.start()
+        done = await _wait(lambda: expected <= set(seen), 300)
+        assert worker.terminate() == 0, worker.output()
+    finally:
+        worker.cleanup()
+        collector.cancel()
+        await asyncio.gather(collector, return_exceptions=True)
+    assert done, f"{len(expected - set(seen))} of {EVENTS} events never got a result"
+    assert set(seen) == expected, "a result id that no source event should have produced"
+    assert await dlq.count() == 0
+    assert await bus.depth(work.queue) == 0
+    duplicates = sum(n - 1 for n in seen.values())
+    print(
+        f"\n{target.env['OUTRIGGER_BUS__KIND']}: killed after {before_restart} results; "
+        f"{duplicates} duplicate deliveries of the same result id (allowed, de-duplicable)"
+    )
+    await bus.close()

@@ -1,0 +1,102 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from outrigger.config.load import ConfigProblems, default_pipelines_file, parse_pipelines
+from outrigger.config.settings import Settings
+
+
+def demo_yaml() -> dict:
+    return yaml.safe_load(default_pipelines_file().read_text())
+
+
+def problems(doc: dict | str) -> list[str]:
+    text = doc if isinstance(doc, str) else yaml.safe_dump(doc)
+    with pytest.raises(ConfigProblems) as info:
+        parse_pipelines(text, "test.yaml")
+    return info.value.problems
+
+
+def test_bundled_demo_file_is_valid() -> None:
+    spec = parse_pipelines(default_pipelines_file().read_text(), "demo")
+    assert spec.pipelines[0].name == "credit-risk-assessment"
+
+
+def test_unknown_unit_names_its_key_path() -> None:
+    doc = demo_yaml()
+    doc["pipelines"][0]["steps"][0]["score"]["inputs"]["amount"]["unit"] = "cents->parsecs"
+    (problem,) = problems(doc)
+    assert problem.startswith("pipelines[0].steps[0].score.inputs.amount.unit:")
+    assert "unknown unit 'cents->parsecs'" in problem
+
+
+def test_typo_in_key_is_reported_with_path() -> None:
+    doc = demo_yaml()
+    doc["pipelines"][0]["steps"][1]["publish"]["routing_kye"] = "x"
+    assert any(p.startswith("pipelines[0].steps[1].publish.routing_kye:") for p in problems(doc))
+
+
+def test_several_problems_at_once() -> None:
+    doc = demo_yaml()
+    doc["pipelines"][0]["name"] = "Bad Name"
+    doc["pipelines"][0]["steps"][0]["score"]["inputs"]["age"]["path"] = "data..age"
+    found = problems(doc)
+    assert any(p.startswith("pipelines[0].name:") for p in found)
+    assert any(p.startswith("pipelines[0].steps[0].score.inputs.age.path:") for p in found)
+
+
+def test_publish_must_be_last_and_unique() -> None:
+    doc = demo_yaml()
+    steps = doc["pipelines"][0]["steps"]
+    steps.reverse()
+    assert any("exactly one publish step" in p for p in problems(doc))
+
+
+def test_undeclared_model_and_bad_schema() -> None:
+    doc = demo_yaml()
+    doc["pipelines"][0]["steps"][0]["score"]["model"] = "fraud"
+    assert any("model 'fraud'" in p for p in problems(doc))
+    doc = demo_yaml()
+    doc["pipelines"][0]["steps"][1]["publish"]["schema"] = {"type": "no-such-type"}
+    assert any(p.startswith("pipelines[0].steps[1].publish.schema:") for p in problems(doc))
+
+
+def test_label_rules_must_increase() -> None:
+    doc = demo_yaml()
+    doc["pipelines"][0]["steps"][0]["score"]["labels"] = [
+        {"below": 0.5, "label": "a"},
+        {"below": 0.2, "label": "b"},
+    ]
+    assert any("increasing order" in p for p in problems(doc))
+
+
+def test_yaml_syntax_error_has_line_and_column() -> None:
+    (problem,) = problems("pipelines:\n  - name: x\n   bad: [\n")
+    assert problem.startswith("(yaml) line ")
+
+
+def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("OUTRIGGER_BUS__KIND", "rabbitmq")
+    monkeypatch.setenv("OUTRIGGER_BUS__RABBITMQ__QUEUE_TYPE", "quorum")
+    monkeypatch.setenv("OUTRIGGER_WORKER__PREFETCH", "7")
+    monkeypatch.setenv("OUTRIGGER_DATA_DIR", str(tmp_path))
+    settings = Settings()
+    assert settings.bus.kind == "rabbitmq"
+    assert settings.bus.rabbitmq.queue_type == "quorum"
+    assert settings.worker.prefetch == 7
+    assert settings.storage_url() == f"sqlite:///{tmp_path / 'outrigger.sqlite3'}"
+
+
+def test_rabbit_url_from_secret_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    secret = tmp_path / "url"
+    secret.write_text("amqp://u:p@broker:5672/\n")
+    monkeypatch.setenv("OUTRIGGER_BUS__RABBITMQ__URL_FILE", str(secret))
+    assert Settings().bus.rabbitmq.resolved_url() == "amqp://u:p@broker:5672/"
+    assert "u:p" not in repr(Settings().bus.rabbitmq)
+
+
+def test_invalid_settings_are_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OUTRIGGER_WORKER__PREFETCH", "0")
+    with pytest.raises(ValueError, match="prefetch"):
+        Settings()
