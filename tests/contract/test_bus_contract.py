@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from outrigger.errors import TransientError
 from outrigger.events.base import (
     REPLAYED_FROM_HEADER,
     ROUTING_KEY_HEADER,
@@ -95,7 +96,8 @@ class TestBusContract:
             await bus.declare(sub)
         await bus.publish(msg(1, "loans.application.submitted"), exchange=kit.exchange)
         await bus.publish(msg(2, "claims.auto.filed"), exchange=kit.exchange)
-        await bus.publish(msg(3, "claims.auto.closed"), exchange=kit.exchange)
+        with pytest.raises(TransientError, match="unroutable"):
+            await bus.publish(msg(3, "claims.auto.closed"), exchange=kit.exchange)
         (a,) = await take(bus.consume(loans, prefetch=5), 1)
         (b,) = await take(bus.consume(claims, prefetch=5), 1)
         assert a.message.message_id == "m-1"

@@ -12,6 +12,7 @@ import json
 import random
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from outrigger.events.base import EventBus, Subscription
 from outrigger.events.factory import open_bus
 from outrigger.events.results import result_id
 from tests.integration.worker_process import WorkerProcess
+from tests.rabbit_cleanup import delete_rabbit_objects
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 EVENTS = 2_000
@@ -50,14 +52,17 @@ def _env(tmp: Path, kind: str, exchange: str, queue: str, dlq: str) -> dict[str,
 
 
 @pytest.fixture(params=["sqlite", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)])
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
+async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Target]:
     tag = uuid.uuid4().hex[:8]
     exchange, queue, dlq = f"crash.{tag}.events", f"crash.{tag}.work", f"crash.{tag}.dlq"
     env = _env(tmp_path, request.param, exchange, queue, dlq)
     if request.param == "rabbitmq":
         env["OUTRIGGER_BUS__RABBITMQ__URL"] = request.getfixturevalue("rabbitmq_url")
         env["OUTRIGGER_BUS__RABBITMQ__DECLARE_EXCHANGES"] = "true"
-    return Target(env, exchange, [queue, dlq, f"crash.{tag}.results"])
+    made = Target(env, exchange, [queue, dlq, f"crash.{tag}.results"])
+    yield made
+    if request.param == "rabbitmq":
+        await delete_rabbit_objects(env["OUTRIGGER_BUS__RABBITMQ__URL"], made.cleanup, [exchange])
 
 
 def settings_for(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:

@@ -103,7 +103,12 @@ class EventBus(Protocol):
         ...
 
     async def publish(self, message: BusMessage, *, exchange: str) -> None:
-        """Publish and return only once the broker has the message durably (confirmed)."""
+        """Publish and return only once the broker has the message durably (confirmed).
+
+        Raises ``TransientError`` when it was not confirmed, and when no queue is bound to
+        ``exchange`` for the routing key (an unroutable message is an error, never a silent
+        drop). ``exchange=""`` sends straight to the queue named by the routing key.
+        """
         ...
 
     def consume(self, subscription: Subscription, *, prefetch: int) -> AsyncIterator[Delivery]:

@@ -27,7 +27,8 @@ def open_bus(settings: Settings) -> tuple[EventBus, DeadLetterQueue]:
         mem = MemoryBus()
         return mem, MemoryDeadLetterQueue(mem)
     require("faststream", "rabbitmq")
-    from outrigger.events.rabbitmq import RabbitBus, RabbitDeadLetterQueue
+    from outrigger.events.rabbitmq import RabbitBus
+    from outrigger.events.rabbitmq_dlq import RabbitDeadLetterQueue
 
     rabbit = settings.bus.rabbitmq
     rbus = RabbitBus(

@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
+from outrigger.errors import TransientError
 from outrigger.events.base import (
     BusMessage,
     DeadLetter,
@@ -70,6 +71,10 @@ class MemoryBus:
             for pattern, queue in self._bindings.get(exchange, set())
             if topic_matches(pattern, message.routing_key)
         }
+        if not targets:
+            raise TransientError(
+                f"unroutable: no queue bound to {exchange} for {message.routing_key}"
+            )
         for queue in sorted(targets):
             self._enqueue(queue, message)
 

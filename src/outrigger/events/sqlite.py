@@ -45,7 +45,7 @@ class SqliteBus:
         self._clock = clock
         self._executor: ThreadPoolExecutor | None = None
         self._store: SqliteQueueStore | None = None
-        self._wakeup = asyncio.Event()
+        self._waiters: set[asyncio.Event] = set()  # one per idle consumer
         self._held: dict[str, set[int]] = {}  # lease -> seqs delivered and not yet settled
         self._keeper: asyncio.Task[None] | None = None
         self._closing = False
@@ -61,7 +61,7 @@ class SqliteBus:
 
     async def close(self) -> None:
         self._closing = True
-        self._wakeup.set()
+        self._wake()
         if self._keeper is not None:
             self._keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -84,8 +84,12 @@ class SqliteBus:
         )
 
     async def publish(self, message: BusMessage, *, exchange: str) -> None:
-        await self._run(self._db().publish, message, exchange, self._clock())
-        self._wakeup.set()
+        routed = await self._run(self._db().publish, message, exchange, self._clock())
+        if routed == 0:
+            raise TransientError(
+                f"unroutable: no queue bound to {exchange} for {message.routing_key}"
+            )
+        self._wake()
 
     async def consume(
         self, subscription: Subscription, *, prefetch: int
@@ -130,17 +134,27 @@ class SqliteBus:
                 return  # closed: the lease was released, the message will be redelivered
             await self._run(self._store.settle, seq, lease, ack, requeue, self._clock())
             if not ack and requeue:
-                self._wakeup.set()
+                self._wake()
 
         return settle
 
     async def depth(self, queue: str) -> int:
         return await self._run(self._db().depth, queue, self._clock())
 
+    def _wake(self) -> None:
+        for waiter in self._waiters:
+            waiter.set()
+
     async def _sleep(self, seconds: float) -> None:
-        self._wakeup.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wakeup.wait(), seconds)
+        """Sleep until ``seconds`` pass or a local publish/requeue wakes us; other processes'
+        publishes are seen at the next poll."""
+        waiter = asyncio.Event()
+        self._waiters.add(waiter)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter.wait(), seconds)
+        finally:
+            self._waiters.discard(waiter)
 
     async def _keep_leases(self) -> None:
         while True:
@@ -181,5 +195,5 @@ class SqliteDeadLetterQueue:
         await self._bus.declare(target)
         db = self._bus._db()
         count = await self._bus._run(db.replay, target.queue, ids, self._bus._clock())
-        self._bus._wakeup.set()
+        self._bus._wake()
         return count

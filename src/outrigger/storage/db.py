@@ -43,7 +43,9 @@ class Database:
             require("psycopg", "postgres")
         if parsed.get_backend_name() == "sqlite" and parsed.database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(self.url, pool_pre_ping=True)
+        is_sqlite = parsed.get_backend_name() == "sqlite"
+        # pre-ping guards against dropped server connections; a file has none to drop.
+        self.engine: Engine = create_engine(self.url, pool_pre_ping=not is_sqlite)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="outrigger-db")

@@ -1,11 +1,18 @@
-"""The idempotency store on SQLite or PostgreSQL (SQLAlchemy Core)."""
+"""The idempotency store on SQLite or PostgreSQL (SQLAlchemy Core).
+
+Statements are built once with bind parameters (building a SQLAlchemy expression costs more
+than running it on SQLite). Concurrent ``put`` calls are group-committed: whoever finds no
+flush running writes every pending key in one transaction, the others wait for it.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from outrigger.storage.db import Database
@@ -17,35 +24,71 @@ class SqlIdempotencyStore:
         self.db = db
         self._ttl = ttl_s
         self._clock = clock
-        self._insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
+        insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
+        upsert = insert(table)
+        self._upsert = upsert.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                "value": upsert.excluded.value,
+                "created_at": upsert.excluded.created_at,
+                "expires_at": upsert.excluded.expires_at,
+            },
+        )
+        self._get_stmt = select(table.c.value).where(
+            table.c.key == bindparam("k"), table.c.expires_at > bindparam("now")
+        )
+        self._purge_stmt = delete(table).where(table.c.expires_at <= bindparam("now"))
+        self._pending: dict[str, str] = {}
+        self._flushed: asyncio.Future[None] | None = None
+        self._lock = asyncio.Lock()
 
     async def get(self, key: str) -> str | None:
         return await self.db.run(self._get, key, self._clock())
 
     def _get(self, key: str, now: float) -> str | None:
-        query = select(table.c.value).where(table.c.key == key, table.c.expires_at > now)
         with self.db.engine.connect() as conn:
-            return conn.execute(query).scalar_one_or_none()
+            value: str | None = conn.execute(self._get_stmt, {"k": key, "now": now}).scalar()
+            return value
 
     async def put(self, key: str, value: str) -> None:
-        await self.db.run(self._put, key, value, self._clock())
+        self._pending[key] = value
+        if self._flushed is None:
+            self._flushed = asyncio.get_running_loop().create_future()
+        waiting = self._flushed
+        if self._lock.locked():
+            await waiting  # the running flush, or the one after it, writes our key
+            return
+        async with self._lock:
+            await self._flush()
+        await waiting
 
-    def _put(self, key: str, value: str, now: float) -> None:
-        row = {"key": key, "value": value, "created_at": now, "expires_at": now + self._ttl}
-        stmt = self._insert(table).values(**row)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[table.c.key],
-            set_={"value": value, "created_at": now, "expires_at": now + self._ttl},
-        )
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, {}
+            done, self._flushed = self._flushed, None
+            try:
+                await self.db.run(self._write, batch, self._clock())
+            except Exception as exc:  # handed to every waiter
+                if done is not None:
+                    done.set_exception(exc)
+                raise
+            if done is not None:
+                done.set_result(None)
+
+    def _write(self, batch: dict[str, str], now: float) -> None:
+        rows: list[dict[str, Any]] = [
+            {"key": k, "value": v, "created_at": now, "expires_at": now + self._ttl}
+            for k, v in batch.items()
+        ]
         with self.db.engine.begin() as conn:
-            conn.execute(stmt)
+            conn.execute(self._upsert, rows)
 
     async def purge_expired(self) -> int:
         return await self.db.run(self._purge, self._clock())
 
     def _purge(self, now: float) -> int:
         with self.db.engine.begin() as conn:
-            return conn.execute(delete(table).where(table.c.expires_at <= now)).rowcount
+            return int(conn.execute(self._purge_stmt, {"now": now}).rowcount)
 
     async def close(self) -> None:
         self.db.dispose()
