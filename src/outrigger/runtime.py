@@ -11,6 +11,7 @@ from outrigger.config.settings import Settings
 from outrigger.events.base import DeadLetterQueue, EventBus, Subscription
 from outrigger.events.factory import open_bus
 from outrigger.events.pipeline import PipelineSet, compile_pipelines
+from outrigger.events.steps import Batching
 from outrigger.events.worker import Worker
 from outrigger.storage.base import IdempotencyStore
 from outrigger.storage.factory import open_idempotency_store
@@ -22,7 +23,8 @@ def pipelines_path(settings: Settings) -> Path:
 
 def load_pipeline_set(settings: Settings) -> PipelineSet:
     path = pipelines_path(settings)
-    return compile_pipelines(load_pipelines(path), path.parent)
+    batching = Batching(settings.worker.batch_max_size, settings.worker.batch_max_wait_ms / 1000)
+    return compile_pipelines(load_pipelines(path), path.parent, batching=batching)
 
 
 def subscription(settings: Settings, pipelines: PipelineSet) -> Subscription:

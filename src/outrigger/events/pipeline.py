@@ -15,7 +15,7 @@ from outrigger.errors import ConfigError, MalformedEvent, OutriggerError
 from outrigger.events.base import BusMessage
 from outrigger.events.envelope import Event, PlainRule
 from outrigger.events.results import result_id
-from outrigger.events.steps import PublishRunner, ScoreRunner, StepContext
+from outrigger.events.steps import Batching, PublishRunner, ScoreRunner, StepContext
 from outrigger.events.topics import any_topic_matches
 from outrigger.inference.base import Scorer
 
@@ -59,9 +59,7 @@ class Pipeline:
         self.check_input(event)
         ctx = StepContext(event, routing_key)
         for step in self.scores:
-            row = step.prepare(ctx)
-            (score,) = step.execute([row])
-            step.apply(ctx, score)
+            await step.score(ctx)
         return self.publish.build(ctx, self.result_id(event))
 
 
@@ -101,7 +99,10 @@ def load_onnx(path: Path, name: str) -> Scorer:
 
 
 def compile_pipelines(
-    spec: PipelinesFile, base_dir: Path, loader: ModelLoader = load_onnx
+    spec: PipelinesFile,
+    base_dir: Path,
+    loader: ModelLoader = load_onnx,
+    batching: Batching | None = None,
 ) -> PipelineSet:
     """Load every model once and bind it to its steps; every problem names its key path."""
     problems: list[str] = []
@@ -117,7 +118,7 @@ def compile_pipelines(
         for j, step in enumerate(p.steps):
             if step.score is not None and step.score.model in models:
                 try:
-                    scores.append(ScoreRunner(step.score, models[step.score.model]))
+                    scores.append(ScoreRunner(step.score, models[step.score.model], batching))
                 except ConfigError as exc:
                     problems.append(f"pipelines[{i}].steps[{j}].score.inputs: {exc}")
         publish = p.steps[-1].publish

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from outrigger.batching import MicroBatcher
 from outrigger.errors import TransientError
 from outrigger.events.base import BusMessage, DeadLetter, Delivery, Subscription
 from outrigger.events.delivery import CallbackDelivery, Settle
@@ -49,6 +50,19 @@ class SqliteBus:
         self._held: dict[str, set[int]] = {}  # lease -> seqs delivered and not yet settled
         self._keeper: asyncio.Task[None] | None = None
         self._closing = False
+        # Group commit: concurrent publishes (and settles) share one transaction.
+        self._publishes: MicroBatcher[tuple[BusMessage, str], int] = MicroBatcher(
+            self._publish_batch, max_size=256
+        )
+        self._settles: MicroBatcher[tuple[int, str, bool, bool], bool] = MicroBatcher(
+            self._settle_batch, max_size=256
+        )
+
+    async def _publish_batch(self, items: Sequence[tuple[BusMessage, str]]) -> list[int]:
+        return await self._run(self._db().publish_many, items, self._clock())
+
+    async def _settle_batch(self, items: Sequence[tuple[int, str, bool, bool]]) -> list[bool]:
+        return await self._run(self._db().settle_many, items, self._clock())
 
     async def start(self) -> None:
         self._closing = False
@@ -84,7 +98,7 @@ class SqliteBus:
         )
 
     async def publish(self, message: BusMessage, *, exchange: str) -> None:
-        routed = await self._run(self._db().publish, message, exchange, self._clock())
+        routed = await self._publishes.submit((message, exchange))
         if routed == 0:
             raise TransientError(
                 f"unroutable: no queue bound to {exchange} for {message.routing_key}"
@@ -132,7 +146,7 @@ class SqliteBus:
             released.set()
             if self._store is None:
                 return  # closed: the lease was released, the message will be redelivered
-            await self._run(self._store.settle, seq, lease, ack, requeue, self._clock())
+            await self._settles.submit((seq, lease, ack, requeue))
             if not ack and requeue:
                 self._wake()
 

@@ -45,6 +45,8 @@ WHERE seq IN (SELECT seq FROM messages WHERE queue = ? AND visible_at <= ? ORDER
 RETURNING seq, routing_key, body, headers, message_id, content_type, deliveries
 """
 
+_REQUEUE = "UPDATE messages SET lease = NULL, visible_at = ? WHERE seq = ? AND lease = ?"
+
 Row = tuple[int, BusMessage, int]
 
 
@@ -77,46 +79,62 @@ class SqliteQueueStore:
                 [(exchange, p, queue) for p in patterns],
             )
 
-    def publish(self, message: BusMessage, exchange: str, now: float) -> int:
-        if exchange == "":
-            queues = [message.routing_key]
-        else:
-            rows = self._db.execute(
-                "SELECT pattern, queue FROM bindings WHERE exchange = ?", (exchange,)
-            ).fetchall()
-            queues = sorted({q for p, q in rows if topic_matches(p, message.routing_key)})
-        headers = json.dumps(dict(message.headers))
-        params = [
-            (
-                q,
-                message.routing_key,
-                message.body,
-                headers,
-                message.message_id,
-                message.content_type,
-                now,
+    def publish_many(self, items: Sequence[tuple[BusMessage, str]], now: float) -> list[int]:
+        """Route and insert several messages in one transaction; per message, how many
+        queues took it."""
+        bindings: dict[str, list[tuple[str, str]]] = {}
+        params: list[tuple[Any, ...]] = []
+        counts: list[int] = []
+        for message, exchange in items:
+            if exchange == "":
+                queues = [message.routing_key]
+            else:
+                if exchange not in bindings:
+                    bindings[exchange] = self._db.execute(
+                        "SELECT pattern, queue FROM bindings WHERE exchange = ?", (exchange,)
+                    ).fetchall()
+                rows = bindings[exchange]
+                queues = sorted({q for p, q in rows if topic_matches(p, message.routing_key)})
+            headers = json.dumps(dict(message.headers))
+            params.extend(
+                (
+                    q,
+                    message.routing_key,
+                    message.body,
+                    headers,
+                    message.message_id,
+                    message.content_type,
+                    now,
+                )
+                for q in queues
             )
-            for q in queues
-        ]
+            counts.append(len(queues))
         with self._tx():
             self._db.executemany(_INSERT, params)
-        return len(queues)
+        return counts
 
     def receive(self, queue: str, limit: int, lease: str, now: float, until: float) -> list[Row]:
         rows = self._db.execute(_RECEIVE, (lease, until, queue, now, limit)).fetchall()
         rows.sort(key=lambda r: r[0])
         return [(r[0], _message(r[1:6]), r[6]) for r in rows]
 
-    def settle(self, seq: int, lease: str, ack: bool, requeue: bool, now: float) -> bool:
-        """Ack/drop (delete) or requeue one message, only if we still hold its lease."""
-        if ack or not requeue:
-            cur = self._db.execute("DELETE FROM messages WHERE seq = ? AND lease = ?", (seq, lease))
-        else:
-            cur = self._db.execute(
-                "UPDATE messages SET lease = NULL, visible_at = ? WHERE seq = ? AND lease = ?",
-                (now, seq, lease),
-            )
-        return cur.rowcount == 1
+    def settle_many(self, items: Sequence[tuple[int, str, bool, bool]], now: float) -> list[bool]:
+        """Ack/drop (delete) or requeue messages in one transaction, each only if we still
+        hold its lease; per item, whether it was ours to settle."""
+        done = []
+        with self._tx():
+            for seq, lease, ack, requeue in items:
+                if ack or not requeue:
+                    cur = self._db.execute(
+                        "DELETE FROM messages WHERE seq = ? AND lease = ?", (seq, lease)
+                    )
+                else:
+                    cur = self._db.execute(
+                        _REQUEUE,
+                        (now, seq, lease),
+                    )
+                done.append(cur.rowcount == 1)
+        return done
 
     def extend(self, seqs: Sequence[int], lease: str, until: float) -> None:
         with self._tx():

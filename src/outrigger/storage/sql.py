@@ -1,20 +1,22 @@
 """The idempotency store on SQLite or PostgreSQL (SQLAlchemy Core).
 
 Statements are built once with bind parameters (building a SQLAlchemy expression costs more
-than running it on SQLite). Concurrent ``put`` calls are group-committed: whoever finds no
-flush running writes every pending key in one transaction, the others wait for it.
+than running it on SQLite). Concurrent ``get`` calls share one ``SELECT … IN``; concurrent
+``put`` calls are group-committed: whoever finds no flush running writes every pending key in
+one transaction, the others wait for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from outrigger.batching import MicroBatcher
 from outrigger.storage.db import Database
 from outrigger.storage.schema import idempotency_keys as table
 
@@ -34,21 +36,28 @@ class SqlIdempotencyStore:
                 "expires_at": upsert.excluded.expires_at,
             },
         )
-        self._get_stmt = select(table.c.value).where(
-            table.c.key == bindparam("k"), table.c.expires_at > bindparam("now")
+        self._get_stmt = select(table.c.key, table.c.value).where(
+            table.c.key.in_(bindparam("keys", expanding=True)),
+            table.c.expires_at > bindparam("now"),
         )
+        # Concurrent look-ups share one SELECT ... IN (...).
+        self._gets: MicroBatcher[str, str | None] = MicroBatcher(self._get_batch, max_size=256)
         self._purge_stmt = delete(table).where(table.c.expires_at <= bindparam("now"))
         self._pending: dict[str, str] = {}
         self._flushed: asyncio.Future[None] | None = None
         self._lock = asyncio.Lock()
 
     async def get(self, key: str) -> str | None:
-        return await self.db.run(self._get, key, self._clock())
+        return await self._gets.submit(key)
 
-    def _get(self, key: str, now: float) -> str | None:
+    async def _get_batch(self, keys: Sequence[str]) -> list[str | None]:
+        found = await self.db.run(self._get_many, list(set(keys)), self._clock())
+        return [found.get(k) for k in keys]
+
+    def _get_many(self, keys: list[str], now: float) -> dict[str, str]:
         with self.db.engine.connect() as conn:
-            value: str | None = conn.execute(self._get_stmt, {"k": key, "now": now}).scalar()
-            return value
+            rows = conn.execute(self._get_stmt, {"keys": keys, "now": now})
+            return {row.key: row.value for row in rows}
 
     async def put(self, key: str, value: str) -> None:
         self._pending[key] = value

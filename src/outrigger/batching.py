@@ -1,0 +1,83 @@
+"""Micro-batching: concurrent single calls become one batched call.
+
+Callers ``await batcher.submit(item)``; the first item of a batch starts a short window
+(``max_wait_s``, 0 = the rest of the current event-loop tick); the batch runs when the window
+closes or ``max_size`` items are waiting, and each caller gets its own result (or the batch's
+exception). Used for ONNX scoring (one ``run`` for many events) and idempotency look-ups (one
+``SELECT … IN`` for many keys).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+BatchFn = Callable[[Sequence[In]], Awaitable[Sequence[Out]]]
+
+
+class MicroBatcher(Generic[In, Out]):
+    def __init__(
+        self, fn: BatchFn[In, Out], *, max_size: int = 64, max_wait_s: float = 0.0
+    ) -> None:
+        if max_size < 1:
+            raise ValueError("max_size must be at least 1")
+        self._fn = fn
+        self.max_size = max_size
+        self.max_wait_s = max_wait_s
+        self._items: list[In] = []
+        self._futures: list[asyncio.Future[Out]] = []
+        self._timer: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()
+        self.batches = 0  # how many batched calls ran (for metrics and tests)
+        self.items = 0
+
+    async def submit(self, item: In) -> Out:
+        future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
+        self._items.append(item)
+        self._futures.append(future)
+        if len(self._items) >= self.max_size:
+            self._start()
+        elif self._timer is None:
+            self._timer = asyncio.create_task(self._after_window())
+        return await future
+
+    async def _after_window(self) -> None:
+        await asyncio.sleep(self.max_wait_s)
+        self._timer = None
+        if self._items:
+            await self._run(*self._take())
+
+    def _start(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        task = asyncio.create_task(self._run(*self._take()))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    def _take(self) -> tuple[list[In], list[asyncio.Future[Out]]]:
+        items, futures = self._items, self._futures
+        self._items, self._futures = [], []
+        return items, futures
+
+    async def _run(self, items: list[In], futures: list[asyncio.Future[Out]]) -> None:
+        self.batches += 1
+        self.items += len(items)
+        try:
+            results = await self._fn(items)
+            if len(results) != len(items):
+                raise RuntimeError(f"batch returned {len(results)} results for {len(items)} items")
+        except BaseException as exc:  # every caller sees the failure, then it propagates no further
+            for future in futures:
+                if not future.done():
+                    future.set_exception(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return
+        for future, result in zip(futures, results, strict=True):
+            if not future.done():
+                future.set_result(result)
