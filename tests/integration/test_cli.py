@@ -138,8 +138,8 @@ def test_publish_then_dlq_list_and_replay(tmp_path: Path) -> None:
     assert sorted(x["reason_code"] for x in letters) == ["mapping_failed", "not_json"]
     table = outrigger("dlq", "list", env=env)
     assert "not_json" in table.stdout
-    missing = outrigger("dlq", "replay", env=env)
-    assert missing.returncode == 2
+    unknown = outrigger("dlq", "replay", "--id", "no-such-letter", env=env)
+    assert unknown.returncode == 1 and "not found" in unknown.stderr
     one = next(x for x in letters if x["reason_code"] == "not_json")
     replay = outrigger("dlq", "replay", "--id", one["id"], env=env)
     assert replay.returncode == 0 and "replayed 1" in replay.stdout

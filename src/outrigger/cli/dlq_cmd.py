@@ -80,13 +80,17 @@ async def _replay(settings: Settings, ids: list[str] | None) -> int:
 
 @app.command("replay")
 def replay(
-    ids: list[str] = typer.Option([], "--id", help="Dead-letter id to replay (repeatable)."),
-    replay_all: bool = typer.Option(False, "--all", help="Replay every dead letter."),
+    ids: list[str] = typer.Option(
+        [], "--id", help="Dead-letter id to replay (repeatable). Without --id: all of them."
+    ),
 ) -> None:
-    """Send dead letters back to Outrigger's queue (after fixing the cause)."""
-    if not ids and not replay_all:
-        fail("give --id ID (repeatable) or --all", code=2)
-    count = run(_replay(load_settings(), None if replay_all else ids))
+    """Send dead letters back to Outrigger's queue (after fixing the cause).
+
+    The original bytes and headers are re-queued on Outrigger's own queue (never on the
+    domain exchange, so other consumers do not see the event twice); the routing key is
+    kept in the x-outrigger-routing-key header.
+    """
+    count = run(_replay(load_settings(), ids or None))
     out.print(f"replayed {count} dead letter(s)")
     if ids and count < len(ids):
         fail(f"{len(ids) - count} id(s) not found in the dead-letter queue")
