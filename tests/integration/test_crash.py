@@ -131,3 +131,43 @@ async def test_sigkill_mid_stream_loses_nothing(
         f"{duplicates} duplicate deliveries of the same result id (allowed, de-duplicable)"
     )
     await bus.close()
+
+
+async def test_sigterm_drains_in_flight_work_without_duplicates(
+    target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clean stop finishes and acknowledges what it started: after SIGTERM mid-stream and a
+    restart, every event has exactly one result and none was delivered twice."""
+    settings = settings_for(target.env, monkeypatch)
+    bus, dlq = open_bus(settings)
+    await bus.start()
+    results = Subscription(target.cleanup[-1], target.exchange, ("ai.assessment.completed",))
+    work = Subscription(settings.bus.queue, target.exchange, ("loans.application.submitted",))
+    await bus.declare(results)
+    await bus.declare(work)
+    service = LoanService(holdout_rows(), random.Random(99))
+    expected = set()
+    for _ in range(EVENTS):
+        event_id, message = service.cloudevent()
+        expected.add(result_id(event_id, PIPELINE, 1))
+        await bus.publish(message, exchange=target.exchange)
+    seen: dict[str, int] = {}
+    collector = asyncio.create_task(_collect(bus, results, seen))
+    worker = WorkerProcess(target.env, tmp_path / "worker.log")
+    try:
+        worker.start()
+        assert await _wait(lambda: len(seen) >= 150, 120), worker.output()
+        assert worker.terminate() == 0, worker.output()
+        stopped_at = len(seen)
+        assert stopped_at < EVENTS, "the worker finished before it could be stopped"
+        worker.start()
+        done = await _wait(lambda: expected <= set(seen), 300)
+        assert worker.terminate() == 0, worker.output()
+    finally:
+        worker.cleanup()
+        collector.cancel()
+        await asyncio.gather(collector, return_exceptions=True)
+    assert done and set(seen) == expected
+    assert sum(seen.values()) == EVENTS, "a result was published twice despite a clean stop"
+    assert await dlq.count() == 0
+    await bus.close()

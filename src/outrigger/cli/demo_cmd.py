@@ -81,7 +81,10 @@ def demo_command(
     out.print(_table(report))
     out.print(_summary(summary))
     verdict = "[green]nothing lost[/]" if report.lost == 0 else f"[red]{report.lost} lost[/]"
-    out.print(
-        f"{report.results} results, {report.dead_lettered} dead-lettered, {verdict}; "
-        "inspect dead letters with `outrigger dlq list` (and --data-dir)."
-    )
+    out.print(f"{report.results} results, {report.dead_lettered} dead-lettered, {verdict}.")
+    if data_dir is None:
+        out.print(
+            "Keep the bus with --data-dir DIR, then: OUTRIGGER_DATA_DIR=DIR outrigger dlq list"
+        )
+    else:
+        out.print(f"Dead letters: OUTRIGGER_DATA_DIR={data_dir} outrigger dlq list")
