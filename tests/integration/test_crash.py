@@ -20,7 +20,7 @@ import pytest
 
 from outrigger.config.settings import Settings
 from outrigger.demo.loans import LoanService, holdout_rows
-from outrigger.events.base import EventBus, Subscription
+from outrigger.events.base import DeadLetterQueue, EventBus, Subscription
 from outrigger.events.factory import open_bus
 from outrigger.events.results import result_id
 from tests.integration.worker_process import WorkerProcess
@@ -87,25 +87,35 @@ async def _wait(predicate: object, timeout: float) -> bool:
     return False
 
 
-async def test_sigkill_mid_stream_loses_nothing(
-    target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _results(target: Target) -> tuple[str, str, tuple[str, ...]]:
+    return target.cleanup[-1], target.exchange, ("ai.assessment.completed",)
+
+
+async def _queue_events(
+    target: Target, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> tuple[EventBus, DeadLetterQueue, Subscription, set[str]]:
+    """Declare the queues and queue EVENTS applications; return the expected result ids."""
     settings = settings_for(target.env, monkeypatch)
     bus, dlq = open_bus(settings)
     await bus.start()
-    results = Subscription(target.cleanup[-1], target.exchange, ("ai.assessment.completed",))
     work = Subscription(settings.bus.queue, target.exchange, ("loans.application.submitted",))
-    await bus.declare(results)
+    await bus.declare(Subscription(*_results(target)))
     await bus.declare(work)
-    service = LoanService(holdout_rows(), random.Random(2026))
+    service = LoanService(holdout_rows(), random.Random(seed))
     expected = set()
     for _ in range(EVENTS):
         event_id, message = service.cloudevent()
         expected.add(result_id(event_id, PIPELINE, 1))
         await bus.publish(message, exchange=target.exchange)
+    return bus, dlq, work, expected
 
+
+async def test_sigkill_mid_stream_loses_nothing(
+    target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bus, dlq, work, expected = await _queue_events(target, monkeypatch, seed=2026)
     seen: dict[str, int] = {}
-    collector = asyncio.create_task(_collect(bus, results, seen))
+    collector = asyncio.create_task(_collect(bus, Subscription(*_results(target)), seen))
     worker = WorkerProcess(target.env, tmp_path / "worker.log")
     try:
         worker.start()
@@ -138,21 +148,9 @@ async def test_sigterm_drains_in_flight_work_without_duplicates(
 ) -> None:
     """A clean stop finishes and acknowledges what it started: after SIGTERM mid-stream and a
     restart, every event has exactly one result and none was delivered twice."""
-    settings = settings_for(target.env, monkeypatch)
-    bus, dlq = open_bus(settings)
-    await bus.start()
-    results = Subscription(target.cleanup[-1], target.exchange, ("ai.assessment.completed",))
-    work = Subscription(settings.bus.queue, target.exchange, ("loans.application.submitted",))
-    await bus.declare(results)
-    await bus.declare(work)
-    service = LoanService(holdout_rows(), random.Random(99))
-    expected = set()
-    for _ in range(EVENTS):
-        event_id, message = service.cloudevent()
-        expected.add(result_id(event_id, PIPELINE, 1))
-        await bus.publish(message, exchange=target.exchange)
+    bus, dlq, _, expected = await _queue_events(target, monkeypatch, seed=99)
     seen: dict[str, int] = {}
-    collector = asyncio.create_task(_collect(bus, results, seen))
+    collector = asyncio.create_task(_collect(bus, Subscription(*_results(target)), seen))
     worker = WorkerProcess(target.env, tmp_path / "worker.log")
     try:
         worker.start()
