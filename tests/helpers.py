@@ -39,7 +39,7 @@ def fake_credit_model(score: Callable[[dict[str, Any]], float]) -> FunctionScore
 def demo_pipelines(score: Callable[[dict[str, Any]], float] | None = None) -> PipelineSet:
     spec = parse_pipelines(demo_spec_text(), "demo")
     model = fake_credit_model(score or (lambda row: min(1.0, row["amount"] / 10_000)))
-    return compile_pipelines(spec, Path("."), loader=lambda path, name: model)
+    return compile_pipelines(spec, Path("."), loader=lambda name, spec, base: model)
 
 
 def demo_yaml_doc() -> dict[str, Any]:

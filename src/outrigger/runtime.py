@@ -13,6 +13,7 @@ from outrigger.events.factory import open_bus
 from outrigger.events.pipeline import PipelineSet, compile_pipelines
 from outrigger.events.steps import Batching
 from outrigger.events.worker import Worker
+from outrigger.registry.serving import ModelWatcher, RegistryLoader, open_registry
 from outrigger.storage.base import IdempotencyStore
 from outrigger.storage.factory import open_idempotency_store
 
@@ -21,10 +22,13 @@ def pipelines_path(settings: Settings) -> Path:
     return settings.pipelines_file or default_pipelines_file()
 
 
-def load_pipeline_set(settings: Settings) -> PipelineSet:
+def load_pipeline_set(settings: Settings, loader: RegistryLoader | None = None) -> PipelineSet:
     path = pipelines_path(settings)
     batching = Batching(settings.worker.batch_max_size, settings.worker.batch_max_wait_ms / 1000)
-    return compile_pipelines(load_pipelines(path), path.parent, batching=batching)
+    spec = load_pipelines(path)
+    if loader is None:
+        loader = RegistryLoader(open_registry(settings), settings)
+    return compile_pipelines(spec, path.parent, loader=loader, batching=batching)
 
 
 def subscription(settings: Settings, pipelines: PipelineSet) -> Subscription:
@@ -39,6 +43,7 @@ class Runtime:
     pipelines: PipelineSet
     idempotency: IdempotencyStore
     subscription: Subscription
+    watcher: ModelWatcher | None = None
 
     def worker(self) -> Worker:
         return Worker(
@@ -63,7 +68,12 @@ async def open_bus_only(settings: Settings) -> tuple[EventBus, DeadLetterQueue]:
 
 
 async def build_runtime(settings: Settings, pipelines: PipelineSet | None = None) -> Runtime:
-    pipelines = pipelines or load_pipeline_set(settings)
+    watcher = None
+    if pipelines is None:
+        loader = RegistryLoader(open_registry(settings), settings)
+        pipelines = load_pipeline_set(settings, loader)
+        if loader.refs:
+            watcher = ModelWatcher(loader, pipelines, settings.registry.poll_s)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     bus, dlq = await open_bus_only(settings)
     try:
@@ -75,4 +85,4 @@ async def build_runtime(settings: Settings, pipelines: PipelineSet | None = None
         raise
     sub = subscription(settings, pipelines)
     await bus.declare(sub)
-    return Runtime(settings, bus, dlq, pipelines, store, sub)
+    return Runtime(settings, bus, dlq, pipelines, store, sub, watcher)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from outrigger import __version__
-from outrigger.cli import config_cmd, dlq_cmd, events_cmd
+from outrigger.cli import config_cmd, dlq_cmd, events_cmd, models_cmd
 from outrigger.cli.demo_cmd import demo_command
 from outrigger.cli.run_cmd import run_command
 
@@ -20,6 +20,7 @@ app.command("demo")(demo_command)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(dlq_cmd.app, name="dlq")
 app.add_typer(events_cmd.app, name="events")
+app.add_typer(models_cmd.app, name="models")
 
 
 @app.command("version")

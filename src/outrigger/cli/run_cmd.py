@@ -28,9 +28,15 @@ async def serve(settings: Settings) -> None:
         runtime.bus.kind,
         ", ".join(f"{n}@{v}" for n, v in runtime.pipelines.models().items()) or "none",
     )
+    watching = None
+    if runtime.watcher is not None:
+        watching = asyncio.create_task(runtime.watcher.run(stop), name="model-watcher")
     try:
         await worker.run(stop)
     finally:
+        stop.set()
+        if watching is not None:
+            await watching
         await runtime.close()
         log.info("stopped: %s", worker.stats)
 

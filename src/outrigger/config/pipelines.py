@@ -174,10 +174,21 @@ class PipelineSpec(Strict):
 
 
 class ModelSpec(Strict):
-    """``path`` is a model directory (with ``model.onnx`` and ``metadata.json``), relative to
-    the pipelines file, absolute, or ``bundled:...`` for models shipped in the package."""
+    """Either ``path``: a model directory (with ``model.onnx`` and ``metadata.json``), relative
+    to the pipelines file, absolute, or ``bundled:...`` for models shipped in the package; or
+    ``registry``: a model name in the model registry, at ``ref`` (a version or an alias; the
+    environment variable ``OUTRIGGER_MODELS__<NAME>`` overrides it). Registry models follow
+    alias changes without a restart."""
 
-    path: str
+    path: str | None = None
+    registry: str | None = None
+    ref: str = "stable"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelSpec:
+        if (self.path is None) == (self.registry is None):
+            raise ValueError("give exactly one of 'path' or 'registry'")
+        return self
 
 
 class PipelinesFile(Strict):

@@ -78,6 +78,16 @@ class StorageSettings(Section):
     url: SecretStr | None = None
 
 
+class RegistrySettings(Section):
+    kind: Literal["directory", "s3"] = "directory"
+    path: Path | None = None  # directory store; default: <data_dir>/registry
+    s3_bucket: str | None = None
+    s3_prefix: str = "models"
+    s3_endpoint_url: str | None = None  # for S3-compatible stores (MinIO, Ceph ...)
+    keep: int = Field(default=3, ge=1)  # versions kept per model (aliased ones always kept)
+    poll_s: float = Field(default=5.0, gt=0)  # how often workers look for alias changes
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OUTRIGGER_",
@@ -92,9 +102,23 @@ class Settings(BaseSettings):
     bus: BusSettings = BusSettings()
     worker: WorkerSettings = WorkerSettings()
     storage: StorageSettings = StorageSettings()
+    registry: RegistrySettings = RegistrySettings()
+    #: Pins: ``OUTRIGGER_MODELS__CREDIT_RISK=2.1.3`` (or an alias) overrides the ``ref`` of
+    #: the registry model ``credit-risk`` (dashes become underscores in the variable name).
+    models: dict[str, str] = {}
+
+    def model_pin(self, name: str) -> str | None:
+        wanted = name.replace("-", "_").lower()
+        for key, value in self.models.items():
+            if key.replace("-", "_").lower() == wanted:
+                return value
+        return None
 
     def sqlite_bus_path(self) -> Path:
         return self.bus.sqlite.path or self.data_dir / "bus.sqlite3"
+
+    def registry_path(self) -> Path:
+        return self.registry.path or self.data_dir / "registry"
 
     def storage_url(self) -> str:
         if self.storage.url is not None:

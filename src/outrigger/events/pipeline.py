@@ -10,7 +10,7 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 
 from outrigger.config.load import ConfigProblems, resolve_model_path
-from outrigger.config.pipelines import PipelinesFile, PipelineSpec
+from outrigger.config.pipelines import ModelSpec, PipelinesFile, PipelineSpec
 from outrigger.errors import ConfigError, MalformedEvent, OutriggerError
 from outrigger.events.base import BusMessage
 from outrigger.events.envelope import Event, PlainRule
@@ -19,7 +19,8 @@ from outrigger.events.steps import Batching, PublishRunner, ScoreRunner, StepCon
 from outrigger.events.topics import any_topic_matches
 from outrigger.inference.base import Scorer
 
-ModelLoader = Callable[[Path, str], Scorer]
+#: (model name in the file, its spec, the pipelines file's directory) -> a loaded model
+ModelLoader = Callable[[str, ModelSpec, Path], Scorer]
 
 
 @dataclass
@@ -91,11 +92,17 @@ class PipelineSet:
     def models(self) -> dict[str, str]:
         return {s.model.name: s.model.version for p in self.pipelines for s in p.scores}
 
+    def runners(self, model_name: str) -> list[ScoreRunner]:
+        return [s for p in self.pipelines for s in p.scores if s.spec.model == model_name]
 
-def load_onnx(path: Path, name: str) -> Scorer:
+
+def load_onnx(name: str, spec: ModelSpec, base_dir: Path) -> Scorer:
+    """Models given by path; registry models need the runtime's registry loader."""
     from outrigger.inference.onnx import OnnxModel
 
-    return OnnxModel.load(path, name=name)
+    if spec.path is None:
+        raise ConfigError("a registry model needs a configured model registry")
+    return OnnxModel.load(resolve_model_path(spec.path, base_dir), name=name)
 
 
 def compile_pipelines(
@@ -109,9 +116,10 @@ def compile_pipelines(
     models: dict[str, Scorer] = {}
     for name, model in spec.models.items():
         try:
-            models[name] = loader(resolve_model_path(model.path, base_dir), name)
+            models[name] = loader(name, model, base_dir)
         except (OutriggerError, OSError, RuntimeError) as exc:
-            problems.append(f"models.{name}.path: cannot load model: {exc}")
+            where = "path" if model.path is not None else "registry"
+            problems.append(f"models.{name}.{where}: cannot load model: {exc}")
     pipelines = []
     for i, p in enumerate(spec.pipelines):
         scores = []

@@ -62,34 +62,46 @@ class ScoreRunner:
         self.fields = [to_field(name, f) for name, f in spec.inputs.items()]
         check_signature(spec, model)
         batching = batching or Batching()
-        self.batcher: MicroBatcher[dict[str, Any], float] = MicroBatcher(
+        self.batcher: MicroBatcher[dict[str, Any], tuple[float, Scorer]] = MicroBatcher(
             self._execute_off_loop, max_size=batching.max_size, max_wait_s=batching.max_wait_s
         )
+
+    def swap(self, model: Scorer) -> None:
+        """Use ``model`` from the next batch on (a hot switch: batches already running finish
+        with the model they started with, and their results name that model)."""
+        check_signature(self.spec, model)
+        self.model = model
 
     async def score(self, ctx: StepContext) -> None:
         """Map, score (micro-batched with concurrent events) and label one event."""
         row = self.prepare(ctx)
-        self.apply(ctx, await self.batcher.submit(row))
+        score, model = await self.batcher.submit(row)
+        self.apply(ctx, score, model)
 
-    async def _execute_off_loop(self, rows: Sequence[dict[str, Any]]) -> list[float]:
+    async def _execute_off_loop(self, rows: Sequence[dict[str, Any]]) -> list[tuple[float, Scorer]]:
+        model = self.model  # the model this whole batch is scored by
         # ONNX Runtime releases the GIL: the event loop keeps serving I/O meanwhile.
-        return await asyncio.to_thread(self.execute, rows)
+        scores = await asyncio.to_thread(self.execute, rows, model)
+        return [(s, model) for s in scores]
 
     def prepare(self, ctx: StepContext) -> dict[str, Any]:
         root = ctx.root()
         return {f.name: f.extract(root) for f in self.fields}
 
-    def execute(self, rows: Sequence[Mapping[str, Any]]) -> list[float]:
-        outputs = self.model.predict(rows)
+    def execute(
+        self, rows: Sequence[Mapping[str, Any]], model: Scorer | None = None
+    ) -> list[float]:
+        outputs = (model or self.model).predict(rows)
         column = outputs[self.spec.output]
         return [float(column[i][self.spec.index]) for i in range(len(rows))]
 
-    def apply(self, ctx: StepContext, score: float) -> None:
+    def apply(self, ctx: StepContext, score: float, model: Scorer | None = None) -> None:
         if not math.isfinite(score):
             raise OutputValidationError(f"step '{self.spec.name}' produced a non-finite score")
         label = self.label(score)
         ctx.steps[self.spec.name] = {"score": score, "label": label}
-        ctx.models.append({"name": self.model.name, "version": self.model.version})
+        used = model or self.model
+        ctx.models.append({"name": used.name, "version": used.version})
 
     def label(self, score: float) -> str | None:
         for rule in self.spec.labels:
