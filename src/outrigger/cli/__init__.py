@@ -7,6 +7,7 @@ import typer
 from outrigger import __version__
 from outrigger.cli import config_cmd, dlq_cmd, events_cmd, models_cmd
 from outrigger.cli.demo_cmd import demo_command
+from outrigger.cli.gateway_cmd import gateway_command
 from outrigger.cli.run_cmd import run_command
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app = typer.Typer(
 )
 app.command("run")(run_command)
 app.command("demo")(demo_command)
+app.command("gateway")(gateway_command)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(dlq_cmd.app, name="dlq")
 app.add_typer(events_cmd.app, name="events")

@@ -1,21 +1,36 @@
 """RabbitMQ through FastStream: publisher confirms, mandatory publishing, manual acks.
 
-FastStream's ``RabbitBroker`` owns the connection (robust, reconnecting), the channels and
-the declarations, and publishes (``broker.publish`` with ``persist=True`` and
-``mandatory=True`` on a channel with publisher confirms and ``on_return_raises``: a message no
-queue accepts is an error, not a silent drop). Consumption reads the queue through aio-pika's
-queue iterator on a FastStream-managed channel with its own prefetch: a pull-style stream is
-what the worker needs for bounded concurrency, draining and micro-batching, and the iterator
-gives buffered-but-not-yet-handed-out messages back (nack with requeue) when it closes.
+FastStream's ``RabbitBroker`` owns the connection (robust, reconnecting) and the declarations,
+and publishes: ``broker.publish`` with ``mandatory=True`` on a default channel with publisher
+confirms and ``on_return_raises``. A ``basic.return`` (no queue accepted the message) fails
+the pending confirm with aiormq's ``PublishError``, a ``basic.nack`` with ``DeliveryError``,
+no confirm within ``publish_timeout_s`` with ``TimeoutError``; each becomes a
+``TransientError``. The message is handed to FastStream as a ready aio-pika ``Message``
+(persistent), so its properties are exactly ours (no generated ``message_id``).
+
+Consumption uses aio-pika's queue iterator (not a FastStream subscriber) on a dedicated
+channel of the broker's connection with ``basic.qos(prefetch)``: the worker needs a
+pull-style stream for bounded concurrency, draining and micro-batching, and the iterator's
+``close`` (run when the generator is closed or its task cancelled) sends ``basic.cancel``
+and nacks-with-requeue the messages it had buffered but not yet handed out. The channel is
+closed once the iteration has ended and every handed-out delivery has been settled (or at
+``close``, which gives unacked deliveries back to the queue).
+
+Passive checks (``depth``, exchanges when ``declare_exchanges`` is off) run on a throwaway
+raw channel: a ``404`` closes only that channel, never the shared publishing channel.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, cast
 
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel
-from aio_pika.exceptions import AMQPError, DeliveryError
+import aiormq
+from aio_pika import DeliveryMode, Message
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
+from aiormq.exceptions import ChannelNotFoundEntity, DeliveryError, PublishError
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.rabbit.schemas import Channel
 from yarl import URL
@@ -24,7 +39,7 @@ from outrigger.errors import TransientError
 from outrigger.events.base import BusMessage, Delivery, Subscription
 from outrigger.events.delivery import CallbackDelivery, Settle
 
-_PUBLISH_ERRORS = (AMQPError, DeliveryError, ConnectionError, OSError, TimeoutError)
+log = logging.getLogger(__name__)
 
 
 def safe_url(url: str) -> str:
@@ -47,8 +62,9 @@ def to_bus_message(raw: AbstractIncomingMessage) -> BusMessage:
 
 
 def delivery_attempt(raw: AbstractIncomingMessage) -> int:
+    """1 on first delivery; quorum queues count deliveries, classic ones only flag them."""
     count = (raw.headers or {}).get("x-delivery-count")
-    if isinstance(count, int):
+    if isinstance(count, int) and not isinstance(count, bool):
         return count + 1
     return 2 if raw.redelivered else 1
 
@@ -73,16 +89,19 @@ class RabbitBus:
         self.dead_letter_queue = dead_letter_queue
         self.publish_timeout_s = publish_timeout_s
         self._broker: RabbitBroker | None = None
-        # Channel specs we opened channels for. FastStream caches channels by the spec's id(),
-        # so the specs are kept alive for the bus's lifetime: an id is never reused.
-        self._specs: list[Channel] = []
-        self._stats: AbstractRobustChannel | None = None
+        self._checked_exchanges: set[str] = set()
+
+    # -- connection ---------------------------------------------------------------------
 
     @property
     def broker(self) -> RabbitBroker:
         if self._broker is None:
             raise TransientError("the RabbitMQ bus is not started")
         return self._broker
+
+    def _scrub(self, text: str) -> str:
+        password = URL(self._url).password
+        return text.replace(password, "***") if password else text
 
     async def start(self) -> None:
         broker = RabbitBroker(
@@ -93,44 +112,99 @@ class RabbitBus:
         try:
             await broker.connect()
         except Exception as exc:  # any connect failure is transient to us
+            with contextlib.suppress(Exception):
+                await broker.stop()
             raise TransientError(
-                f"cannot connect to RabbitMQ at {safe_url(self._url)}: {exc}"
-            ) from exc
+                f"cannot connect to RabbitMQ at {safe_url(self._url)}: "
+                f"{self._scrub(f'{type(exc).__name__}: {exc}')}"
+            ) from None
         self._broker = broker
 
     async def close(self) -> None:
         if self._broker is not None:
             broker, self._broker = self._broker, None
-            await broker.stop()
-        self._specs.clear()
-        self._stats = None
+            await broker.stop()  # closes the connection: unacked deliveries return
+        self._checked_exchanges.clear()
+
+    def connection(self) -> AbstractRobustConnection:
+        connection = self.broker._connection
+        if connection is None:
+            raise TransientError("the RabbitMQ bus is not connected")
+        return cast(AbstractRobustConnection, connection)
 
     async def channel(self, prefetch: int | None = None) -> AbstractRobustChannel:
-        """A new channel of our own (for a consumer, or for basic.get)."""
-        spec = Channel(prefetch_count=prefetch)
-        self._specs.append(spec)
-        channel = await self.broker.config.channel_manager.get_channel(spec)
-        return cast(AbstractRobustChannel, channel)
+        """A new channel of our own (a consumer's, or for basic.get); the caller closes it."""
+        try:
+            channel = cast(AbstractRobustChannel, self.connection().channel())
+            await channel.initialize()
+            if prefetch:
+                await channel.set_qos(prefetch_count=prefetch)
+        except TransientError:
+            raise
+        except Exception as exc:
+            raise TransientError(f"cannot open a RabbitMQ channel: {self._err(exc)}") from exc
+        return channel
+
+    @contextlib.asynccontextmanager
+    async def _probe(self) -> AsyncIterator[aiormq.abc.AbstractChannel]:
+        """A throwaway raw channel for passive declares (a 404 closes the channel)."""
+        transport = getattr(self.connection(), "transport", None)
+        if transport is None:
+            raise TransientError("the RabbitMQ bus is not connected (reconnecting)")
+        channel = await transport.connection.channel()
+        try:
+            yield channel
+        finally:
+            if not channel.is_closed:
+                with contextlib.suppress(Exception):
+                    await channel.close()
+
+    def _err(self, exc: BaseException) -> str:
+        return self._scrub(f"{type(exc).__name__}: {exc}")
+
+    # -- declarations -------------------------------------------------------------------
 
     def exchange(self, name: str) -> RabbitExchange:
         return RabbitExchange(
             name, type=self.exchange_type, durable=True, declare=self.declare_exchanges
         )
 
-    def queue(self, name: str, declare: bool = True) -> RabbitQueue:
+    def queue(self, name: str) -> RabbitQueue:
         if self.queue_type == "quorum":
-            return RabbitQueue(name, QueueType.QUORUM, durable=True, declare=declare)
-        return RabbitQueue(name, durable=True, declare=declare)
+            return RabbitQueue(name, QueueType.QUORUM, durable=True)
+        return RabbitQueue(name, durable=True)
+
+    async def _check_exchange(self, name: str) -> None:
+        """With ``declare_exchanges`` off, the exchange must exist (passive declare)."""
+        if self.declare_exchanges or name in self._checked_exchanges:
+            return
+        try:
+            async with self._probe() as probe:
+                await probe.exchange_declare(name, passive=True)
+        except ChannelNotFoundEntity as exc:
+            raise TransientError(
+                f"exchange {name!r} does not exist and declare_exchanges is off"
+            ) from exc
+        self._checked_exchanges.add(name)
 
     async def declare(self, subscription: Subscription) -> None:
         try:
+            if subscription.exchange:
+                await self._check_exchange(subscription.exchange)
             queue = await self.broker.declare_queue(self.queue(subscription.queue))
             if subscription.exchange:
                 exchange = await self.broker.declare_exchange(self.exchange(subscription.exchange))
                 for pattern in subscription.bindings:
                     await queue.bind(exchange, routing_key=pattern)
-        except AMQPError as exc:
-            raise TransientError(f"cannot declare {subscription.queue}: {exc}") from exc
+        except TransientError:
+            raise
+        except Exception as exc:
+            raise TransientError(
+                f"cannot declare {subscription.queue} on {subscription.exchange or '(default)'}:"
+                f" {self._err(exc)}"
+            ) from exc
+
+    # -- publishing ---------------------------------------------------------------------
 
     async def publish(self, message: BusMessage, *, exchange: str) -> None:
         await self.publish_raw(message, exchange, dict(message.headers))
@@ -138,51 +212,101 @@ class RabbitBus:
     async def publish_raw(
         self, message: BusMessage, exchange: str, headers: Mapping[str, Any]
     ) -> None:
+        """Publish persistent + mandatory and wait for the broker's confirm."""
+        amqp = Message(
+            message.body,
+            headers=dict(headers),
+            content_type=message.content_type,
+            message_id=message.message_id,
+            delivery_mode=DeliveryMode.PERSISTENT,
+        )
+        where = f"{exchange or '(default exchange)'}/{message.routing_key}"
         try:
-            await self.broker.publish(
-                message.body,
+            confirm = await self.broker.publish(
+                amqp,
                 exchange=exchange or None,
                 routing_key=message.routing_key,
                 mandatory=True,
                 persist=True,
-                headers=dict(headers),
-                message_id=message.message_id,
-                content_type=message.content_type,
                 timeout=self.publish_timeout_s,
             )
+        except PublishError as exc:
+            raise TransientError(f"unroutable: no queue accepted {where}") from exc
         except DeliveryError as exc:
+            raise TransientError(f"RabbitMQ nacked the message for {where}") from exc
+        except TimeoutError as exc:
             raise TransientError(
-                f"RabbitMQ did not accept the message for {exchange or '(default)'}/"
-                f"{message.routing_key} (unroutable or nacked): {exc}"
+                f"no publisher confirm for {where} within {self.publish_timeout_s}s"
             ) from exc
-        except _PUBLISH_ERRORS as exc:
-            raise TransientError(
-                f"publish to RabbitMQ failed: {type(exc).__name__}: {exc}"
-            ) from exc
+        except TransientError:
+            raise
+        except Exception as exc:  # channel closed or reconnecting, connection lost, ...
+            raise TransientError(f"publish to {where} failed: {self._err(exc)}") from exc
+        if not isinstance(confirm, aiormq.spec.Basic.Ack):
+            raise TransientError(f"publish to {where} was not confirmed ({confirm!r})")
+
+    # -- consuming ----------------------------------------------------------------------
 
     async def consume(
         self, subscription: Subscription, *, prefetch: int
     ) -> AsyncIterator[Delivery]:
         await self.declare(subscription)
         channel = await self.channel(prefetch)
-        queue = await channel.get_queue(subscription.queue, ensure=True)
-        async with queue.iterator() as stream:
-            async for raw in stream:
-                yield CallbackDelivery(to_bus_message(raw), delivery_attempt(raw), _settler(raw))
+        state = _ConsumerState(channel)
+        try:
+            queue = await channel.get_queue(subscription.queue, ensure=False)
+            async with queue.iterator() as stream:
+                async for raw in stream:
+                    state.outstanding += 1
+                    yield CallbackDelivery(
+                        to_bus_message(raw), delivery_attempt(raw), state.settler(raw)
+                    )
+        finally:
+            state.stopped = True
+            await state.close_if_idle()
 
     async def depth(self, queue: str) -> int:
-        if self._stats is None:
-            self._stats = await self.channel()
-        # robust=False: a robust channel would hand back its cached (stale) declaration.
-        declared = await self._stats.declare_queue(queue, passive=True, robust=False)
-        return int(declared.declaration_result.message_count or 0)
+        """Ready messages; 0 when the queue does not exist (like the other buses)."""
+        try:
+            async with self._probe() as probe:
+                declared = await probe.queue_declare(queue, passive=True)
+        except ChannelNotFoundEntity:
+            return 0
+        except TransientError:
+            raise
+        except Exception as exc:
+            raise TransientError(f"cannot read the depth of {queue}: {self._err(exc)}") from exc
+        return int(declared.message_count or 0)
 
 
-def _settler(raw: AbstractIncomingMessage) -> Settle:
-    async def settle(ack: bool, requeue: bool) -> None:
-        if ack:
-            await raw.ack()
-        else:
-            await raw.nack(requeue=requeue)
+class _ConsumerState:
+    """A consumer's channel stays open while handed-out deliveries are unsettled."""
 
-    return settle
+    def __init__(self, channel: AbstractRobustChannel) -> None:
+        self.channel = channel
+        self.outstanding = 0
+        self.stopped = False
+
+    async def close_if_idle(self) -> None:
+        if self.stopped and self.outstanding == 0 and not self.channel.is_closed:
+            with contextlib.suppress(Exception):
+                await self.channel.close()
+
+    def settler(self, raw: AbstractIncomingMessage) -> Settle:
+        async def settle(ack: bool, requeue: bool) -> None:
+            try:
+                if self.channel.is_closed:
+                    return  # closed: the broker gives the message back, it is redelivered
+                if ack:
+                    await raw.ack()
+                else:
+                    await raw.nack(requeue=requeue)
+            except (RuntimeError, aiormq.exceptions.AMQPError, ConnectionError) as exc:
+                # The channel went away (close, reconnect): its deliveries are requeued by
+                # the broker, so a late settle is a no-op, as on the other buses.
+                log.debug("settle after the channel closed ignored: %r", exc)
+            finally:
+                self.outstanding -= 1
+                await self.close_if_idle()
+
+        return settle
