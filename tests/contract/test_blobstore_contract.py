@@ -80,3 +80,20 @@ class TestBlobStoreContract:
 def test_directory_store_refuses_escaping_keys(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="escapes"):
         DirectoryBlobStore(tmp_path).write("../outside", b"x")
+
+
+def test_registry_on_s3_publish_promote_rollback(s3_endpoint: str) -> None:
+    from outrigger.registry.gate import promote
+    from outrigger.registry.registry import Registry
+    from tests.registry_models import BUNDLED
+
+    registry = Registry(make_s3(s3_endpoint))
+    for version in ("1.0.0", "1.0.1"):
+        registry.publish(BUNDLED, "credit-risk", version)
+        promote(registry, "credit-risk", version, "stable")
+    assert registry.versions("credit-risk") == ["1.0.0", "1.0.1"]
+    assert registry.resolve("credit-risk", "stable") == "1.0.1"
+    assert registry.rollback("credit-risk") == ("1.0.1", "1.0.0")
+    assert (
+        registry.file("credit-risk", "1.0.0", "model.onnx") == (BUNDLED / "model.onnx").read_bytes()
+    )

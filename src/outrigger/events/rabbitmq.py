@@ -135,7 +135,7 @@ class RabbitBus:
     async def channel(self, prefetch: int | None = None) -> AbstractRobustChannel:
         """A new channel of our own (a consumer's, or for basic.get); the caller closes it."""
         try:
-            channel = cast(AbstractRobustChannel, self.connection().channel())
+            channel = self.connection().channel()
             await channel.initialize()
             if prefetch:
                 await channel.set_qos(prefetch_count=prefetch)
@@ -254,7 +254,7 @@ class RabbitBus:
         channel = await self.channel(prefetch)
         state = _ConsumerState(channel)
         try:
-            queue = await channel.get_queue(subscription.queue, ensure=False)
+            queue = await channel.get_queue(subscription.queue, ensure=True)
             async with queue.iterator() as stream:
                 async for raw in stream:
                     state.outstanding += 1

@@ -3,17 +3,22 @@
 A dead letter is the original body, properties and headers, plus ``x-outrigger-*`` headers
 with the reason, so an operator sees everything with the broker's own tools
 (``rabbitmqctl list_queues``, the management UI's "get messages"). ``list`` peeks with
-``basic.get`` and gives every message back; ``replay`` re-publishes the chosen ones to the
-target queue (confirmed) before acknowledging their dead-letter copies.
+``basic.get`` (no auto-ack) on a channel of its own and closes that channel, which gives
+every message back in its original position; ``replay`` re-publishes the chosen ones to the
+target queue through the default exchange (confirmed) before acknowledging their dead-letter
+copies, and the rest go back when the channel closes. While a peek is in progress its
+messages are unacked, so a concurrent ``list``/``count`` does not see them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
-from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
+from aio_pika.abc import AbstractIncomingMessage
 
+from outrigger.errors import TransientError
 from outrigger.events.base import BusMessage, DeadLetter, Subscription, replay_message
 from outrigger.events.rabbitmq import RabbitBus, to_bus_message
 
@@ -46,6 +51,20 @@ def encode_letter(letter: DeadLetter, queue: str) -> tuple[BusMessage, dict[str,
     return message, headers
 
 
+def _int(text: str | None) -> int:
+    try:
+        return int(text or 0)
+    except ValueError:
+        return 0
+
+
+def _when(text: str | None) -> datetime:
+    try:
+        return datetime.fromisoformat(text) if text else datetime.now(UTC)
+    except ValueError:
+        return datetime.now(UTC)
+
+
 def decode_letter(raw: AbstractIncomingMessage) -> DeadLetter:
     m = to_bus_message(raw)
     h = m.headers
@@ -56,29 +75,38 @@ def decode_letter(raw: AbstractIncomingMessage) -> DeadLetter:
         m.message_id,
         m.content_type,
     )
-    failed = h.get(FAILED_AT)
     return DeadLetter(
         message=original,
         reason_code=h.get(CODE, "unknown"),
         reason=h.get(REASON, ""),
-        attempts=int(h.get(ATTEMPTS, "0") or 0),
+        attempts=_int(h.get(ATTEMPTS)),
         source_queue=h.get(SOURCE, ""),
         pipeline=h.get(PIPELINE) or None,
-        id=h.get(ID) or (m.message_id or ""),
-        failed_at=datetime.fromisoformat(failed) if failed else datetime.now(UTC),
+        id=h.get(ID) or m.message_id or f"delivery-{raw.delivery_tag}",
+        failed_at=_when(h.get(FAILED_AT)),
     )
 
 
 class RabbitDeadLetterQueue:
+    """Dead letters in a durable queue; ``list`` peeks, ``replay`` moves chosen letters."""
+
     def __init__(self, bus: RabbitBus, queue: str = "outrigger.dlq") -> None:
         self._bus = bus
         self.queue = queue
         self._declared = False
 
     async def _declare(self) -> None:
-        if not self._declared:
+        if self._declared:
+            return
+        try:
             await self._bus.broker.declare_queue(self._bus.queue(self.queue))
-            self._declared = True
+        except TransientError:
+            raise
+        except Exception as exc:
+            raise TransientError(
+                f"cannot declare the dead-letter queue {self.queue}: {exc}"
+            ) from exc
+        self._declared = True
 
     async def put(self, letter: DeadLetter) -> None:
         await self._declare()
@@ -89,48 +117,49 @@ class RabbitDeadLetterQueue:
         await self._declare()
         return await self._bus.depth(self.queue)
 
-    async def _take(self, limit: int) -> tuple[AbstractQueue, list[AbstractIncomingMessage]]:
+    @contextlib.asynccontextmanager
+    async def _peek(self) -> AsyncIterator[AsyncIterator[AbstractIncomingMessage]]:
+        """basic.get (no auto-ack) on a channel of its own; closing the channel at the end
+        gives back every message not acked, in its original position."""
         await self._declare()
-        channel = await self._bus.channel()  # a channel of its own: closing it gives back
-        queue = await channel.get_queue(self.queue, ensure=True)
-        taken: list[AbstractIncomingMessage] = []
-        while len(taken) < limit:
-            raw = await queue.get(no_ack=False, fail=False)
-            if raw is None:
-                break
-            taken.append(raw)
-        return queue, taken
+        channel = await self._bus.channel()
+        try:
+            queue = await channel.get_queue(self.queue, ensure=True)
+
+            async def messages() -> AsyncIterator[AbstractIncomingMessage]:
+                while (raw := await queue.get(no_ack=False, fail=False)) is not None:
+                    yield raw
+
+            yield messages()
+        finally:
+            with contextlib.suppress(Exception):
+                await channel.close()
 
     async def list(self, limit: int = 100) -> list[DeadLetter]:
-        queue, taken = await self._take(limit)
-        try:
-            return [decode_letter(raw) for raw in taken]
-        finally:
-            await _give_back(queue, taken)
+        letters: list[DeadLetter] = []
+        if limit <= 0:
+            return letters
+        async with self._peek() as messages:
+            async for raw in messages:
+                letters.append(decode_letter(raw))
+                if len(letters) >= limit:
+                    break
+        return letters
 
     async def replay(self, target: Subscription, ids: Sequence[str] | None = None) -> int:
         await self._bus.declare(target)
-        queue, taken = await self._take(2**31)
-        kept: list[AbstractIncomingMessage] = []
+        wanted = None if ids is None else set(ids)
         replayed = 0
-        try:
-            for raw in taken:
+        async with self._peek() as messages:
+            async for raw in messages:
                 letter = decode_letter(raw)
-                if ids is not None and letter.id not in ids:
-                    kept.append(raw)
-                    continue
+                if wanted is not None and letter.id not in wanted:
+                    continue  # stays: returned when the peek channel closes
                 await self._bus.publish(replay_message(letter, target.queue), exchange="")
-                await raw.ack()
+                await raw.ack()  # only once the target queue has it (confirmed)
                 replayed += 1
-        except BaseException:
-            kept.extend(r for r in taken if r not in kept and not r.processed)
-            raise
-        finally:
-            await _give_back(queue, kept)
+                if wanted is not None:
+                    wanted.discard(letter.id)
+                    if not wanted:
+                        break
         return replayed
-
-
-async def _give_back(queue: AbstractQueue, taken: list[AbstractIncomingMessage]) -> None:
-    """Return peeked messages in their order: closing the channel requeues them all."""
-    if taken:
-        await queue.channel.close()
