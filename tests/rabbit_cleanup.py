@@ -19,3 +19,13 @@ async def delete_rabbit_objects(
             await channel.exchange_delete(name)
     finally:
         await connection.close()
+
+
+async def delete_queues(url: str, names: Iterable[str]) -> None:
+    """Delete durable test queues (missing ones are fine)."""
+    await delete_rabbit_objects(url, names)
+
+
+async def delete_exchanges(url: str, names: Iterable[str]) -> None:
+    """Delete test exchanges (missing ones are fine)."""
+    await delete_rabbit_objects(url, (), names)

@@ -12,7 +12,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,6 +87,39 @@ async def _wait(predicate: object, timeout: float) -> bool:
     return False
 
 
+def _kill(worker: WorkerProcess) -> None:
+    worker.kill()
+
+
+def _stop(worker: WorkerProcess) -> None:
+    assert worker.terminate() == 0, worker.output()
+
+
+async def _interrupt_and_finish(
+    worker: WorkerProcess,
+    collector: asyncio.Task[None],
+    seen: dict[str, int],
+    expected: set[str],
+    interrupt: Callable[[WorkerProcess], None],
+) -> tuple[int, bool]:
+    """Start the worker, interrupt it mid-stream, restart it and wait for every result;
+    returns (results seen at the interruption, whether all arrived)."""
+    try:
+        worker.start()
+        assert await _wait(lambda: len(seen) >= 150, 120), worker.output()
+        interrupt(worker)
+        at_interrupt = len(seen)
+        assert at_interrupt < EVENTS, "the worker finished before it could be interrupted"
+        worker.start()
+        done = await _wait(lambda: expected <= set(seen), 300)
+        assert worker.terminate() == 0, worker.output()
+    finally:
+        worker.cleanup()
+        collector.cancel()
+        await asyncio.gather(collector, return_exceptions=True)
+    return at_interrupt, done
+
+
 def _results(target: Target) -> tuple[str, str, tuple[str, ...]]:
     return target.cleanup[-1], target.exchange, ("ai.assessment.completed",)
 
@@ -117,20 +150,7 @@ async def test_sigkill_mid_stream_loses_nothing(
     seen: dict[str, int] = {}
     collector = asyncio.create_task(_collect(bus, Subscription(*_results(target)), seen))
     worker = WorkerProcess(target.env, tmp_path / "worker.log")
-    try:
-        worker.start()
-        assert await _wait(lambda: len(seen) >= 150, 120), worker.output()
-        worker.kill()
-        before_restart = len(seen)
-        assert before_restart < EVENTS, "the worker finished before it could be killed"
-
-        worker.start()
-        done = await _wait(lambda: expected <= set(seen), 300)
-        assert worker.terminate() == 0, worker.output()
-    finally:
-        worker.cleanup()
-        collector.cancel()
-        await asyncio.gather(collector, return_exceptions=True)
+    before_restart, done = await _interrupt_and_finish(worker, collector, seen, expected, _kill)
     assert done, f"{len(expected - set(seen))} of {EVENTS} events never got a result"
     assert set(seen) == expected, "a result id that no source event should have produced"
     assert await dlq.count() == 0
@@ -152,19 +172,7 @@ async def test_sigterm_drains_in_flight_work_without_duplicates(
     seen: dict[str, int] = {}
     collector = asyncio.create_task(_collect(bus, Subscription(*_results(target)), seen))
     worker = WorkerProcess(target.env, tmp_path / "worker.log")
-    try:
-        worker.start()
-        assert await _wait(lambda: len(seen) >= 150, 120), worker.output()
-        assert worker.terminate() == 0, worker.output()
-        stopped_at = len(seen)
-        assert stopped_at < EVENTS, "the worker finished before it could be stopped"
-        worker.start()
-        done = await _wait(lambda: expected <= set(seen), 300)
-        assert worker.terminate() == 0, worker.output()
-    finally:
-        worker.cleanup()
-        collector.cancel()
-        await asyncio.gather(collector, return_exceptions=True)
+    _, done = await _interrupt_and_finish(worker, collector, seen, expected, _stop)
     assert done and set(seen) == expected
     assert sum(seen.values()) == EVENTS, "a result was published twice despite a clean stop"
     assert await dlq.count() == 0

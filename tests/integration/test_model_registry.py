@@ -19,6 +19,7 @@ from outrigger.config.settings import Settings
 from outrigger.demo.loans import LoanService, holdout_rows
 from outrigger.events.base import Subscription
 from outrigger.registry.gate import promote
+from outrigger.registry.registry import Registry
 from outrigger.registry.serving import open_registry
 from outrigger.runtime import build_runtime
 from tests.registry_models import BUNDLED, weak_model
@@ -44,12 +45,18 @@ def settings_for(tmp_path: Path, **extra: object) -> Settings:
     )  # type: ignore[arg-type]
 
 
-async def test_worker_follows_promotion_and_rollback_without_restart(tmp_path: Path) -> None:
-    settings = settings_for(tmp_path)
+def two_versions(settings: Settings) -> Registry:
+    """credit-risk 1.0.0 (stable) and 1.1.0 (same bytes: only the version differs)."""
     registry = open_registry(settings)
     for version in ("1.0.0", "1.1.0"):
         registry.publish(BUNDLED, "credit-risk", version)
     promote(registry, "credit-risk", "1.0.0", "stable")
+    return registry
+
+
+async def test_worker_follows_promotion_and_rollback_without_restart(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    registry = two_versions(settings)
     runtime = await build_runtime(settings)
     assert runtime.watcher is not None
     results = Subscription("res", settings.bus.exchange, ("ai.#",))
@@ -93,10 +100,7 @@ async def test_environment_pin_wins_over_the_alias(
 ) -> None:
     monkeypatch.setenv("OUTRIGGER_MODELS__CREDIT_RISK", "1.1.0")
     settings = settings_for(tmp_path)
-    registry = open_registry(settings)
-    for version in ("1.0.0", "1.1.0"):
-        registry.publish(BUNDLED, "credit-risk", version)
-    promote(registry, "credit-risk", "1.0.0", "stable")
+    two_versions(settings)
     runtime = await build_runtime(settings)
     try:
         assert runtime.pipelines.models() == {"credit-risk": "1.1.0"}

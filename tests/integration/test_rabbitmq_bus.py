@@ -10,7 +10,7 @@ import aio_pika
 import pytest
 
 from outrigger.errors import TransientError
-from outrigger.events.base import BusMessage, DeadLetter, Subscription
+from outrigger.events.base import BusMessage, DeadLetter, Delivery, Subscription
 from outrigger.events.rabbitmq import RabbitBus
 from outrigger.events.rabbitmq_dlq import RabbitDeadLetterQueue
 from tests.rabbit_cleanup import delete_rabbit_objects
@@ -24,6 +24,82 @@ async def names(rabbitmq_url: str) -> AsyncIterator[dict[str, str]]:
     made = {"exchange": f"rmq.{tag}.ex", "queue": f"rmq.{tag}.q", "dlq": f"rmq.{tag}.dlq"}
     yield made
     await delete_rabbit_objects(rabbitmq_url, [made["queue"], made["dlq"]], [made["exchange"]])
+
+
+async def test_unroutable_publish_is_a_transient_error(
+    rabbitmq_url: str, names: dict[str, str]
+) -> None:
+    bus = RabbitBus(rabbitmq_url)
+    await bus.start()
+    try:
+        sub = Subscription(names["queue"], names["exchange"], ("loans.#",))
+        await bus.declare(sub)
+        with pytest.raises(TransientError, match="unroutable"):
+            await bus.publish(BusMessage(b"{}", "claims.x"), exchange=names["exchange"])
+        with pytest.raises(TransientError, match="unroutable"):  # default exchange, no queue
+            await bus.publish(BusMessage(b"{}", f"{names['queue']}.missing"), exchange="")
+        # A missing exchange closes the publishing channel; the next publish still works.
+        with pytest.raises(TransientError):
+            await bus.publish(BusMessage(b"{}", "loans.x"), exchange=f"{names['exchange']}.no")
+        await bus.publish(BusMessage(b"{}", "loans.x"), exchange=names["exchange"])
+        await bus.publish(BusMessage(b"{}", names["queue"]), exchange="")
+        assert await _depth(bus, names["queue"], 2) == 2
+        assert await bus.depth(f"{names['queue']}.missing") == 0
+    finally:
+        await bus.close()
+
+
+async def _depth(bus: RabbitBus, queue: str, expected: int) -> int:
+    depth = -1
+    for _ in range(50):
+        depth = await bus.depth(queue)
+        if depth == expected:
+            break
+        await asyncio.sleep(0.1)
+    return depth
+
+
+async def test_cancelled_consumer_returns_prefetched_messages(
+    rabbitmq_url: str, names: dict[str, str]
+) -> None:
+    bus = RabbitBus(rabbitmq_url)
+    await bus.start()
+    try:
+        sub = Subscription(names["queue"], names["exchange"], ("c.#",))
+        await bus.declare(sub)
+        for i in range(20):
+            await bus.publish(BusMessage(str(i).encode(), "c.x"), exchange=names["exchange"])
+        got: list[Delivery] = []
+
+        async def pump() -> None:
+            async for delivery in bus.consume(sub, prefetch=10):
+                got.append(delivery)
+                if len(got) == 3:
+                    await asyncio.Event().wait()  # the worker is busy; the next anext waits
+
+        task = asyncio.create_task(pump())
+        for _ in range(100):
+            if len(got) == 3 and await bus.depth(sub.queue) == 10:
+                break
+            await asyncio.sleep(0.05)
+        assert len(got) == 3
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # Cancelled outside the generator: closing it returns the 7 buffered messages.
+        await _close_stream_later()
+        assert await _depth(bus, sub.queue, 17) == 17
+        for delivery in got:  # handed-out deliveries can still be settled
+            await delivery.ack()
+        assert await _depth(bus, sub.queue, 17) == 17
+    finally:
+        await bus.close()
+
+
+async def _close_stream_later() -> None:
+    # The abandoned async generator is finalized by the event loop (aclose) shortly after.
+    for _ in range(5):
+        await asyncio.sleep(0.05)
 
 
 async def test_dead_letter_queue_is_a_real_queue_with_reason_headers(

@@ -22,6 +22,7 @@ raw channel: a ``404`` closes only that channel, never the shared publishing cha
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
@@ -222,6 +223,7 @@ class RabbitBus:
         )
         where = f"{exchange or '(default exchange)'}/{message.routing_key}"
         try:
+            await self._publishing_channel_ready()
             confirm = await self.broker.publish(
                 amqp,
                 exchange=exchange or None,
@@ -244,6 +246,22 @@ class RabbitBus:
             raise TransientError(f"publish to {where} failed: {self._err(exc)}") from exc
         if not isinstance(confirm, aiormq.spec.Basic.Ack):
             raise TransientError(f"publish to {where} was not confirmed ({confirm!r})")
+
+    async def _publishing_channel_ready(self) -> None:
+        """Wait (bounded) while the robust publishing channel is being reopened, e.g. after
+        the broker closed it for a publish to a missing exchange or during a reconnect."""
+        channel = cast(AbstractRobustChannel | None, getattr(self.broker, "_channel", None))
+        if channel is None or not channel.is_closed:
+            return
+        try:
+            async with asyncio.timeout(self.publish_timeout_s):
+                while channel.is_closed:  # noqa: ASYNC110 (aio-pika has no event for it)
+                    await asyncio.sleep(0.01)
+                await channel.ready()
+        except TimeoutError:
+            raise TransientError(
+                f"the RabbitMQ publishing channel did not reopen within {self.publish_timeout_s}s"
+            ) from None
 
     # -- consuming ----------------------------------------------------------------------
 
