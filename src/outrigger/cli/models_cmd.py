@@ -44,7 +44,9 @@ def promote(
     name: str = typer.Argument(...),
     version: str = typer.Argument(...),
     alias: str = typer.Option("stable", "--alias", help="Alias to move."),
-    metric: str = typer.Option("auc", help="Gate metric: auc or accuracy."),
+    metric: str | None = typer.Option(
+        None, help="Gate metric: auc or accuracy (default: the model's gate_metric, else auc)."
+    ),
     tolerance: float = typer.Option(0.01, min=0.0, help="Allowed regression of the metric."),
     force: bool = typer.Option(False, "--force", help="Promote even if the gate refuses (logged)."),
 ) -> None:

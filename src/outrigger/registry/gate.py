@@ -143,13 +143,14 @@ def promote(
     version: str,
     alias: str,
     *,
-    metric: str = "auc",
+    metric: str | None = None,
     tolerance: float = 0.01,
     force: bool = False,
 ) -> GateResult | None:
     """Point ``alias`` at ``version`` if the gate passes; ``force`` skips a refusal (and the
-    log records that it was forced, with the gate's figures when they could be computed)."""
-    registry.get(name, version)
+    log records that it was forced, with the gate's figures when they could be computed).
+    The metric defaults to the version's ``gate_metric`` metadata, else ``auc``."""
+    metric = metric or str(registry.get(name, version).metadata.get("gate_metric", "auc"))
     try:
         result: GateResult | None = evaluate(registry, name, version, alias, metric, tolerance)
     except RegistryError:
