@@ -49,14 +49,20 @@ def safe_url(url: str) -> str:
     return str(parsed.with_password("***")) if parsed.password else str(parsed)
 
 
+#: Set by quorum queues on a redelivery: the broker's, reported as ``Delivery.attempt`` and
+#: kept out of the message's headers (a dead letter replayed with it would start counting
+#: from the stale value).
+DELIVERY_COUNT = "x-delivery-count"
+
+
 def header_text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
+    if isinstance(value, bytes | bytearray):  # pamqp: invalid UTF-8 longstr, byte arrays
+        return bytes(value).decode("utf-8", errors="replace")
     return str(value)
 
 
 def to_bus_message(raw: AbstractIncomingMessage) -> BusMessage:
-    headers = {k: header_text(v) for k, v in (raw.headers or {}).items()}
+    headers = {k: header_text(v) for k, v in (raw.headers or {}).items() if k != DELIVERY_COUNT}
     return BusMessage(
         bytes(raw.body), raw.routing_key or "", headers, raw.message_id, raw.content_type
     )
@@ -64,7 +70,7 @@ def to_bus_message(raw: AbstractIncomingMessage) -> BusMessage:
 
 def delivery_attempt(raw: AbstractIncomingMessage) -> int:
     """1 on first delivery; quorum queues count deliveries, classic ones only flag them."""
-    count = (raw.headers or {}).get("x-delivery-count")
+    count = (raw.headers or {}).get(DELIVERY_COUNT)
     if isinstance(count, int) and not isinstance(count, bool):
         return count + 1
     return 2 if raw.redelivered else 1
@@ -90,6 +96,7 @@ class RabbitBus:
         self.dead_letter_queue = dead_letter_queue
         self.publish_timeout_s = publish_timeout_s
         self._broker: RabbitBroker | None = None
+        self._in_flight: dict[str, asyncio.Future[None]] = {}  # message_id -> its publish
         self._checked_exchanges: set[str] = set()
 
     # -- connection ---------------------------------------------------------------------
@@ -224,14 +231,15 @@ class RabbitBus:
         where = f"{exchange or '(default exchange)'}/{message.routing_key}"
         try:
             await self._publishing_channel_ready()
-            confirm = await self.broker.publish(
-                amqp,
-                exchange=exchange or None,
-                routing_key=message.routing_key,
-                mandatory=True,
-                persist=True,
-                timeout=self.publish_timeout_s,
-            )
+            async with self._take_turns(message.message_id):
+                confirm = await self.broker.publish(
+                    amqp,
+                    exchange=exchange or None,
+                    routing_key=message.routing_key,
+                    mandatory=True,  # unroutable is an error (EventBus contract)
+                    persist=True,
+                    timeout=self.publish_timeout_s,
+                )
         except PublishError as exc:
             raise TransientError(f"unroutable: no queue accepted {where}") from exc
         except DeliveryError as exc:
@@ -246,6 +254,24 @@ class RabbitBus:
             raise TransientError(f"publish to {where} failed: {self._err(exc)}") from exc
         if not isinstance(confirm, aiormq.spec.Basic.Ack):
             raise TransientError(f"publish to {where} was not confirmed ({confirm!r})")
+
+    @contextlib.asynccontextmanager
+    async def _take_turns(self, message_id: str | None) -> AsyncIterator[None]:
+        """aiormq matches a basic.return to its publish by message_id: with two publishes of
+        one id in flight it fails the routed one and confirms the returned one (a silent
+        loss), so publishes sharing a message_id take turns."""
+        if message_id is None:  # aiormq gives it a fresh random id
+            yield
+            return
+        while (busy := self._in_flight.get(message_id)) is not None:
+            await asyncio.shield(busy)
+        done = asyncio.get_running_loop().create_future()
+        self._in_flight[message_id] = done
+        try:
+            yield
+        finally:
+            del self._in_flight[message_id]
+            done.set_result(None)
 
     async def _publishing_channel_ready(self) -> None:
         """Wait (bounded) while the robust publishing channel is being reopened, e.g. after
