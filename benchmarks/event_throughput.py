@@ -51,6 +51,7 @@ def case_env(kind: str, tmp: Path, prefetch: int, url: str) -> dict[str, str]:
         "OUTRIGGER_BUS__RABBITMQ__DECLARE_EXCHANGES": "true",
         "OUTRIGGER_WORKER__PREFETCH": str(prefetch),
         "OUTRIGGER_LOG_LEVEL": "WARNING",
+        "OUTRIGGER_TELEMETRY__METRICS_PORT": "0",
     }
 
 

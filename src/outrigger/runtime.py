@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from outrigger.config.load import default_pipelines_file, load_pipelines
@@ -16,6 +16,7 @@ from outrigger.events.worker import Worker
 from outrigger.registry.serving import ModelWatcher, RegistryLoader, open_registry
 from outrigger.storage.base import IdempotencyStore
 from outrigger.storage.factory import open_idempotency_store
+from outrigger.telemetry.metrics import Metrics
 
 
 def pipelines_path(settings: Settings) -> Path:
@@ -44,6 +45,15 @@ class Runtime:
     idempotency: IdempotencyStore
     subscription: Subscription
     watcher: ModelWatcher | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+
+    def __post_init__(self) -> None:
+        for pipeline in self.pipelines.pipelines:
+            for step in pipeline.scores:
+                self.metrics.set_model(step.spec.model, step.model.version)
+                step.on_batch = self.metrics.model_batch_size.labels(step.spec.model).observe
+        if self.watcher is not None:
+            self.watcher.on_swap = self.metrics.set_model
 
     def worker(self) -> Worker:
         return Worker(
@@ -54,6 +64,7 @@ class Runtime:
             self.settings.worker,
             self.subscription,
             self.settings.bus.results_to,
+            metrics=self.metrics,
         )
 
     async def close(self) -> None:

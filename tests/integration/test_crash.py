@@ -48,6 +48,7 @@ def _env(tmp: Path, kind: str, exchange: str, queue: str, dlq: str) -> dict[str,
         "OUTRIGGER_BUS__SQLITE__VISIBILITY_TIMEOUT_S": "3",
         "OUTRIGGER_WORKER__PREFETCH": "32",
         "OUTRIGGER_LOG_LEVEL": "WARNING",
+        "OUTRIGGER_TELEMETRY__METRICS_PORT": "0",
     }
 
 

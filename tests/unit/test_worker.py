@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -172,6 +173,42 @@ async def test_transient_failures_are_retried(rig_factory: Any) -> None:
     await rig.settle(1)
     assert rig.worker.stats.retries == 2
     assert rig.worker.stats.results == 1
+
+
+async def test_worker_metrics_count_outcomes(rig_factory: Any) -> None:
+    rig = await rig_factory()
+    await rig.publish(rig.service.cloudevent()[1])
+    await rig.publish(BusMessage(b"not json", "loans.application.submitted"))
+    await rig.settle(2)
+    text = rig.worker.metrics.exposition().decode()
+    assert (
+        'outrigger_events_processed_total{outcome="result",pipeline="credit-risk-assessment@1"} 1.0'
+        in text
+    )
+    assert 'outrigger_dead_letters_total{reason="not_json"} 1.0' in text
+    assert 'outrigger_events_received_total{queue="outrigger.pipelines"} 2.0' in text
+    assert "outrigger_event_processing_seconds_count" in text
+
+
+async def test_payload_values_never_reach_the_logs(
+    rig_factory: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    canary = "CANARY-Priya-Sharma-ABCDE1234F"
+
+    def failing(row: dict[str, Any]) -> float:
+        raise RuntimeError(f"model choked on {canary}")
+
+    rig = await rig_factory(demo_pipelines(failing), max_attempts=2)
+    event = json.loads(rig.service.cloudevent()[1].body)
+    event["data"]["applicant"]["prior_default_records"] = canary
+    await rig.publish(BusMessage(json.dumps(event).encode(), "loans.application.submitted"))
+    await rig.publish(rig.service.cloudevent()[1])
+    await rig.settle(2)
+    assert {x.reason_code for x in await rig.dlq.list()} == {"mapping_failed", "retries_exhausted"}
+    assert any(canary in x.reason for x in await rig.dlq.list())  # kept for the operator
+    assert caplog.records, "the worker logged nothing at all"
+    assert canary not in caplog.text
 
 
 async def test_retries_are_bounded_then_dead_lettered(rig_factory: Any) -> None:

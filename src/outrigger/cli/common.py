@@ -62,11 +62,22 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         fail(str(exc))
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+def configure_logging(level: str, fmt: str = "text") -> None:
+    """Plain lines for a terminal; one JSON object per line (``OUTRIGGER_TELEMETRY__LOG_FORMAT
+    =json``) for a log pipeline."""
+    handler = logging.StreamHandler()
+    if fmt == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=getattr(logging, level, logging.INFO), handlers=[handler], force=True)
 
 
 PipelinesOption = typer.Option(

@@ -22,7 +22,7 @@ def gateway_command(
     from outrigger.gateway.app import create_app
 
     settings = with_pipelines(pipelines)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.telemetry.log_format)
     loader = RegistryLoader(open_registry(settings), settings)
     pipeline_set = load_pipeline_set(settings, loader)
     watcher = ModelWatcher(loader, pipeline_set, settings.registry.poll_s) if loader.refs else None

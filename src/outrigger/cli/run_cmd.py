@@ -7,9 +7,12 @@ import logging
 import signal
 from pathlib import Path
 
+from prometheus_client import start_http_server
+
 from outrigger.cli.common import PipelinesOption, configure_logging, run, with_pipelines
 from outrigger.config.settings import Settings
 from outrigger.runtime import build_runtime
+from outrigger.telemetry.sampler import sample_forever
 
 log = logging.getLogger("outrigger.run")
 
@@ -28,15 +31,29 @@ async def serve(settings: Settings) -> None:
         runtime.bus.kind,
         ", ".join(f"{n}@{v}" for n, v in runtime.pipelines.models().items()) or "none",
     )
-    watching = None
+    helpers = [
+        asyncio.create_task(
+            sample_forever(
+                runtime.metrics,
+                runtime.bus,
+                runtime.dlq,
+                runtime.subscription.queue,
+                settings.telemetry.sample_interval_s,
+                stop,
+            )
+        )
+    ]
     if runtime.watcher is not None:
-        watching = asyncio.create_task(runtime.watcher.run(stop), name="model-watcher")
+        helpers.append(asyncio.create_task(runtime.watcher.run(stop), name="model-watcher"))
+    telemetry = settings.telemetry
+    if telemetry.metrics_port:
+        start_http_server(telemetry.metrics_port, telemetry.metrics_host, runtime.metrics.registry)
+        log.info("metrics on http://%s:%d/metrics", telemetry.metrics_host, telemetry.metrics_port)
     try:
         await worker.run(stop)
     finally:
         stop.set()
-        if watching is not None:
-            await watching
+        await asyncio.gather(*helpers)
         await runtime.close()
         log.info("stopped: %s", worker.stats)
 
@@ -44,5 +61,5 @@ async def serve(settings: Settings) -> None:
 def run_command(pipelines: Path | None = PipelinesOption) -> None:
     """Start the worker on the configured bus. SIGTERM drains in-flight work and exits."""
     settings = with_pipelines(pipelines)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.telemetry.log_format)
     run(serve(settings))

@@ -88,6 +88,13 @@ class RegistrySettings(Section):
     poll_s: float = Field(default=5.0, gt=0)  # how often workers look for alias changes
 
 
+class TelemetrySettings(Section):
+    metrics_port: int = Field(default=9464, ge=0, le=65535)  # worker's /metrics; 0 = off
+    metrics_host: str = "0.0.0.0"
+    sample_interval_s: float = Field(default=15.0, gt=0)  # queue backlog and DLQ size
+    log_format: Literal["text", "json"] = "text"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OUTRIGGER_",
@@ -103,6 +110,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     storage: StorageSettings = StorageSettings()
     registry: RegistrySettings = RegistrySettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
     #: Pins: ``OUTRIGGER_MODELS__CREDIT_RISK=2.1.3`` (or an alias) overrides the ``ref`` of
     #: the registry model ``credit-risk`` (dashes become underscores in the variable name).
     models: dict[str, str] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +66,9 @@ class ScoreRunner:
             self._execute_off_loop, max_size=batching.max_size, max_wait_s=batching.max_wait_s
         )
 
+    #: Called with the size of every model call (metrics); set by the runtime.
+    on_batch: Callable[[int], None] | None = None
+
     def swap(self, model: Scorer) -> None:
         """Use ``model`` from the next batch on (a hot switch: batches already running finish
         with the model they started with, and their results name that model)."""
@@ -80,6 +83,8 @@ class ScoreRunner:
 
     async def _execute_off_loop(self, rows: Sequence[dict[str, Any]]) -> list[tuple[float, Scorer]]:
         model = self.model  # the model this whole batch is scored by
+        if self.on_batch is not None:
+            self.on_batch(len(rows))
         # ONNX Runtime releases the GIL: the event loop keeps serving I/O meanwhile.
         scores = await asyncio.to_thread(self.execute, rows, model)
         return [(s, model) for s in scores]

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ from outrigger.events.base import DeadLetter, DeadLetterQueue, Delivery, EventBu
 from outrigger.events.envelope import Event, parse_event
 from outrigger.events.pipeline import Pipeline, PipelineSet
 from outrigger.storage.base import IdempotencyStore
+from outrigger.telemetry.metrics import Metrics
 
 log = logging.getLogger("outrigger.worker")
 
@@ -54,6 +56,7 @@ class Worker:
         result_exchange: str,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        metrics: Metrics | None = None,
     ) -> None:
         self.bus, self.dlq, self.pipelines = bus, dlq, pipelines
         self.idempotency = idempotency
@@ -62,6 +65,7 @@ class Worker:
         self.result_exchange = result_exchange
         self.stats = WorkerStats()
         self._sleep = sleep
+        self.metrics = metrics or Metrics()
         self._inflight: set[asyncio.Task[None]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -93,6 +97,7 @@ class Worker:
     async def handle(self, delivery: Delivery) -> None:
         """Handle one delivery to the end: result confirmed and acked, or dead-lettered."""
         self.stats.received += 1
+        self.metrics.events_received.labels(self.subscription.queue).inc()
         message = delivery.message
         try:
             event = parse_event(message, self.pipelines.plain_rules, self.settings.max_event_bytes)
@@ -102,6 +107,7 @@ class Worker:
         pipeline = self.pipelines.match(event, message.domain_routing_key)
         if pipeline is None:
             self.stats.ignored += 1
+            self.metrics.events_processed.labels("", "ignored").inc()
             log.debug("no pipeline for type=%s key=%s", event.type, message.domain_routing_key)
             await self._settle(delivery, ack=True)
             return
@@ -115,9 +121,11 @@ class Worker:
         rid = pipeline.result_id(event)
         if await self._already_done(rid):
             self.stats.duplicates_skipped += 1
+            self.metrics.events_processed.labels(pipeline.label, "duplicate").inc()
             await self._settle(delivery, ack=True)
             return
         routing_key = delivery.message.domain_routing_key
+        started = time.perf_counter()
         for attempt in range(1, self.settings.max_attempts + 1):
             try:
                 result = await pipeline.run(event, routing_key)
@@ -132,10 +140,16 @@ class Worker:
                     await self._dead(delivery, "retries_exhausted", reason, attempt, pipeline.label)
                     return
                 self.stats.retries += 1
-                log.warning("attempt %d for %s failed: %s", attempt, event.id, exc)
+                self.metrics.retries.labels(pipeline.label).inc()
+                # Type only: an error message may quote payload values (PII stays out of logs).
+                log.warning("attempt %d for %s failed: %s", attempt, event.id, type(exc).__name__)
                 await self._sleep(self.backoff(attempt))
         await self._remember(rid)
         self.stats.results += 1
+        self.metrics.processing_seconds.labels(pipeline.label).observe(
+            time.perf_counter() - started
+        )
+        self.metrics.events_processed.labels(pipeline.label, "result").inc()
         await self._settle(delivery, ack=True)
 
     def backoff(self, attempt: int) -> float:
@@ -171,7 +185,10 @@ class Worker:
             await self._settle(delivery, ack=False)
             return
         self.stats.dead_lettered += 1
-        log.info("dead-lettered message (%s): %s", code, reason)
+        self.metrics.dead_letters.labels(code).inc()
+        self.metrics.events_processed.labels(pipeline or "", "dead_letter").inc()
+        # The reason may quote payload values: it goes to the dead-letter queue, not the log.
+        log.info("dead-lettered a message from %s: %s", self.subscription.queue, code)
         await self._settle(delivery, ack=True)
 
     async def _settle(self, delivery: Delivery, *, ack: bool) -> None:

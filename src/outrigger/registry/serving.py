@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,6 +79,7 @@ class ModelWatcher:
     loader: RegistryLoader
     pipelines: PipelineSet
     poll_s: float
+    on_swap: Callable[[str, str], None] | None = None  # (model, version), e.g. metrics
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -106,5 +108,7 @@ class ModelWatcher:
                 ref,
             )
             self.loader.loaded[name] = version
+            if self.on_swap is not None:
+                self.on_swap(name, version)
             swaps.append(f"{name}@{version}")
         return swaps

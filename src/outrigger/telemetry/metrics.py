@@ -1,0 +1,97 @@
+"""Prometheus metrics of the worker and the gateway, on a registry of their own.
+
+Every collector lives on the ``Metrics`` instance (no module-level state): tests build their
+own, and the process exposes one through ``/metrics``. Names follow Prometheus conventions
+(``_total`` counters, ``_seconds`` histograms); ``deploy/grafana/outrigger.json`` uses only
+these names (a test checks it).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.events_received = Counter(
+            "outrigger_events_received",
+            "Deliveries taken from Outrigger's queue",
+            ["queue"],
+            registry=r,
+        )
+        self.events_processed = Counter(
+            "outrigger_events_processed",
+            "Deliveries settled, by pipeline and outcome (result, dead_letter, duplicate, ignored)",
+            ["pipeline", "outcome"],
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "outrigger_dead_letters",
+            "Messages dead-lettered, by reason code",
+            ["reason"],
+            registry=r,
+        )
+        self.retries = Counter(
+            "outrigger_retries",
+            "Retried attempts after transient failures",
+            ["pipeline"],
+            registry=r,
+        )
+        self.processing_seconds = Histogram(
+            "outrigger_event_processing_seconds",
+            "From delivery to confirmed result (pipeline run + publish)",
+            ["pipeline"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.model_batch_size = Histogram(
+            "outrigger_model_batch_size",
+            "Rows per model call (micro-batching)",
+            ["model"],
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        self.model_info = Gauge(
+            "outrigger_model_info",
+            "1 for the model version each score step uses now",
+            ["model", "version"],
+            registry=r,
+        )
+        self.queue_backlog = Gauge(
+            "outrigger_queue_backlog",
+            "Messages waiting in a queue (sampled)",
+            ["queue"],
+            registry=r,
+        )
+        self.dead_letter_queue_size = Gauge(
+            "outrigger_dead_letter_queue_size",
+            "Messages in the dead-letter queue (sampled)",
+            registry=r,
+        )
+
+    def names(self) -> set[str]:
+        """Every series name this process can export, labelled or not yet observed."""
+        suffixes = {
+            "counter": ("_total",),
+            "histogram": ("_bucket", "_sum", "_count"),
+            "gauge": ("",),
+        }
+        return {
+            family.name + suffix
+            for family in self.registry.collect()
+            for suffix in suffixes.get(family.type, ("",))
+        }
+
+    def set_model(self, model: str, version: str) -> None:
+        for labels in list(self.model_info._metrics):
+            if labels[0] == model:
+                self.model_info.remove(*labels)
+        self.model_info.labels(model, version).set(1)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

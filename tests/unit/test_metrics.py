@@ -1,0 +1,38 @@
+"""Metrics: the worker counts what it does, and the Grafana dashboard only queries series we
+really export."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from outrigger.telemetry.metrics import Metrics
+
+DASHBOARD = Path(__file__).parents[2] / "deploy" / "grafana" / "outrigger.json"
+
+
+def test_dashboard_queries_only_exported_metrics() -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    used = {name for e in exprs for name in re.findall(r"\b(outrigger_[a-z_]+)\b", e)}
+    assert used, "the dashboard queries no outrigger metric"
+    assert used <= Metrics().names(), f"not exported: {sorted(used - Metrics().names())}"
+
+
+def test_every_exported_family_is_on_the_dashboard() -> None:
+    text = DASHBOARD.read_text()
+    families = {
+        n.removesuffix("_total").removesuffix("_bucket").removesuffix("_sum").removesuffix("_count")
+        for n in Metrics().names()
+    }
+    assert {f for f in families if f not in text} == set()
+
+
+def test_model_info_keeps_only_the_current_version() -> None:
+    metrics = Metrics()
+    metrics.set_model("credit-risk", "1.0.0")
+    metrics.set_model("credit-risk", "1.1.0")
+    exposition = metrics.exposition().decode()
+    assert 'outrigger_model_info{model="credit-risk",version="1.1.0"} 1.0' in exposition
+    assert 'version="1.0.0"' not in exposition
