@@ -87,3 +87,9 @@ def test_auc_matches_known_values() -> None:
 
     assert auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8])) == pytest.approx(0.75)
     assert auc(np.array([0, 1]), np.array([0.5, 0.5])) == pytest.approx(0.5)
+
+
+def test_accuracy_maps_class_indices_to_names(registry: Registry) -> None:
+    registry.publish(BUNDLED, "credit-risk", "1.0.0")
+    result = evaluate(registry, "credit-risk", "1.0.0", "stable", "accuracy", 0.01)
+    assert 0.7 < result.candidate < 1.0  # label 0/1 read as good/bad, not compared as "0"

@@ -99,7 +99,12 @@ def score(model: OnnxModel, meta: dict[str, Any], holdout: bytes, metric: str) -
         ]
         return auc(labels, scores), len(labels)
     if metric == "accuracy":
-        predicted = [str(v) for v in np.asarray(outputs["label"]).ravel()]
+        classes = [str(c) for c in meta.get("classes", [])]
+        raw_labels = np.asarray(outputs["label"]).ravel()
+        if classes and raw_labels.dtype.kind in "iu":  # class indices -> class names
+            predicted = [classes[int(v)] for v in raw_labels]
+        else:
+            predicted = [str(v) for v in raw_labels]
         hits = sum(p == t for p, t in zip(predicted, labels_raw, strict=True))
         return hits / len(labels_raw), len(labels_raw)
     raise RegistryError(f"unknown metric {metric!r} (auc, accuracy)")
