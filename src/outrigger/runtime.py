@@ -6,6 +6,9 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import NoOpTracer, Tracer
+
 from outrigger.config.load import default_pipelines_file, load_pipelines
 from outrigger.config.settings import Settings
 from outrigger.events.base import DeadLetterQueue, EventBus, Subscription
@@ -17,6 +20,7 @@ from outrigger.registry.serving import ModelWatcher, RegistryLoader, open_regist
 from outrigger.storage.base import IdempotencyStore
 from outrigger.storage.factory import open_idempotency_store
 from outrigger.telemetry.metrics import Metrics
+from outrigger.telemetry.tracing import tracer_for
 
 
 def pipelines_path(settings: Settings) -> Path:
@@ -46,6 +50,8 @@ class Runtime:
     subscription: Subscription
     watcher: ModelWatcher | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    tracer: Tracer = field(default_factory=NoOpTracer)
+    tracer_provider: TracerProvider | None = None
 
     def __post_init__(self) -> None:
         for pipeline in self.pipelines.pipelines:
@@ -65,11 +71,14 @@ class Runtime:
             self.subscription,
             self.settings.bus.results_to,
             metrics=self.metrics,
+            tracer=self.tracer,
         )
 
     async def close(self) -> None:
         await self.bus.close()
         await self.idempotency.close()
+        if self.tracer_provider is not None:
+            self.tracer_provider.shutdown()  # flushes the spans still buffered
 
 
 async def open_bus_only(settings: Settings) -> tuple[EventBus, DeadLetterQueue]:
@@ -96,4 +105,5 @@ async def build_runtime(settings: Settings, pipelines: PipelineSet | None = None
         raise
     sub = subscription(settings, pipelines)
     await bus.declare(sub)
-    return Runtime(settings, bus, dlq, pipelines, store, sub, watcher)
+    tracer, provider = tracer_for(settings.telemetry.otlp_endpoint)
+    return Runtime(settings, bus, dlq, pipelines, store, sub, watcher, Metrics(), tracer, provider)

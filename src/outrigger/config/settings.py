@@ -93,6 +93,8 @@ class TelemetrySettings(Section):
     metrics_host: str = "0.0.0.0"
     sample_interval_s: float = Field(default=15.0, gt=0)  # queue backlog and DLQ size
     log_format: Literal["text", "json"] = "text"
+    #: OTLP/HTTP traces endpoint (e.g. http://otel-collector:4318/v1/traces); off when unset.
+    otlp_endpoint: str | None = None
 
 
 class Settings(BaseSettings):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from jsonschema import Draft202012Validator
+from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
 
 from outrigger.config.load import ConfigProblems, resolve_model_path
 from outrigger.config.pipelines import ModelSpec, PipelinesFile, PipelineSpec
@@ -18,9 +19,11 @@ from outrigger.events.results import result_id
 from outrigger.events.steps import Batching, PublishRunner, ScoreRunner, StepContext
 from outrigger.events.topics import any_topic_matches
 from outrigger.inference.base import Scorer
+from outrigger.telemetry.tracing import current_headers
 
 #: (model name in the file, its spec, the pipelines file's directory) -> a loaded model
 ModelLoader = Callable[[str, ModelSpec, Path], Scorer]
+Send = Callable[[BusMessage], Awaitable[None]]
 
 
 @dataclass
@@ -55,13 +58,41 @@ class Pipeline:
             where = "/".join(str(p) for p in error.path) or "(data)"
             raise MalformedEvent("invalid_payload", f"event data at {where}: {error.message}")
 
-    async def run(self, event: Event, routing_key: str) -> BusMessage:
-        """Run every step for one event and return the result event (not yet published)."""
+    async def run(
+        self,
+        event: Event,
+        routing_key: str,
+        send: Send | None = None,
+        tracer: Tracer | None = None,
+    ) -> BusMessage:
+        """Run every step for one event, build the result event and ``send`` it (inside the
+        publish span, whose trace context the result carries). Returns the result."""
+        tracer = tracer or NoOpTracer()
         self.check_input(event)
         ctx = StepContext(event, routing_key)
         for step in self.scores:
-            await step.score(ctx)
-        return self.publish.build(ctx, self.result_id(event))
+            with tracer.start_as_current_span(f"score {step.spec.model}") as span:
+                await step.score(ctx)
+                span.set_attributes(
+                    {
+                        "outrigger.step": step.spec.name,
+                        "outrigger.model.name": ctx.models[-1]["name"],
+                        "outrigger.model.version": ctx.models[-1]["version"],
+                    }
+                )
+        spec = self.publish.spec
+        attributes = {
+            "messaging.operation.type": "publish",
+            "messaging.destination.name": spec.routing_key,
+            "cloudevents.event_type": spec.type,
+        }
+        with tracer.start_as_current_span(
+            f"publish {spec.type}", kind=SpanKind.PRODUCER, attributes=attributes
+        ):
+            result = self.publish.build(ctx, self.result_id(event), current_headers() or None)
+            if send is not None:
+                await send(result)
+        return result
 
 
 class PipelineSet:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +28,10 @@ def encode_result(
     data: dict[str, Any],
     cause: Event,
     mode: str = "structured",
+    trace: Mapping[str, str] | None = None,
 ) -> BusMessage:
+    """``trace``: the context to send on (the publish span's); default: the cause's."""
+    trace = dict(cause.trace if trace is None else trace)
     attributes: dict[str, Any] = {
         "specversion": "1.0",
         "id": event_id,
@@ -39,12 +43,12 @@ def encode_result(
     }
     if cause.subject:
         attributes["subject"] = cause.subject
-    headers = dict(cause.trace)
+    headers = dict(trace)
     if mode == "binary":
         for key, value in attributes.items():
             headers[f"cloudEvents_{key}"] = str(value)
         body = json.dumps(data, separators=(",", ":")).encode()
         return BusMessage(body, routing_key, headers, event_id, "application/json")
-    envelope = {**attributes, **cause.trace, "data": data}
+    envelope = {**attributes, **trace, "data": data}
     body = json.dumps(envelope, separators=(",", ":")).encode()
     return BusMessage(body, routing_key, headers, event_id, STRUCTURED_CONTENT_TYPE)

@@ -147,7 +147,9 @@ class PublishRunner:
         schema = spec.result_schema
         self._validator = Draft202012Validator(schema) if schema is not None else None
 
-    def build(self, ctx: StepContext, event_id: str) -> BusMessage:
+    def build(
+        self, ctx: StepContext, event_id: str, trace: Mapping[str, str] | None = None
+    ) -> BusMessage:
         data = self.payload(ctx)
         self.validate(data)
         return encode_result(
@@ -158,6 +160,7 @@ class PublishRunner:
             data=data,
             cause=ctx.event,
             mode=self.spec.mode,
+            trace=trace,
         )
 
     def payload(self, ctx: StepContext) -> dict[str, Any]:

@@ -22,13 +22,23 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
+
 from outrigger.config.settings import WorkerSettings
 from outrigger.errors import MalformedEvent, PermanentError
-from outrigger.events.base import DeadLetter, DeadLetterQueue, Delivery, EventBus, Subscription
+from outrigger.events.base import (
+    BusMessage,
+    DeadLetter,
+    DeadLetterQueue,
+    Delivery,
+    EventBus,
+    Subscription,
+)
 from outrigger.events.envelope import Event, parse_event
 from outrigger.events.pipeline import Pipeline, PipelineSet
 from outrigger.storage.base import IdempotencyStore
 from outrigger.telemetry.metrics import Metrics
+from outrigger.telemetry.tracing import context_from
 
 log = logging.getLogger("outrigger.worker")
 
@@ -57,6 +67,7 @@ class Worker:
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         metrics: Metrics | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.bus, self.dlq, self.pipelines = bus, dlq, pipelines
         self.idempotency = idempotency
@@ -66,6 +77,7 @@ class Worker:
         self.stats = WorkerStats()
         self._sleep = sleep
         self.metrics = metrics or Metrics()
+        self.tracer = tracer or NoOpTracer()
         self._inflight: set[asyncio.Task[None]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -115,7 +127,25 @@ class Worker:
             reason = f"delivered {delivery.attempt} times without completing (poison message?)"
             await self._dead(delivery, "delivery_limit", reason, delivery.attempt, pipeline.label)
             return
-        await self._process(delivery, event, pipeline)
+        attributes: dict[str, str | int] = {
+            "messaging.system": self.bus.kind,
+            "messaging.operation.type": "process",
+            "messaging.destination.name": self.subscription.queue,
+            "cloudevents.event_id": event.id,
+            "cloudevents.event_type": event.type,
+            "outrigger.pipeline": pipeline.label,
+            "outrigger.delivery.attempt": delivery.attempt,
+        }
+        with self.tracer.start_as_current_span(
+            f"process {pipeline.label}",
+            context=context_from(event.trace),
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+        ):
+            await self._process(delivery, event, pipeline)
+
+    async def _send(self, message: BusMessage) -> None:
+        await self.bus.publish(message, exchange=self.result_exchange)
 
     async def _process(self, delivery: Delivery, event: Event, pipeline: Pipeline) -> None:
         rid = pipeline.result_id(event)
@@ -128,8 +158,7 @@ class Worker:
         started = time.perf_counter()
         for attempt in range(1, self.settings.max_attempts + 1):
             try:
-                result = await pipeline.run(event, routing_key)
-                await self.bus.publish(result, exchange=self.result_exchange)
+                await pipeline.run(event, routing_key, self._send, self.tracer)
                 break
             except PermanentError as exc:
                 await self._dead(delivery, exc.code, str(exc), attempt, pipeline.label)

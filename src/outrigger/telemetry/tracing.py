@@ -1,0 +1,68 @@
+"""OpenTelemetry tracing: one trace from the domain event to the result event.
+
+The W3C trace context travels in message headers (``traceparent``/``tracestate``; in binary
+CloudEvents too, and as the distributed-tracing extension in structured ones): the worker's
+span continues the producer's trace, each step gets a child span, and the result event is
+published with the context of the publish span, so the core service's consumer continues the
+same trace. The tracer is built at start-up and passed in; without an exporter configured
+(``OUTRIGGER_TELEMETRY__OTLP_ENDPOINT``) it is a no-op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.trace import Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from outrigger import __version__
+from outrigger._optional import require
+
+PROPAGATOR = TraceContextTextMapPropagator()
+
+
+def context_from(headers: Mapping[str, str]) -> Context:
+    """The remote parent carried by ``traceparent``/``tracestate`` (empty if none)."""
+    return PROPAGATOR.extract(carrier=dict(headers))
+
+
+def current_headers() -> dict[str, str]:
+    """``traceparent``/``tracestate`` of the current span, for outgoing messages."""
+    carrier: dict[str, str] = {}
+    PROPAGATOR.inject(carrier)
+    return carrier
+
+
+def build_provider(service: str, exporter: SpanExporter | None) -> TracerProvider:
+    provider = TracerProvider(
+        resource=Resource.create(
+            {
+                "service.name": service,
+                "service.version": __version__,
+            }
+        )
+    )
+    if exporter is not None:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    return provider
+
+
+def otlp_exporter(endpoint: str) -> SpanExporter:
+    module = require("opentelemetry.exporter.otlp.proto.http.trace_exporter", "otel")
+    exporter: SpanExporter = module.OTLPSpanExporter(endpoint=endpoint)
+    return exporter
+
+
+def tracer_for(
+    endpoint: str | None, service: str = "outrigger-worker"
+) -> tuple[Tracer, TracerProvider | None]:
+    """A real tracer exporting to ``endpoint``, or a no-op one."""
+    if not endpoint:
+        return trace.NoOpTracer(), None
+    provider = build_provider(service, otlp_exporter(endpoint))
+    return provider.get_tracer("outrigger", __version__), provider
