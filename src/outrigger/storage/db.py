@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -10,43 +11,79 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from outrigger._optional import require
+from outrigger.errors import ConfigError
 
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 10_000  # the same patience as the SQLite bus (events/sqlite_store.py)
+# Any constant bigint; PostgreSQL advisory locks are per database, so start-ups serialise.
+_PG_MIGRATION_LOCK = 0x6F75747269676572  # "outriger"
+# Alembic's ``op`` and ``context`` are process-wide proxies: two upgrades running at once in one
+# process (two databases, two threads) would run each other's migrations on the wrong connection.
+_ALEMBIC_LOCK = threading.Lock()
 
 
 def normalise_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL whatever driver the URL names (or none)."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "postgresql" and parsed.drivername != "postgresql+psycopg":
+    if parsed.get_backend_name() in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
+
+
+def alembic_config() -> Config:
+    """The Alembic configuration, built in code (no alembic.ini: works from a wheel)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration; fails when the migrations have branched (two heads)."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migrations in {MIGRATIONS}")
+    return head
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
+
+
+def _lock_for_migration(connection: Connection) -> None:
+    """Let one process at a time migrate, so replicas starting together don't collide."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+    elif connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock before reading
 
 
 class Database:
     def __init__(self, url: str, *, threads: int = 4) -> None:
         self.url = normalise_url(url)
         parsed = make_url(self.url)
-        if parsed.get_backend_name() == "postgresql":
+        backend = parsed.get_backend_name()
+        if backend == "postgresql":
             require("psycopg", "postgres")
-        if parsed.get_backend_name() == "sqlite" and parsed.database:
+        is_sqlite = backend == "sqlite"
+        if is_sqlite:
+            if parsed.database in (None, "", ":memory:"):
+                # Each worker thread would get its own empty database.
+                raise ConfigError("storage.url: in-memory SQLite is not supported; use memory://")
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        is_sqlite = parsed.get_backend_name() == "sqlite"
         # pre-ping guards against dropped server connections; a file has none to drop.
         self.engine: Engine = create_engine(self.url, pool_pre_ping=not is_sqlite)
-        if self.engine.dialect.name == "sqlite":
+        if is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="outrigger-db")
 
@@ -55,17 +92,24 @@ class Database:
         return self.engine.dialect.name
 
     def upgrade(self) -> None:
-        """Run the Alembic migrations to head (idempotent; works from an installed wheel)."""
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as connection:
+        """Run the Alembic migrations to head (idempotent; safe from concurrent processes)."""
+        config = alembic_config()
+        with _ALEMBIC_LOCK, self.engine.begin() as connection:
+            _lock_for_migration(connection)
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
+    def current_revision(self) -> str | None:
+        """The migration the database is at (None before the first ``upgrade``)."""
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run the blocking ``fn(*args)`` on the database threads, off the event loop."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, fn, *args)
 
     def dispose(self) -> None:
+        """Wait for running calls, then close every connection (blocking)."""
         self._executor.shutdown(wait=True)
         self.engine.dispose()

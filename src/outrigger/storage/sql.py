@@ -2,8 +2,10 @@
 
 Statements are built once with bind parameters (building a SQLAlchemy expression costs more
 than running it on SQLite). Concurrent ``get`` calls share one ``SELECT … IN``; concurrent
-``put`` calls are group-committed: whoever finds no flush running writes every pending key in
-one transaction, the others wait for it.
+``put`` calls are group-committed: one flush task at a time writes every pending key in one
+transaction, and each caller returns once the transaction holding its key has committed (or
+gets that transaction's error). The flush is its own task, so cancelling one caller never
+cancels a write other callers are waiting for.
 """
 
 from __future__ import annotations
@@ -44,8 +46,8 @@ class SqlIdempotencyStore:
         self._gets: MicroBatcher[str, str | None] = MicroBatcher(self._get_batch, max_size=256)
         self._purge_stmt = delete(table).where(table.c.expires_at <= bindparam("now"))
         self._pending: dict[str, str] = {}
-        self._flushed: asyncio.Future[None] | None = None
-        self._lock = asyncio.Lock()
+        self._flushed: asyncio.Future[None] | None = None  # settles when _pending is written
+        self._flusher: asyncio.Task[None] | None = None
 
     async def get(self, key: str) -> str | None:
         return await self._gets.submit(key)
@@ -64,25 +66,30 @@ class SqlIdempotencyStore:
         if self._flushed is None:
             self._flushed = asyncio.get_running_loop().create_future()
         waiting = self._flushed
-        if self._lock.locked():
-            await waiting  # the running flush, or the one after it, writes our key
-            return
-        async with self._lock:
-            await self._flush()
-        await waiting
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        await asyncio.shield(waiting)
 
     async def _flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, {}
-            done, self._flushed = self._flushed, None
-            try:
-                await self.db.run(self._write, batch, self._clock())
-            except Exception as exc:  # handed to every waiter
-                if done is not None:
-                    done.set_exception(exc)
-                raise
-            if done is not None:
-                done.set_result(None)
+        done: asyncio.Future[None] | None = None
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, {}
+                done, self._flushed = self._flushed, None
+                try:
+                    await self.db.run(self._write, batch, self._clock())
+                except Exception as exc:  # this batch's callers get it; the next batch still runs
+                    _settle(done, exc)
+                else:
+                    _settle(done, None)
+        except asyncio.CancelledError:  # nobody is left to write what is pending
+            for future in (done, self._flushed):
+                if future is not None and not future.done():
+                    future.cancel()
+            self._pending, self._flushed = {}, None
+            raise
+        finally:
+            self._flusher = None
 
     def _write(self, batch: dict[str, str], now: float) -> None:
         rows: list[dict[str, Any]] = [
@@ -100,4 +107,16 @@ class SqlIdempotencyStore:
             return int(conn.execute(self._purge_stmt, {"now": now}).rowcount)
 
     async def close(self) -> None:
-        self.db.dispose()
+        """Let a running flush finish, then release the database (off the event loop)."""
+        if self._flusher is not None:
+            await asyncio.wait([self._flusher])
+        await asyncio.to_thread(self.db.dispose)
+
+
+def _settle(future: asyncio.Future[None] | None, error: Exception | None) -> None:
+    if future is None or future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
