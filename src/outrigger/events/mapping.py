@@ -10,6 +10,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final
 
 from outrigger.errors import MappingError
@@ -42,19 +43,24 @@ def valid_path(path: str) -> bool:
     return bool(_PATH.match(path))
 
 
+@lru_cache(maxsize=4096)
+def _steps(path: str) -> tuple[str | int, ...]:
+    """A path parsed once: names as str, list indexes as int."""
+    return tuple(name if name else int(index) for name, index in _TOKEN.findall(path))
+
+
 def resolve(root: Mapping[str, Any], path: str) -> Any:
     """The value at ``path`` or ``MISSING``."""
     node: Any = root
-    for name, index in _TOKEN.findall(path):
-        if name:
-            if not isinstance(node, Mapping) or name not in node:
+    for step in _steps(path):
+        if isinstance(step, str):
+            if not isinstance(node, Mapping) or step not in node:
                 return MISSING
-            node = node[name]
+            node = node[step]
         else:
-            i = int(index)
-            if not isinstance(node, list) or i >= len(node):
+            if not isinstance(node, list) or step >= len(node):
                 return MISSING
-            node = node[i]
+            node = node[step]
     return node
 
 

@@ -19,7 +19,7 @@ from outrigger.events.results import result_id
 from outrigger.events.steps import Batching, PublishRunner, ScoreRunner, StepContext
 from outrigger.events.topics import any_topic_matches
 from outrigger.inference.base import Scorer
-from outrigger.telemetry.tracing import current_headers
+from outrigger.telemetry.tracing import current_headers, span
 
 #: (model name in the file, its spec, the pipelines file's directory) -> a loaded model
 ModelLoader = Callable[[str, ModelSpec, Path], Scorer]
@@ -53,6 +53,8 @@ class Pipeline:
     def check_input(self, event: Event) -> None:
         if self.input_validator is None:
             return
+        if self.input_validator.is_valid(event.data):  # the fast path; errors only on failure
+            return
         error = next(iter(self.input_validator.iter_errors(event.data)), None)
         if error is not None:
             where = "/".join(str(p) for p in error.path) or "(data)"
@@ -71,24 +73,23 @@ class Pipeline:
         self.check_input(event)
         ctx = StepContext(event, routing_key)
         for step in self.scores:
-            with tracer.start_as_current_span(f"score {step.spec.model}") as span:
+            with span(tracer, f"score {step.spec.model}") as current:
                 await step.score(ctx)
-                span.set_attributes(
-                    {
-                        "outrigger.step": step.spec.name,
-                        "outrigger.model.name": ctx.models[-1]["name"],
-                        "outrigger.model.version": ctx.models[-1]["version"],
-                    }
-                )
+                if current is not None:
+                    current.set_attributes(
+                        {
+                            "outrigger.step": step.spec.name,
+                            "outrigger.model.name": ctx.models[-1]["name"],
+                            "outrigger.model.version": ctx.models[-1]["version"],
+                        }
+                    )
         spec = self.publish.spec
         attributes = {
             "messaging.operation.type": "publish",
             "messaging.destination.name": spec.routing_key,
             "cloudevents.event_type": spec.type,
         }
-        with tracer.start_as_current_span(
-            f"publish {spec.type}", kind=SpanKind.PRODUCER, attributes=attributes
-        ):
+        with span(tracer, f"publish {spec.type}", kind=SpanKind.PRODUCER, attributes=attributes):
             result = self.publish.build(ctx, self.result_id(event), current_headers() or None)
             if send is not None:
                 await send(result)

@@ -181,6 +181,8 @@ class PublishRunner:
     def validate(self, data: dict[str, Any]) -> None:
         if self._validator is None:
             return
+        if self._validator.is_valid(data):  # the fast path; collect errors only on failure
+            return
         errors = sorted(self._validator.iter_errors(data), key=lambda e: list(e.path))
         if errors:
             where = "/".join(str(p) for p in errors[0].path) or "(result)"

@@ -38,7 +38,7 @@ from outrigger.events.envelope import Event, parse_event
 from outrigger.events.pipeline import Pipeline, PipelineSet
 from outrigger.storage.base import IdempotencyStore
 from outrigger.telemetry.metrics import Metrics
-from outrigger.telemetry.tracing import context_from
+from outrigger.telemetry.tracing import context_from, span
 
 log = logging.getLogger("outrigger.worker")
 
@@ -136,7 +136,8 @@ class Worker:
             "outrigger.pipeline": pipeline.label,
             "outrigger.delivery.attempt": delivery.attempt,
         }
-        with self.tracer.start_as_current_span(
+        with span(
+            self.tracer,
             f"process {pipeline.label}",
             context=context_from(event.trace),
             kind=SpanKind.CONSUMER,

@@ -11,13 +11,15 @@ same trace. The tracer is built at start-up and passed in; without an exporter c
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.trace import Tracer
+from opentelemetry.trace import Span, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from outrigger import __version__
@@ -36,6 +38,14 @@ def current_headers() -> dict[str, str]:
     carrier: dict[str, str] = {}
     PROPAGATOR.inject(carrier)
     return carrier
+
+
+def span(tracer: Tracer, name: str, **kwargs: Any) -> AbstractContextManager[Span | None]:
+    """``tracer.start_as_current_span`` — or nothing at all when tracing is off (the no-op
+    tracer still attaches contexts, which costs ~30 µs a span on the hot path)."""
+    if isinstance(tracer, trace.NoOpTracer):
+        return nullcontext()
+    return tracer.start_as_current_span(name, **kwargs)
 
 
 def build_provider(service: str, exporter: SpanExporter | None) -> TracerProvider:
