@@ -36,3 +36,24 @@ def test_model_info_keeps_only_the_current_version() -> None:
     exposition = metrics.exposition().decode()
     assert 'outrigger_model_info{model="credit-risk",version="1.1.0"} 1.0' in exposition
     assert 'version="1.0.0"' not in exposition
+
+
+def test_json_log_lines_carry_the_trace_id(capsys: object) -> None:
+    import json as _json
+    import logging
+
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from outrigger.cli.common import configure_logging
+
+    configure_logging("INFO", "json")
+    tracer = TracerProvider().get_tracer("t")
+    with tracer.start_as_current_span("work") as span:
+        logging.getLogger("outrigger.test").info("inside a span")
+    logging.getLogger("outrigger.test").info("outside")
+    lines = [_json.loads(x) for x in capsys.readouterr().err.splitlines() if x.startswith("{")]  # type: ignore[attr-defined]
+    inside = next(x for x in lines if x["message"] == "inside a span")
+    assert inside["trace_id"] == f"{span.get_span_context().trace_id:032x}"
+    assert inside["level"] == "INFO" and inside["logger"] == "outrigger.test"
+    assert next(x for x in lines if x["message"] == "outside")["trace_id"] == ""
+    logging.basicConfig(force=True, handlers=[logging.NullHandler()])

@@ -15,6 +15,7 @@ from rich.console import Console
 from outrigger.config.load import format_loc
 from outrigger.config.settings import Settings
 from outrigger.errors import OutriggerError
+from outrigger.telemetry.tracing import TraceIdFilter
 
 T = TypeVar("T")
 out = Console()
@@ -69,9 +70,10 @@ def configure_logging(level: str, fmt: str = "text") -> None:
     if fmt == "json":
         from pythonjsonlogger.json import JsonFormatter
 
+        handler.addFilter(TraceIdFilter())
         handler.setFormatter(
             JsonFormatter(
-                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                "%(asctime)s %(levelname)s %(name)s %(message)s %(trace_id)s %(span_id)s",
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             )
         )

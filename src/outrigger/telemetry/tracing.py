@@ -10,6 +10,7 @@ same trace. The tracer is built at start-up and passed in; without an exporter c
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -76,3 +77,14 @@ def tracer_for(
         return trace.NoOpTracer(), None
     provider = build_provider(service, otlp_exporter(endpoint))
     return provider.get_tracer("outrigger", __version__), provider
+
+
+class TraceIdFilter(logging.Filter):
+    """Adds ``trace_id`` and ``span_id`` of the current span (or empty strings) to every log
+    record, so a JSON log line can be joined with its trace."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = trace.get_current_span().get_span_context()
+        record.trace_id = f"{context.trace_id:032x}" if context.is_valid else ""
+        record.span_id = f"{context.span_id:016x}" if context.is_valid else ""
+        return True
