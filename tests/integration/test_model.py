@@ -23,16 +23,25 @@ SCRIPT = Path(__file__).parents[2] / "scripts" / "train_credit_risk.py"
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_training_script_reproduces_the_bundled_files(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("script", "bundled"),
+    [
+        ("train_credit_risk.py", MODEL_DIR),
+        ("train_ticket_intent.py", bundled_root() / "models" / "ticket-intent" / "1.0.0"),
+    ],
+)
+def test_training_scripts_reproduce_the_bundled_files(
+    script: str, bundled: Path, tmp_path: Path
+) -> None:
     run = subprocess.run(
-        [sys.executable, str(SCRIPT), "--out", str(tmp_path)],
+        [sys.executable, str(SCRIPT.parent / script), "--out", str(tmp_path)],
         capture_output=True,
         text=True,
         check=False,
     )
     assert run.returncode == 0, run.stderr
     for name in ("model.onnx", "metadata.json", "holdout.csv", "MODEL_CARD.md"):
-        assert (tmp_path / name).read_bytes() == (MODEL_DIR / name).read_bytes(), name
+        assert (tmp_path / name).read_bytes() == (bundled / name).read_bytes(), name
 
 
 def test_model_loads_with_its_metadata() -> None:
