@@ -36,6 +36,15 @@ def load_pipeline_set(settings: Settings, loader: RegistryLoader | None = None) 
     return compile_pipelines(spec, path.parent, loader=loader, batching=batching)
 
 
+def load_models(settings: Settings) -> tuple[PipelineSet, ModelWatcher | None]:
+    """The pipelines with their models, and a watcher when any model comes from the
+    registry (it follows alias changes); shared by the worker and the gateway."""
+    loader = RegistryLoader(open_registry(settings), settings)
+    pipelines = load_pipeline_set(settings, loader)
+    watcher = ModelWatcher(loader, pipelines, settings.registry.poll_s) if loader.refs else None
+    return pipelines, watcher
+
+
 def subscription(settings: Settings, pipelines: PipelineSet) -> Subscription:
     return Subscription(settings.bus.queue, settings.bus.exchange, pipelines.bindings())
 
@@ -87,13 +96,8 @@ async def open_bus_only(settings: Settings) -> tuple[EventBus, DeadLetterQueue]:
     return bus, dlq
 
 
-async def build_runtime(settings: Settings, pipelines: PipelineSet | None = None) -> Runtime:
-    watcher = None
-    if pipelines is None:
-        loader = RegistryLoader(open_registry(settings), settings)
-        pipelines = load_pipeline_set(settings, loader)
-        if loader.refs:
-            watcher = ModelWatcher(loader, pipelines, settings.registry.poll_s)
+async def build_runtime(settings: Settings) -> Runtime:
+    pipelines, watcher = load_models(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     bus, dlq = await open_bus_only(settings)
     try:

@@ -8,8 +8,7 @@ import typer
 
 from outrigger._optional import require
 from outrigger.cli.common import PipelinesOption, configure_logging, with_pipelines
-from outrigger.registry.serving import ModelWatcher, RegistryLoader, open_registry
-from outrigger.runtime import load_pipeline_set
+from outrigger.runtime import load_models
 
 
 def gateway_command(
@@ -23,7 +22,5 @@ def gateway_command(
 
     settings = with_pipelines(pipelines)
     configure_logging(settings.log_level, settings.telemetry.log_format)
-    loader = RegistryLoader(open_registry(settings), settings)
-    pipeline_set = load_pipeline_set(settings, loader)
-    watcher = ModelWatcher(loader, pipeline_set, settings.registry.poll_s) if loader.refs else None
+    pipeline_set, watcher = load_models(settings)
     uvicorn.run(create_app(pipeline_set, watcher), host=host, port=port, log_level="warning")

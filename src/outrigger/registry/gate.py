@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import csv
 import io
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from outrigger.inference.onnx import OnnxModel
-from outrigger.registry.registry import Registry, RegistryError
+from outrigger.registry.registry import Registry, RegistryError, load_version
 
 
 @dataclass(frozen=True)
@@ -68,11 +66,10 @@ def auc(labels: NDArray[Any], scores: NDArray[Any]) -> float:
     return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def _rows(model: OnnxModel, holdout: bytes) -> list[dict[str, Any]]:
-    reader = csv.DictReader(io.StringIO(holdout.decode("utf-8")))
+def _rows(model: OnnxModel, records: list[dict[str, str]]) -> list[dict[str, Any]]:
     types = {i.name: i.type for i in model.inputs}
     rows = []
-    for raw in reader:
+    for raw in records:
         row: dict[str, Any] = {}
         for name, kind in types.items():
             value = raw.get(name, "")
@@ -88,9 +85,9 @@ def score(model: OnnxModel, meta: dict[str, Any], holdout: bytes, metric: str) -
     label_column = meta.get("label_column")
     if not label_column:
         raise RegistryError("metadata.json has no label_column: cannot evaluate")
-    reader = csv.DictReader(io.StringIO(holdout.decode("utf-8")))
-    labels_raw = [r[label_column] for r in reader]
-    outputs = model.predict(_rows(model, holdout))
+    records = list(csv.DictReader(io.StringIO(holdout.decode("utf-8"))))
+    labels_raw = [r[label_column] for r in records]
+    outputs = model.predict(_rows(model, records))
     if metric == "auc":
         positive = str(meta.get("positive_class"))
         labels = np.array([v == positive for v in labels_raw])
@@ -110,15 +107,6 @@ def score(model: OnnxModel, meta: dict[str, Any], holdout: bytes, metric: str) -
     raise RegistryError(f"unknown metric {metric!r} (auc, accuracy)")
 
 
-def load(registry: Registry, name: str, version: str) -> OnnxModel:
-    blob = registry.file(name, version, "model.onnx")
-    if blob is None:
-        raise RegistryError(f"{name}@{version} has no model.onnx")
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "model.onnx").write_bytes(blob)
-        return OnnxModel.load(Path(tmp), name=name)
-
-
 def evaluate(
     registry: Registry, name: str, version: str, alias: str, metric: str, tolerance: float
 ) -> GateResult:
@@ -126,14 +114,17 @@ def evaluate(
     if holdout is None:
         raise RegistryError(f"{name}@{version} has no held-out set (holdout.csv): use --force")
     meta = registry.get(name, version).metadata
-    candidate, rows = score(load(registry, name, version), meta, holdout, metric)
+    candidate, rows = score(load_version(registry, name, version), meta, holdout, metric)
     history = registry.aliases(name).get(alias) or []
     current = history[-1] if history else None
     baseline = None
     if current is not None and current != version:
         base_meta = registry.get(name, current).metadata
         baseline, _ = score(
-            load(registry, name, current), {**base_meta, **_eval_keys(meta)}, holdout, metric
+            load_version(registry, name, current),
+            {**base_meta, **_eval_keys(meta)},
+            holdout,
+            metric,
         )
     return GateResult(metric, candidate, baseline, current, tolerance, rows)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from outrigger.errors import OutriggerError
+from outrigger.inference.onnx import OnnxModel
 from outrigger.registry.base import BlobExists, BlobStore
 
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
@@ -189,6 +191,19 @@ class Registry:
         key = f"{name}/log.jsonl"
         line = json.dumps({"at": round(self._clock(), 3), **entry}, sort_keys=True) + "\n"
         self.store.write(key, (self.store.read(key) or b"") + line.encode(), overwrite=True)
+
+
+def load_version(registry: Registry, name: str, version: str) -> OnnxModel:
+    """``name@version`` from the registry, loaded with ONNX Runtime (sha256 checked against
+    its metadata, which also gives the model its version)."""
+    blob = registry.file(name, version, "model.onnx")
+    meta = registry.file(name, version, "metadata.json")
+    if blob is None or meta is None:
+        raise RegistryError(f"{name}@{version} is incomplete in the registry")
+    with tempfile.TemporaryDirectory(prefix="outrigger-model-") as tmp:
+        (Path(tmp) / "model.onnx").write_bytes(blob)
+        (Path(tmp) / "metadata.json").write_bytes(meta)
+        return OnnxModel.load(Path(tmp), name=name)
 
 
 def _dump(data: dict[str, Any]) -> bytes:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +21,9 @@ from outrigger.config.settings import Settings
 from outrigger.errors import ConfigError
 from outrigger.events.pipeline import PipelineSet, load_onnx
 from outrigger.inference.base import Scorer
-from outrigger.inference.onnx import OnnxModel
 from outrigger.registry.base import BlobStore
 from outrigger.registry.directory import DirectoryBlobStore
-from outrigger.registry.registry import Registry, RegistryError
+from outrigger.registry.registry import Registry, load_version
 
 log = logging.getLogger("outrigger.registry")
 
@@ -43,17 +41,6 @@ def open_store(settings: Settings) -> BlobStore:
 
 def open_registry(settings: Settings) -> Registry:
     return Registry(open_store(settings), keep=settings.registry.keep)
-
-
-def load_version(registry: Registry, name: str, version: str) -> OnnxModel:
-    blob = registry.file(name, version, "model.onnx")
-    meta = registry.file(name, version, "metadata.json")
-    if blob is None or meta is None:
-        raise RegistryError(f"{name}@{version} is incomplete in the registry")
-    with tempfile.TemporaryDirectory(prefix="outrigger-model-") as tmp:
-        (Path(tmp) / "model.onnx").write_bytes(blob)
-        (Path(tmp) / "metadata.json").write_bytes(meta)
-        return OnnxModel.load(Path(tmp), name=name)
 
 
 @dataclass
