@@ -78,7 +78,7 @@ async def _rabbitmq_kit(tmp_path: Path, request: pytest.FixtureRequest) -> BusKi
     exchange, dlq_name = f"outrigger.test.{tag}", f"outrigger.test.{tag}.dlq"
 
     async def open_pair() -> Pair:
-        bus = RabbitBus(url, declare_exchanges=True, dead_letter_queue=dlq_name)
+        bus = RabbitBus(url, declare_exchanges=True)
         await bus.start()
         return bus, RabbitDeadLetterQueue(bus, dlq_name)
 

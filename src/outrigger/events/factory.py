@@ -36,6 +36,5 @@ def open_bus(settings: Settings) -> tuple[EventBus, DeadLetterQueue]:
         exchange_type=rabbit.exchange_type,
         declare_exchanges=rabbit.declare_exchanges,
         queue_type=rabbit.queue_type,
-        dead_letter_queue=settings.bus.dead_letter_queue,
     )
     return rbus, RabbitDeadLetterQueue(rbus, settings.bus.dead_letter_queue)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import aiormq
@@ -86,14 +86,12 @@ class RabbitBus:
         exchange_type: str = "topic",
         declare_exchanges: bool = True,
         queue_type: str = "classic",
-        dead_letter_queue: str = "outrigger.dlq",
         publish_timeout_s: float = 10.0,
     ) -> None:
         self._url = url
         self.exchange_type = ExchangeType(exchange_type)
         self.declare_exchanges = declare_exchanges
         self.queue_type = queue_type
-        self.dead_letter_queue = dead_letter_queue
         self.publish_timeout_s = publish_timeout_s
         self._broker: RabbitBroker | None = None
         self._in_flight: dict[str, asyncio.Future[None]] = {}  # message_id -> its publish
@@ -215,15 +213,10 @@ class RabbitBus:
     # -- publishing ---------------------------------------------------------------------
 
     async def publish(self, message: BusMessage, *, exchange: str) -> None:
-        await self.publish_raw(message, exchange, dict(message.headers))
-
-    async def publish_raw(
-        self, message: BusMessage, exchange: str, headers: Mapping[str, Any]
-    ) -> None:
         """Publish persistent + mandatory and wait for the broker's confirm."""
         amqp = Message(
             message.body,
-            headers=dict(headers),
+            headers=dict(message.headers),
             content_type=message.content_type,
             message_id=message.message_id,
             delivery_mode=DeliveryMode.PERSISTENT,

@@ -32,7 +32,7 @@ SOURCE, PIPELINE, FAILED_AT, ROUTING = (
 _OURS = {ID, CODE, REASON, ATTEMPTS, SOURCE, PIPELINE, FAILED_AT, ROUTING}
 
 
-def encode_letter(letter: DeadLetter, queue: str) -> tuple[BusMessage, dict[str, str]]:
+def encode_letter(letter: DeadLetter, queue: str) -> BusMessage:
     original = letter.message
     headers = dict(original.headers)
     headers.update(
@@ -47,8 +47,7 @@ def encode_letter(letter: DeadLetter, queue: str) -> tuple[BusMessage, dict[str,
             ROUTING: original.routing_key,
         }
     )
-    message = BusMessage(original.body, queue, headers, original.message_id, original.content_type)
-    return message, headers
+    return BusMessage(original.body, queue, headers, original.message_id, original.content_type)
 
 
 def _int(text: str | None) -> int:
@@ -110,8 +109,7 @@ class RabbitDeadLetterQueue:
 
     async def put(self, letter: DeadLetter) -> None:
         await self._declare()
-        message, headers = encode_letter(letter, self.queue)
-        await self._bus.publish_raw(message, "", headers)
+        await self._bus.publish(encode_letter(letter, self.queue), exchange="")
 
     async def count(self) -> int:
         await self._declare()
