@@ -18,6 +18,7 @@ from typing import Any
 
 from outrigger.events.base import BusMessage, DeadLetter, replay_message
 from outrigger.events.topics import topic_matches
+from outrigger.storage.db import SQLITE_BUSY_TIMEOUT_MS
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bindings (
@@ -56,7 +57,7 @@ class SqliteQueueStore:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
-        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         self._db.executescript(SCHEMA)
 
     def close(self) -> None:

@@ -93,20 +93,19 @@ class ScoreRunner:
         root = ctx.root()
         return {f.name: f.extract(root) for f in self.fields}
 
-    def execute(
-        self, rows: Sequence[Mapping[str, Any]], model: Scorer | None = None
-    ) -> list[float]:
-        outputs = (model or self.model).predict(rows)
+    def execute(self, rows: Sequence[Mapping[str, Any]], model: Scorer) -> list[float]:
+        outputs = model.predict(rows)
         column = outputs[self.spec.output]
         return [float(column[i][self.spec.index]) for i in range(len(rows))]
 
-    def apply(self, ctx: StepContext, score: float, model: Scorer | None = None) -> None:
+    def apply(self, ctx: StepContext, score: float, model: Scorer) -> None:
+        """Record the score, its label and ``model`` — the one that scored the batch, which
+        after a hot switch is not necessarily ``self.model``."""
         if not math.isfinite(score):
             raise OutputValidationError(f"step '{self.spec.name}' produced a non-finite score")
         label = self.label(score)
         ctx.steps[self.spec.name] = {"score": score, "label": label}
-        used = model or self.model
-        ctx.models.append({"name": used.name, "version": used.version})
+        ctx.models.append({"name": model.name, "version": model.version})
 
     def label(self, score: float) -> str | None:
         for rule in self.spec.labels:

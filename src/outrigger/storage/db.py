@@ -21,7 +21,7 @@ from outrigger.errors import ConfigError
 
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
-SQLITE_BUSY_TIMEOUT_MS = 10_000  # the same patience as the SQLite bus (events/sqlite_store.py)
+SQLITE_BUSY_TIMEOUT_MS = 10_000  # shared with the SQLite bus (events/sqlite_store.py)
 # Any constant bigint; PostgreSQL advisory locks are per database, so start-ups serialise.
 _PG_MIGRATION_LOCK = 0x6F75747269676572  # "outriger"
 # Alembic's ``op`` and ``context`` are process-wide proxies: two upgrades running at once in one
