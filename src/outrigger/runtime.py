@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,6 +96,16 @@ async def open_bus_only(settings: Settings) -> tuple[EventBus, DeadLetterQueue]:
     bus, dlq = open_bus(settings)
     await bus.start()
     return bus, dlq
+
+
+@asynccontextmanager
+async def bus_session(settings: Settings) -> AsyncIterator[tuple[EventBus, DeadLetterQueue]]:
+    """A started bus and its dead-letter queue for one command, closed afterwards."""
+    bus, dlq = await open_bus_only(settings)
+    try:
+        yield bus, dlq
+    finally:
+        await bus.close()
 
 
 async def build_runtime(settings: Settings) -> Runtime:

@@ -10,7 +10,7 @@ from rich.table import Table
 from outrigger.cli.common import fail, load_settings, out, run
 from outrigger.config.settings import Settings
 from outrigger.events.base import DeadLetter
-from outrigger.runtime import load_pipeline_set, open_bus_only, subscription
+from outrigger.runtime import bus_session, load_pipeline_set, subscription
 
 app = typer.Typer(help="Inspect and replay dead letters.", no_args_is_help=True)
 
@@ -36,11 +36,8 @@ def _as_json(letter: DeadLetter) -> dict[str, object]:
 
 
 async def _list(settings: Settings, limit: int) -> list[DeadLetter]:
-    bus, dlq = await open_bus_only(settings)
-    try:
+    async with bus_session(settings) as (_, dlq):
         return await dlq.list(limit)
-    finally:
-        await bus.close()
 
 
 @app.command("list")
@@ -71,11 +68,8 @@ def list_letters(
 
 async def _replay(settings: Settings, ids: list[str] | None) -> int:
     target = subscription(settings, load_pipeline_set(settings))
-    bus, dlq = await open_bus_only(settings)
-    try:
+    async with bus_session(settings) as (_, dlq):
         return await dlq.replay(target, ids)
-    finally:
-        await bus.close()
 
 
 @app.command("replay")

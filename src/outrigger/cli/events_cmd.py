@@ -11,7 +11,7 @@ import typer
 from outrigger.cli.common import fail, load_settings, out, run
 from outrigger.config.settings import Settings
 from outrigger.events.base import BusMessage
-from outrigger.runtime import load_pipeline_set, open_bus_only, subscription
+from outrigger.runtime import bus_session, load_pipeline_set, subscription
 
 app = typer.Typer(help="Work with events on the bus.", no_args_is_help=True)
 
@@ -39,14 +39,11 @@ def _message(body: bytes, raw: bool, routing_key: str | None) -> BusMessage:
 
 
 async def _publish(settings: Settings, message: BusMessage, exchange: str) -> None:
-    bus, _ = await open_bus_only(settings)
-    try:
+    async with bus_session(settings) as (bus, _):
         # Make sure Outrigger's queue exists and is bound, so the event waits for the worker
         # even if it has never run; an event no queue accepts is refused, not dropped.
         await bus.declare(subscription(settings, load_pipeline_set(settings)))
         await bus.publish(message, exchange=exchange)
-    finally:
-        await bus.close()
 
 
 @app.command("publish")
