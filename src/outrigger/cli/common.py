@@ -14,7 +14,7 @@ from rich.console import Console
 
 from outrigger.config.load import format_loc
 from outrigger.config.settings import Settings
-from outrigger.errors import OutriggerError
+from outrigger.errors import ConfigError, OutriggerError
 from outrigger.telemetry.tracing import TraceIdFilter
 
 T = TypeVar("T")
@@ -54,6 +54,8 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings.model_validate(data)
     except ValidationError as exc:
         fail("invalid settings:\n  " + "\n  ".join(settings_problems(exc)), code=2)
+    except ConfigError as exc:
+        fail(str(exc), code=2)
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

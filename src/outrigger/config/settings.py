@@ -7,11 +7,22 @@ Environment variables use the prefix ``OUTRIGGER_`` and ``__`` between levels, f
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from outrigger.config.llm import GatewaySettings, LlmSettings, TenancySettings
+from outrigger.errors import ConfigError
+
+CONFIG_FILE_VAR = "OUTRIGGER_CONFIG_FILE"
 
 
 class Section(BaseModel):
@@ -73,9 +84,10 @@ class WorkerSettings(Section):
 
 
 class StorageSettings(Section):
-    #: SQLAlchemy URL of the idempotency (and later ledger/audit) database; default is
+    #: SQLAlchemy URL of the idempotency, tenants, ledger and audit database; default is
     #: ``sqlite:///<data_dir>/outrigger.sqlite3``; ``memory://`` keeps it in process.
     url: SecretStr | None = None
+    url_file: Path | None = None  # a mounted secret; wins over url
 
 
 class RegistrySettings(Section):
@@ -113,9 +125,31 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     registry: RegistrySettings = RegistrySettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    llm: LlmSettings = LlmSettings()
+    tenancy: TenancySettings = TenancySettings()
+    gateway: GatewaySettings = GatewaySettings()
     #: Pins: ``OUTRIGGER_MODELS__CREDIT_RISK=2.1.3`` (or an alias) overrides the ``ref`` of
     #: the registry model ``credit-risk`` (dashes become underscores in the variable name).
     models: dict[str, str] = {}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then ``OUTRIGGER_*`` variables, then the YAML file named by
+        ``OUTRIGGER_CONFIG_FILE`` (read once, here, at start-up), then the defaults."""
+        sources = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_VAR)
+        if config_file:
+            if not Path(config_file).is_file():
+                raise ConfigError(f"{CONFIG_FILE_VAR}: no such file: {config_file}")
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=Path(config_file)))
+        return tuple(sources)
 
     def model_pin(self, name: str) -> str | None:
         wanted = name.replace("-", "_").lower()
@@ -131,6 +165,8 @@ class Settings(BaseSettings):
         return self.registry.path or self.data_dir / "registry"
 
     def storage_url(self) -> str:
+        if self.storage.url_file is not None:
+            return self.storage.url_file.read_text(encoding="utf-8").strip()
         if self.storage.url is not None:
             return self.storage.url.get_secret_value()
         return f"sqlite:///{self.data_dir / 'outrigger.sqlite3'}"

@@ -22,8 +22,9 @@ from outrigger.errors import ConfigError
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000  # shared with the SQLite bus (events/sqlite_store.py)
-# Any constant bigint; PostgreSQL advisory locks are per database, so start-ups serialise.
-_PG_MIGRATION_LOCK = 0x6F75747269676572  # "outriger"
+# Any constant bigint; PostgreSQL advisory locks are per database, so start-ups serialise
+# ("outriger").
+_PG_MIGRATION_LOCK = 0x6F75747269676572
 # Alembic's ``op`` and ``context`` are process-wide proxies: two upgrades running at once in one
 # process (two databases, two threads) would run each other's migrations on the wrong connection.
 _ALEMBIC_LOCK = threading.Lock()
@@ -60,10 +61,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _lock_for_migration(connection: Connection) -> None:
-    """Let one process at a time migrate, so replicas starting together don't collide."""
+def lock_writes(connection: Connection, key: int) -> None:
+    """Serialise this transaction with every other one taking the same ``key``, across
+    processes: a PostgreSQL advisory lock, or SQLite's database write lock."""
     if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
     elif connection.dialect.name == "sqlite":
         connection.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock before reading
 
@@ -95,7 +97,7 @@ class Database:
         """Run the Alembic migrations to head (idempotent; safe from concurrent processes)."""
         config = alembic_config()
         with _ALEMBIC_LOCK, self.engine.begin() as connection:
-            _lock_for_migration(connection)
+            lock_writes(connection, _PG_MIGRATION_LOCK)
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 

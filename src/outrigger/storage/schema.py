@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Index, MetaData, String, Table
+from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table
 
 # Deterministic constraint names, identical on SQLite and PostgreSQL, so a later migration can
 # drop or alter a constraint by name (SQLite batch mode needs the names too).
@@ -24,4 +24,70 @@ idempotency_keys = Table(
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
     Index("ix_idempotency_keys_expires_at", "expires_at"),
+)
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("tier", String(64), nullable=False),
+    Column("region", String(64), nullable=True),  # None: may be served from any region
+    Column("created_at", Float, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id"), nullable=False),
+    Column("prefix", String(32), nullable=False),  # shown in listings; not enough to log in
+    Column("key_hash", String(64), nullable=False, unique=True),  # sha256 of the whole key
+    Column("name", String(200), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=True),
+    Column("revoked_at", Float, nullable=True),
+    Index("ix_api_keys_tenant_id", "tenant_id"),
+)
+
+llm_calls = Table(
+    "llm_calls",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("ts", Float, nullable=False),
+    Column("month", String(7), nullable=False),  # YYYY-MM (UTC), for quotas and reports
+    Column("tenant_id", String(64), nullable=False),
+    Column("feature", String(128), nullable=False),
+    Column("alias", String(128), nullable=False),
+    Column("deployment", String(128), nullable=True),  # None: no deployment answered
+    Column("tokens_in", Integer, nullable=False),
+    Column("tokens_out", Integer, nullable=False),
+    Column("cost_usd", Float, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("cache", String(16), nullable=False),  # hit | miss | bypass
+    Column("status", String(16), nullable=False),  # ok | fallback | error
+    Column("trace_id", String(32), nullable=True),
+    Index("ix_llm_calls_tenant_id", "tenant_id", "month"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("ts", Float, nullable=False),
+    Column("call_id", String(32), nullable=False),
+    Column("tenant_id", String(64), nullable=False),
+    Column("feature", String(128), nullable=False),
+    Column("alias", String(128), nullable=False),
+    Column("deployment", String(128), nullable=True),
+    Column("model", String(200), nullable=True),
+    Column("prompt_hash", String(64), nullable=False),
+    Column("response_hash", String(64), nullable=False),
+    Column("tokens_in", Integer, nullable=False),
+    Column("tokens_out", Integer, nullable=False),
+    Column("cost_usd", Float, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("trace_id", String(32), nullable=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
 )

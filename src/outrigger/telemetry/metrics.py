@@ -74,6 +74,54 @@ class Metrics:
             registry=r,
         )
 
+        self._llm(r)
+
+    def _llm(self, r: CollectorRegistry) -> None:
+        """The LLM proxy's series (gateway and pipelines' ``llm`` steps)."""
+        self.llm_requests = Counter(
+            "outrigger_llm_requests",
+            "LLM calls by alias, deployment, feature and status (ok, fallback, error)",
+            ["alias", "deployment", "feature", "status"],
+            registry=r,
+        )
+        self.llm_refusals = Counter(
+            "outrigger_llm_refusals",
+            "Calls refused before any provider was asked, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.llm_latency = Histogram(
+            "outrigger_llm_request_seconds",
+            "Whole LLM call as the caller sees it (streams: until the last chunk)",
+            ["alias"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.llm_tokens = Counter(
+            "outrigger_llm_tokens",
+            "Tokens by alias and direction (in, out)",
+            ["alias", "direction"],
+            registry=r,
+        )
+        self.llm_cost = Counter(
+            "outrigger_llm_cost_usd",
+            "Cost in US dollars from the price table",
+            ["alias", "feature"],
+            registry=r,
+        )
+        self.llm_cache = Counter(
+            "outrigger_llm_cache",
+            "Cache look-ups by result (hit, miss, bypass)",
+            ["result"],
+            registry=r,
+        )
+        self.llm_circuit_state = Gauge(
+            "outrigger_llm_circuit_state",
+            "Circuit of each deployment: 0 closed, 1 half-open, 2 open",
+            ["deployment"],
+            registry=r,
+        )
+
     def names(self) -> set[str]:
         """Every series name this process can export, labelled or not yet observed."""
         suffixes = {

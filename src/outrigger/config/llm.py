@@ -1,0 +1,159 @@
+"""Settings of the LLM proxy: providers, deployments, aliases, routing, limits and prices.
+
+These nest under ``Settings.llm`` and ``Settings.tenancy``. Their natural home is the YAML
+file named by ``OUTRIGGER_CONFIG_FILE`` (dicts and lists are awkward in environment
+variables); any single value can still be overridden by an ``OUTRIGGER_...`` variable.
+Provider keys never appear here: a provider names the *file* holding its key (a mounted
+Kubernetes Secret) or, for local development only, an environment variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+ProviderKind = Literal["openai", "azure", "ollama", "vllm", "llamacpp", "local"]
+LOCAL_DEPLOYMENT = "smollm2-local"
+DEFAULT_ALIAS = "chat-default"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProviderSettings(_Section):
+    #: ``openai``/``ollama``/``vllm``/``llamacpp`` speak the OpenAI API at ``base_url``;
+    #: ``azure`` adds the deployment path, ``api-version`` and the ``api-key`` header;
+    #: ``local`` runs a GGUF model in process (extra ``local-llm``).
+    kind: ProviderKind = "openai"
+    base_url: str | None = None  # e.g. https://api.openai.com/v1, http://ollama:11434/v1
+    api_key_file: Path | None = None  # a mounted secret; the only way for production
+    api_key_env: str | None = None  # name of an environment variable; development only
+    api_version: str = "2024-10-21"  # Azure OpenAI
+    timeout_s: float = Field(default=60.0, gt=0)  # whole request (plain) / between chunks
+    connect_timeout_s: float = Field(default=3.0, gt=0)
+    model_path: Path | None = None  # ``local``: a GGUF file (default: SmolLM2-135M-Instruct)
+    max_connections: int = Field(default=100, ge=1)
+
+    @model_validator(mode="after")
+    def _needs_url(self) -> ProviderSettings:
+        if self.kind != "local" and not self.base_url:
+            raise ValueError(f"a provider of kind {self.kind!r} needs base_url")
+        return self
+
+
+class DeploymentSettings(_Section):
+    provider: str
+    model: str  # the upstream model name (Azure: the deployment name)
+    region: str = "global"  # data residency: tenants pinned to a region only use its deployments
+    #: Prices in USD per million tokens.
+    input_price: float = Field(default=0.0, ge=0)
+    output_price: float = Field(default=0.0, ge=0)
+
+
+class RouteRule(_Section):
+    """When a request for ``alias`` matches every condition given, use ``use`` instead."""
+
+    alias: str = DEFAULT_ALIAS
+    use: str
+    feature: str | None = None
+    min_prompt_tokens: int | None = Field(default=None, ge=0)
+    min_complexity: float | None = Field(default=None, ge=0, le=1)
+
+
+class RetrySettings(_Section):
+    attempts: int = Field(default=2, ge=1, le=10)  # per deployment, before falling back
+    backoff_initial_s: float = Field(default=0.05, ge=0)
+    backoff_max_s: float = Field(default=2.0, ge=0)
+
+
+class CircuitSettings(_Section):
+    failure_threshold: int = Field(default=5, ge=1)  # consecutive failures that open it
+    open_s: float = Field(default=30.0, gt=0)  # how long it stays open before a probe
+    half_open_probes: int = Field(default=1, ge=1)  # successes that close it again
+
+
+class LlmSettings(_Section):
+    providers: dict[str, ProviderSettings] = {"local": ProviderSettings(kind="local")}
+    deployments: dict[str, DeploymentSettings] = {
+        LOCAL_DEPLOYMENT: DeploymentSettings(
+            provider="local", model="smollm2-135m-instruct", region="local"
+        )
+    }
+    #: A model alias maps to deployments in fallback order.
+    aliases: dict[str, list[str]] = {DEFAULT_ALIAS: [LOCAL_DEPLOYMENT]}
+    routes: list[RouteRule] = []
+    retry: RetrySettings = RetrySettings()
+    circuit: CircuitSettings = CircuitSettings()
+    #: Answered (plain or streamed) when every deployment of the alias is unavailable;
+    #: ``None`` answers 503 instead.
+    fallback_answer: str | None = (
+        "The assistant is temporarily unavailable. Please try again in a few minutes."
+    )
+    max_request_bytes: int = Field(default=1_048_576, ge=1024)
+
+    @model_validator(mode="after")
+    def _references(self) -> LlmSettings:
+        problems = [
+            f"deployments.{name}.provider: no provider named {dep.provider!r}"
+            for name, dep in self.deployments.items()
+            if dep.provider not in self.providers
+        ]
+        for alias, names in self.aliases.items():
+            if not names:
+                problems.append(f"aliases.{alias}: needs at least one deployment")
+            problems += [
+                f"aliases.{alias}: no deployment named {n!r}"
+                for n in names
+                if n not in self.deployments
+            ]
+        for i, rule in enumerate(self.routes):
+            problems += [
+                f"routes[{i}]: no alias named {a!r}"
+                for a in (rule.alias, rule.use)
+                if a not in self.aliases
+            ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class TierSettings(_Section):
+    monthly_calls: int | None = Field(default=None, ge=0)  # None: unlimited
+    rpm: int | None = Field(default=None, ge=1)  # requests per minute
+    tpm: int | None = Field(default=None, ge=1)  # tokens per minute
+
+
+class FeatureLimits(_Section):
+    rpm: int | None = Field(default=None, ge=1)  # per tenant and feature
+    tpm: int | None = Field(default=None, ge=1)
+
+
+class TenancySettings(_Section):
+    tiers: dict[str, TierSettings] = {
+        "free": TierSettings(monthly_calls=1_000, rpm=20, tpm=20_000),
+        "standard": TierSettings(monthly_calls=100_000, rpm=600, tpm=400_000),
+        "enterprise": TierSettings(),
+    }
+    features: dict[str, FeatureLimits] = {}
+    #: Shared limit counters across gateway replicas; in-process counters when unset.
+    redis_url: SecretStr | None = None
+    redis_url_file: Path | None = None
+    #: How long a verified API key is trusted before the database is asked again (a revoked
+    #: key stops working within this time).
+    auth_cache_s: float = Field(default=5.0, ge=0)
+
+    def resolved_redis_url(self) -> str | None:
+        if self.redis_url_file is not None:
+            return self.redis_url_file.read_text(encoding="utf-8").strip()
+        return self.redis_url.get_secret_value() if self.redis_url else None
+
+
+class GatewaySettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    #: The ledger and audit writers flush a batch this often (and on shutdown).
+    flush_interval_s: float = Field(default=0.2, gt=0)
+    flush_batch: int = Field(default=500, ge=1)

@@ -1,0 +1,157 @@
+"""``POST /v1/chat/completions`` (plain and SSE), ``GET /v1/models``, ``GET /v1/usage``."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from outrigger.gateway.errors import error_body
+from outrigger.gateway.schemas import ChatCompletionRequest
+from outrigger.llm.types import ChatRequest
+from outrigger.proxy.context import BadRequest, CallContext, Completion, ProxyError, Stream
+from outrigger.proxy.limits import month_of
+from outrigger.proxy.service import LlmProxy
+
+router = APIRouter()
+FEATURE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+DEFAULT_FEATURE = "chat"
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def _proxy(request: Request) -> LlmProxy:
+    proxy: LlmProxy = request.app.state.proxy
+    return proxy
+
+
+def proxy_error(exc: ProxyError) -> JSONResponse:
+    headers = {}
+    if exc.retry_after_s is not None:
+        headers["Retry-After"] = str(int(exc.retry_after_s))
+    return JSONResponse(
+        error_body(str(exc), exc.kind, code=exc.code), status_code=exc.status, headers=headers
+    )
+
+
+def _trace_id(traceparent: str | None) -> str | None:
+    parts = (traceparent or "").split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
+
+
+def _feature(value: str | None) -> str:
+    if value is None:
+        return DEFAULT_FEATURE
+    if not FEATURE.match(value):
+        raise BadRequest("X-Outrigger-Feature: use 1-128 of A-Z a-z 0-9 _ . : -")
+    return value
+
+
+def _headers(ctx: CallContext) -> dict[str, str]:
+    headers = {"X-Outrigger-Call-Id": ctx.call_id, "X-Outrigger-Cache": ctx.cache}
+    if ctx.deployment:
+        headers["X-Outrigger-Deployment"] = ctx.deployment
+    if ctx.status == "fallback":
+        headers["X-Outrigger-Fallback"] = "true"
+    return headers
+
+
+@router.post("/v1/chat/completions", response_model=None)
+async def chat_completions(
+    body: ChatCompletionRequest,
+    request: Request,
+    authorization: str | None = Header(default=None),
+    x_outrigger_feature: str | None = Header(default=None),
+    traceparent: str | None = Header(default=None),
+) -> Response:
+    proxy = _proxy(request)
+    try:
+        tenant = await proxy.auth.tenant(authorization)
+        ctx = CallContext(
+            tenant=tenant,
+            feature=_feature(x_outrigger_feature),
+            request=ChatRequest(body.model, body.message_dicts(), body.params(), body.stream),
+            trace_id=_trace_id(traceparent),
+        )
+        reply = await proxy.call(ctx)
+        if isinstance(reply, Completion):
+            return JSONResponse(reply.body, headers=_headers(ctx))
+        assert isinstance(reply, Stream)
+        first = await anext(reply.chunks, None)  # errors before any chunk get a status code
+    except ProxyError as exc:
+        return proxy_error(exc)
+    return StreamingResponse(
+        _sse(first, reply.chunks),
+        media_type="text/event-stream",
+        headers={**SSE_HEADERS, **_headers(ctx)},
+    )
+
+
+def _event(data: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+
+
+async def _sse(
+    first: dict[str, Any] | None, rest: AsyncIterator[dict[str, Any]]
+) -> AsyncIterator[bytes]:
+    """The chunks as SSE, then ``[DONE]``; a failure mid-way ends with an error event, so
+    the client can tell a broken answer from a finished one."""
+    try:
+        if first is not None:
+            yield _event(first)
+        async for chunk in rest:
+            yield _event(chunk)
+    except ProxyError as exc:
+        yield _event(error_body(str(exc), exc.kind, code=exc.code))
+        return
+    finally:
+        await rest.aclose()  # type: ignore[attr-defined]
+    yield b"data: [DONE]\n\n"
+
+
+@router.get("/v1/models")
+async def list_models(request: Request) -> dict[str, Any]:
+    """The model aliases this gateway serves (OpenAI's list shape)."""
+    aliases = _proxy(request).dispatcher.router.aliases
+    return {
+        "object": "list",
+        "data": [
+            {"id": a, "object": "model", "created": 0, "owned_by": "outrigger"} for a in aliases
+        ],
+    }
+
+
+@router.get("/v1/usage", response_model=None)
+async def usage(
+    request: Request,
+    month: str | None = Query(default=None, description="YYYY-MM (UTC); default: this month"),
+    authorization: str | None = Header(default=None),
+) -> dict[str, Any] | JSONResponse:
+    """The calling tenant's own calls, tokens and cost in a month, per feature and alias."""
+    proxy = _proxy(request)
+    try:
+        tenant = await proxy.auth.tenant(authorization)
+        if month is not None and not MONTH.match(month):
+            raise BadRequest("month: use YYYY-MM")
+    except ProxyError as exc:
+        return proxy_error(exc)
+    wanted = month or month_of(time.time())
+    await proxy.flush()  # include the calls still waiting in the writer
+    lines = await proxy.db.run(proxy.ledger.usage, tenant.id, wanted)
+    return {
+        "object": "usage",
+        "tenant": tenant.id,
+        "month": wanted,
+        "data": [line.as_dict() for line in lines],
+        "total": {
+            "calls": sum(x.calls for x in lines),
+            "tokens_in": sum(x.tokens_in for x in lines),
+            "tokens_out": sum(x.tokens_out for x in lines),
+            "cost_usd": round(sum(x.cost_usd for x in lines), 6),
+        },
+    }

@@ -1,0 +1,1 @@
+"""The LLM proxy: every LLM call, from the gateway or from a pipeline, passes these steps."""

@@ -1,0 +1,95 @@
+"""The typed context one call carries through the proxy's steps, and what a step returns."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from outrigger.errors import OutriggerError
+from outrigger.llm.types import ChatRequest, Usage
+from outrigger.storage.tenants import Tenant
+
+CacheStatus = Literal["hit", "miss", "bypass"]
+CallStatus = Literal["ok", "fallback", "error"]
+
+
+@dataclass
+class CallContext:
+    tenant: Tenant
+    feature: str
+    request: ChatRequest
+    trace_id: str | None = None
+    call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: float = field(default_factory=time.perf_counter)
+    created: int = field(default_factory=lambda: int(time.time()))
+    cache: CacheStatus = "bypass"
+    #: Filled in by the steps as the call goes on.
+    alias: str = ""
+    deployment: str | None = None
+    model: str | None = None
+    status: CallStatus = "ok"
+    usage: Usage | None = None
+    prompt_tokens_estimate: int = 0
+    response_text: str = ""
+    flags: list[str] = field(default_factory=list)
+    #: Run once the call is over (tokens are known): e.g. count tokens against TPM limits.
+    finishers: list[Callable[[CallContext], Awaitable[None]]] = field(default_factory=list)
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+
+@dataclass
+class Completion:
+    """A whole ``chat.completion`` body."""
+
+    body: dict[str, Any]
+
+
+@dataclass
+class Stream:
+    """``chat.completion.chunk`` bodies, produced lazily."""
+
+    chunks: AsyncIterator[dict[str, Any]]
+
+
+Reply = Completion | Stream
+
+
+class ProxyError(OutriggerError):
+    """A call refused or failed; the gateway turns ``status`` and ``kind`` into the answer."""
+
+    status = 500
+    kind = "server_error"
+    code: str | None = None
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class Unauthorized(ProxyError):
+    status, kind, code = 401, "authentication_error", "invalid_api_key"
+
+
+class RateLimited(ProxyError):
+    status, kind, code = 429, "rate_limit_error", "rate_limit_exceeded"
+
+
+class QuotaExceeded(ProxyError):
+    status, kind, code = 429, "insufficient_quota", "insufficient_quota"
+
+
+class BadRequest(ProxyError):
+    status, kind = 400, "invalid_request_error"
+
+
+class Blocked(ProxyError):
+    status, kind, code = 400, "invalid_request_error", "content_blocked"
+
+
+class Unavailable(ProxyError):
+    status, kind, code = 503, "server_error", "no_deployment_available"

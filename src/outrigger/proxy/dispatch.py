@@ -1,0 +1,204 @@
+"""The last link of the chain: call the deployments in order with retries, circuit breakers
+and fallback; when none can answer, the configured graceful answer (or 503).
+
+Retries and fallback happen only before the first streamed chunk reaches the client; a
+stream that breaks later ends with an error event (``StreamBroken``), never silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from functools import partial
+from typing import Any
+
+from outrigger.config.llm import LlmSettings
+from outrigger.llm.base import Provider
+from outrigger.llm.types import ProviderError, Usage
+from outrigger.proxy.circuit import CircuitBreaker, State
+from outrigger.proxy.context import (
+    BadRequest,
+    CallContext,
+    Completion,
+    ProxyError,
+    Reply,
+    Stream,
+    Unavailable,
+)
+from outrigger.proxy.routing import Router
+
+log = logging.getLogger(__name__)
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class StreamBroken(ProxyError):
+    status, kind, code = 502, "server_error", "stream_interrupted"
+
+
+class UpstreamRejected(BadRequest):
+    """The provider refused the request itself (4xx other than 429): retrying cannot help."""
+
+    code = "upstream_rejected"
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        settings: LlmSettings,
+        providers: Mapping[str, Provider],
+        on_circuit: Callable[[str, State], None] | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        self.router = Router(settings)
+        self.providers = providers
+        self.breakers = {
+            name: CircuitBreaker(settings.circuit, on_change=_bind(on_circuit, name))
+            for name in settings.deployments
+        }
+        self._sleep = sleep
+
+    def any_available(self) -> bool:
+        return any(b.state != "open" for b in self.breakers.values())
+
+    async def __call__(self, ctx: CallContext) -> Reply:
+        names = self.router.route(ctx)
+        if ctx.request.stream:
+            return Stream(self._stream(ctx, names))
+        return await self._complete(ctx, names)
+
+    def _backoff(self, attempt: int) -> float:
+        retry = self.settings.retry
+        ceiling = min(retry.backoff_max_s, retry.backoff_initial_s * 2**attempt)
+        return random.uniform(ceiling / 2, ceiling)
+
+    async def _attempts(self, name: str) -> AsyncIterator[int]:
+        """Attempt numbers for one deployment while its circuit lets calls through."""
+        for attempt in range(self.settings.retry.attempts):
+            if attempt:
+                await self._sleep(self._backoff(attempt - 1))
+            if not self.breakers[name].allow():
+                return
+            yield attempt
+
+    async def _complete(self, ctx: CallContext, names: list[str]) -> Reply:
+        failure: ProviderError | None = None
+        for name in names:
+            deployment = self.router.deployment(name)
+            provider = self.providers[deployment.provider]
+            async for _ in self._attempts(name):
+                try:
+                    body = await provider.complete(deployment, ctx.request)
+                except ProviderError as exc:
+                    failure = self._failed(name, exc)
+                    continue
+                except BaseException:  # cancelled: says nothing about the deployment
+                    self.breakers[name].release()
+                    raise
+                self.breakers[name].success()
+                _served(ctx, name, deployment.model)
+                ctx.usage = Usage.from_body(body)
+                return Completion(body)
+        return self._fallback(ctx, failure)
+
+    async def _stream(self, ctx: CallContext, names: list[str]) -> AsyncIterator[dict[str, Any]]:
+        failure: ProviderError | None = None
+        for name in names:
+            deployment = self.router.deployment(name)
+            provider = self.providers[deployment.provider]
+            async for _ in self._attempts(name):
+                started = False
+                try:
+                    async for chunk in provider.stream(deployment, ctx.request):
+                        if not started:
+                            started = True
+                            _served(ctx, name, deployment.model)
+                        ctx.usage = Usage.from_body(chunk) or ctx.usage
+                        yield chunk
+                except ProviderError as exc:
+                    failure = self._failed(name, exc)
+                    if started:
+                        ctx.status = "error"
+                        raise StreamBroken(f"the answer broke off: {exc}") from exc
+                    continue
+                except BaseException:  # the client went away, or we were cancelled
+                    self.breakers[name].release()
+                    raise
+                self.breakers[name].success()
+                return
+        reply = self._fallback(ctx, failure)
+        assert isinstance(reply, Stream)
+        async for chunk in reply.chunks:
+            yield chunk
+
+    def _failed(self, name: str, exc: ProviderError) -> ProviderError:
+        if not exc.retryable:
+            self.breakers[name].release()
+            raise UpstreamRejected(str(exc)) from exc
+        self.breakers[name].failure()
+        log.warning("deployment %s failed (%s): %s", name, exc.kind, exc)
+        return exc
+
+    def _fallback(self, ctx: CallContext, failure: ProviderError | None) -> Reply:
+        answer = self.settings.fallback_answer
+        reason = f": {failure}" if failure else " (every circuit is open)"
+        if answer is None:
+            ctx.status = "error"
+            raise Unavailable(f"no deployment of {ctx.alias!r} could answer{reason}")
+        log.warning("answering %s with the fallback%s", ctx.alias, reason)
+        ctx.status = "fallback"
+        ctx.usage = Usage()
+        if ctx.request.stream:
+            return Stream(_fallback_chunks(ctx, answer))
+        return Completion(_fallback_body(ctx, answer))
+
+
+def _bind(
+    on_circuit: Callable[[str, State], None] | None, name: str
+) -> Callable[[State], None] | None:
+    if on_circuit is None:
+        return None
+    return partial(on_circuit, name)
+
+
+def _served(ctx: CallContext, name: str, model: str) -> None:
+    ctx.deployment = name
+    ctx.model = model
+
+
+def _fallback_body(ctx: CallContext, answer: str) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-fallback-{uuid.uuid4().hex[:16]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": ctx.alias,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": answer},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": Usage().as_dict(),
+    }
+
+
+async def _fallback_chunks(ctx: CallContext, answer: str) -> AsyncIterator[dict[str, Any]]:
+    base = {
+        "id": f"chatcmpl-fallback-{uuid.uuid4().hex[:16]}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": ctx.alias,
+    }
+    yield {
+        **base,
+        "choices": [
+            {"index": 0, "delta": {"role": "assistant", "content": answer}, "finish_reason": None}
+        ],
+    }
+    yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    yield {**base, "choices": [], "usage": Usage().as_dict()}

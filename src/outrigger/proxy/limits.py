@@ -1,0 +1,214 @@
+"""Rate limits and quotas: counters in windows, checked and taken all-or-nothing.
+
+A ``Window`` is a list of slot counters (the current slot first) and a limit on their sum.
+Per-minute limits slide: twelve 5-second slots, so a burst can never get twice the limit
+across a minute boundary. Monthly quotas are one slot per calendar month (UTC). The Redis
+implementation runs the check-and-take as one Lua script, so replicas share the counters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from outrigger._optional import require
+
+SLOT_S = 5
+SLOTS = 12  # 12 x 5 s = one sliding minute
+
+
+@dataclass(frozen=True)
+class Window:
+    name: str  # rpm | tpm | feature_rpm | feature_tpm | monthly_calls
+    limit: int
+    amount: int
+    slots: tuple[str, ...]  # counter keys, the current slot first
+    slot_starts: tuple[float, ...]  # epoch seconds each slot began
+    span_s: float  # how long a slot counts
+    expires_at: int  # when the current slot's counter may be dropped
+
+    def retry_after(self, counts: Sequence[int], now: float) -> float:
+        """Seconds until enough of the oldest slots leave the window for ``amount`` to fit
+        (until the newest slot leaves when it can never fit)."""
+        total = sum(counts)
+        leaves_at = now
+        for start, count in sorted(zip(self.slot_starts, counts, strict=True)):
+            if total + self.amount <= self.limit:
+                break
+            total -= count
+            leaves_at = start + self.span_s
+        return float(max(1, math.ceil(leaves_at - now)))
+
+
+def sliding_minute(key: str, name: str, limit: int, amount: int, now: float) -> Window:
+    current = int(now // SLOT_S)
+    indexes = range(current, current - SLOTS, -1)
+    return Window(
+        name,
+        limit,
+        amount,
+        tuple(f"{key}:{i}" for i in indexes),
+        tuple(float(i * SLOT_S) for i in indexes),
+        float(SLOT_S * SLOTS),
+        (current + 1) * SLOT_S + SLOT_S * SLOTS,
+    )
+
+
+def month_of(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m")
+
+
+def calendar_month(key: str, limit: int, amount: int, now: float) -> Window:
+    day = datetime.fromtimestamp(now, UTC)
+    start = datetime(day.year, day.month, 1, tzinfo=UTC)
+    days = calendar.monthrange(day.year, day.month)[1]
+    span = days * 86_400.0
+    return Window(
+        "monthly_calls",
+        limit,
+        amount,
+        (f"{key}:{month_of(now)}",),
+        (start.timestamp(),),
+        span,
+        int(start.timestamp() + span) + 86_400,
+    )
+
+
+@dataclass(frozen=True)
+class Refusal:
+    window: Window
+    retry_after_s: float
+
+
+class Limiter(Protocol):
+    async def acquire(self, windows: Sequence[Window]) -> Refusal | None:
+        """Take ``amount`` from every window, or from none and say which one is full."""
+        ...
+
+    async def add(self, window: Window, amount: int) -> None:
+        """Count ``amount`` more in the current slot (tokens known only after the call)."""
+        ...
+
+    async def seed(self, window: Window, value: int) -> None:
+        """Set the current slot to ``value`` unless it already exists (quota after restart)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryLimiter:
+    """In-process counters: right for one gateway, wrong for several (use Redis there)."""
+
+    def __init__(self, clock: Any = time.time) -> None:
+        self._counts: dict[str, tuple[int, float]] = {}
+        self._clock = clock
+
+    def _get(self, key: str, now: float) -> int:
+        value, expires = self._counts.get(key, (0, 0.0))
+        return value if expires > now else 0
+
+    async def acquire(self, windows: Sequence[Window]) -> Refusal | None:
+        now = self._clock()
+        for window in windows:
+            counts = [self._get(k, now) for k in window.slots]
+            if sum(counts) + window.amount > window.limit:
+                return Refusal(window, window.retry_after(counts, now))
+        for window in windows:
+            await self.add(window, window.amount)
+        if len(self._counts) > 100_000:
+            self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
+        return None
+
+    async def add(self, window: Window, amount: int) -> None:
+        key = window.slots[0]
+        self._counts[key] = (self._get(key, self._clock()) + amount, float(window.expires_at))
+
+    async def seed(self, window: Window, value: int) -> None:
+        if self._get(window.slots[0], self._clock()) == 0:
+            self._counts[window.slots[0]] = (value, float(window.expires_at))
+
+    async def close(self) -> None:
+        return None
+
+
+# KEYS: every window's slot keys, window after window. ARGV: the window count, then per
+# window: slot count, limit, amount, expires_at. Returns {0} or {i, counts...} for the
+# first full window i (1-based).
+_ACQUIRE = """
+local n = tonumber(ARGV[1])
+local k = 1
+local windows = {}
+for w = 1, n do
+  local base = 1 + (w - 1) * 4
+  local slots = tonumber(ARGV[base + 1])
+  local limit = tonumber(ARGV[base + 2])
+  local amount = tonumber(ARGV[base + 3])
+  local counts = redis.call('MGET', unpack(KEYS, k, k + slots - 1))
+  local total = 0
+  for i = 1, slots do counts[i] = tonumber(counts[i] or '0'); total = total + counts[i] end
+  if total + amount > limit then
+    local out = {w}
+    for i = 1, slots do out[#out + 1] = counts[i] end
+    return out
+  end
+  windows[w] = {KEYS[k], amount, ARGV[base + 4]}
+  k = k + slots
+end
+for w = 1, n do
+  local v = redis.call('INCRBY', windows[w][1], windows[w][2])
+  if v == tonumber(windows[w][2]) then redis.call('EXPIREAT', windows[w][1], windows[w][3]) end
+end
+return {0}
+"""
+
+
+class RedisLimiter:
+    """Counters in Redis, shared by every replica; one round trip per call."""
+
+    def __init__(self, url: str, clock: Any = time.time) -> None:
+        redis = require("redis.asyncio", "redis")
+        self._redis = redis.from_url(url)
+        self._script = self._redis.register_script(_ACQUIRE)
+        self._clock = clock
+
+    async def acquire(self, windows: Sequence[Window]) -> Refusal | None:
+        if not windows:
+            return None
+        keys = [k for w in windows for k in w.slots]
+        args: list[int] = [len(windows)]
+        for w in windows:
+            args += [len(w.slots), w.limit, w.amount, w.expires_at]
+        result = await self._script(keys=keys, args=args)
+        index = int(result[0])
+        if index == 0:
+            return None
+        window = windows[index - 1]
+        counts = [int(c) for c in result[1:]]
+        return Refusal(window, window.retry_after(counts, self._clock()))
+
+    async def add(self, window: Window, amount: int) -> None:
+        if amount == 0:
+            return
+        key = window.slots[0]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.incrby(key, amount)
+            pipe.expireat(key, window.expires_at)
+            await pipe.execute()
+
+    async def seed(self, window: Window, value: int) -> None:
+        await self._redis.set(window.slots[0], value, nx=True, exat=window.expires_at)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await asyncio.wait_for(self._redis.ping(), 1.0))
+        except (OSError, TimeoutError):
+            return False
+
+    async def close(self) -> None:
+        await self._redis.aclose()

@@ -1,0 +1,99 @@
+"""The limits step: per-tenant and per-feature RPM/TPM, and the tier's monthly call quota.
+
+Tokens are not known before the call: the prompt is estimated at admission and the
+difference is counted when the call is over. The monthly counter starts from the ledger
+the first time a process sees a tenant in a month, so a restart does not reset a quota.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from outrigger.config.llm import TenancySettings
+from outrigger.llm.types import estimate_tokens
+from outrigger.proxy.chain import Next
+from outrigger.proxy.context import CallContext, ProxyError, QuotaExceeded, RateLimited, Reply
+from outrigger.proxy.limits import Limiter, Window, calendar_month, month_of, sliding_minute
+
+CountCalls = Callable[[str, str], Awaitable[int]]  # (tenant, month) -> calls in the ledger
+
+
+class TierMissing(ProxyError):
+    status, kind, code = 403, "permission_error", "tier_not_configured"
+
+
+class LimitStep:
+    def __init__(
+        self,
+        limiter: Limiter,
+        settings: TenancySettings,
+        count_calls: CountCalls,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.limiter = limiter
+        self.settings = settings
+        self._count_calls = count_calls
+        self._clock = clock
+        self._seeded: set[str] = set()
+
+    def windows(self, ctx: CallContext, tokens: int, now: float) -> list[Window]:
+        tier = self.settings.tiers.get(ctx.tenant.tier)
+        if tier is None:
+            raise TierMissing(f"tenant tier {ctx.tenant.tier!r} is not configured")
+        base = f"or:{{{ctx.tenant.id}}}"  # hash tag: one Redis Cluster slot per tenant
+        windows = []
+        if tier.rpm is not None:
+            windows.append(sliding_minute(f"{base}:rpm", "rpm", tier.rpm, 1, now))
+        if tier.tpm is not None:
+            windows.append(sliding_minute(f"{base}:tpm", "tpm", tier.tpm, tokens, now))
+        feature = self.settings.features.get(ctx.feature)
+        if feature is not None:
+            fbase = f"{base}:f:{ctx.feature}"
+            if feature.rpm is not None:
+                windows.append(sliding_minute(f"{fbase}:rpm", "feature_rpm", feature.rpm, 1, now))
+            if feature.tpm is not None:
+                windows.append(
+                    sliding_minute(f"{fbase}:tpm", "feature_tpm", feature.tpm, tokens, now)
+                )
+        if tier.monthly_calls is not None:
+            windows.append(calendar_month(f"{base}:calls", tier.monthly_calls, 1, now))
+        return windows
+
+    async def _seed(self, ctx: CallContext, window: Window, now: float) -> None:
+        marker = f"{ctx.tenant.id}:{month_of(now)}"
+        if marker not in self._seeded:
+            await self.limiter.seed(window, await self._count_calls(ctx.tenant.id, month_of(now)))
+            self._seeded.add(marker)
+
+    async def __call__(self, ctx: CallContext, call_next: Next) -> Reply:
+        now = self._clock()
+        tokens = estimate_tokens(ctx.request.text())
+        ctx.prompt_tokens_estimate = tokens
+        windows = self.windows(ctx, tokens, now)
+        for window in windows:
+            if window.name == "monthly_calls":
+                await self._seed(ctx, window, now)
+        refusal = await self.limiter.acquire(windows)
+        if refusal is not None:
+            name, limit = refusal.window.name, refusal.window.limit
+            if name == "monthly_calls":
+                raise QuotaExceeded(
+                    f"monthly quota of {limit} calls for tier {ctx.tenant.tier!r} is used up",
+                    retry_after_s=refusal.retry_after_s,
+                )
+            raise RateLimited(
+                f"rate limit reached: {name} {limit} per minute",
+                retry_after_s=refusal.retry_after_s,
+            )
+        token_windows = [w for w in windows if w.name.endswith("tpm")]
+        if token_windows:
+            ctx.finishers.append(lambda done: self._count_tokens(done, token_windows))
+        return await call_next(ctx)
+
+    async def _count_tokens(self, ctx: CallContext, windows: list[Window]) -> None:
+        if ctx.usage is None:
+            return
+        extra = ctx.usage.prompt_tokens + ctx.usage.completion_tokens - ctx.prompt_tokens_estimate
+        for window in windows:
+            await self.limiter.add(window, extra)

@@ -1,0 +1,131 @@
+"""The outermost step: once a call is over (a stream: at its last chunk, or when the client
+goes away) write its ledger row and audit record, count it, and run the context's finishers."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from outrigger.config.llm import LlmSettings
+from outrigger.llm.types import Usage, chunk_text, completion_text, estimate_tokens
+from outrigger.proxy.chain import Next
+from outrigger.proxy.context import CallContext, Completion, ProxyError, Reply, Stream
+from outrigger.proxy.limits import month_of
+from outrigger.storage.audit import AuditEntry, sha256_text
+from outrigger.storage.ledger import LedgerRecord
+from outrigger.storage.writer import BackgroundWriter
+from outrigger.telemetry.metrics import Metrics
+
+
+def cost_usd(settings: LlmSettings, deployment: str | None, usage: Usage) -> float:
+    if deployment is None:
+        return 0.0
+    dep = settings.deployments[deployment]
+    return (
+        usage.prompt_tokens * dep.input_price + usage.completion_tokens * dep.output_price
+    ) / 1e6
+
+
+class RecordStep:
+    def __init__(
+        self,
+        settings: LlmSettings,
+        ledger: BackgroundWriter[LedgerRecord],
+        audit: BackgroundWriter[AuditEntry],
+        metrics: Metrics,
+    ) -> None:
+        self.settings = settings
+        self.ledger = ledger
+        self.audit = audit
+        self.metrics = metrics
+
+    async def __call__(self, ctx: CallContext, call_next: Next) -> Reply:
+        try:
+            reply = await call_next(ctx)
+        except ProxyError as exc:
+            if ctx.alias:  # routed: an LLM call was attempted, so it is on the record
+                ctx.status = "error"
+                await self.finish(ctx)
+            else:
+                self.metrics.llm_refusals.labels(exc.code or exc.kind).inc()
+            raise
+        if isinstance(reply, Completion):
+            ctx.response_text = completion_text(reply.body)
+            await self.finish(ctx)
+            return reply
+        return Stream(self._watch(ctx, reply.chunks))
+
+    async def _watch(
+        self, ctx: CallContext, chunks: AsyncIterator[dict[str, Any]]
+    ) -> AsyncIterator[dict[str, Any]]:
+        parts: list[str] = []
+        last: dict[str, Any] = {}
+        try:
+            async for chunk in chunks:
+                parts.append(chunk_text(chunk))
+                last = chunk
+                yield chunk
+            if ctx.usage is None:  # the provider sent none: every stream ends with usage
+                ctx.response_text = "".join(parts)
+                yield usage_chunk(last, self._usage(ctx))
+        finally:
+            ctx.response_text = "".join(parts)
+            await self.finish(ctx)
+
+    def _usage(self, ctx: CallContext) -> Usage:
+        """What the provider reported, or an estimate when it reported nothing."""
+        if ctx.usage is None or (ctx.usage.prompt_tokens == 0 and ctx.status == "ok"):
+            ctx.usage = Usage(
+                estimate_tokens(ctx.request.text()), estimate_tokens(ctx.response_text)
+            )
+        return ctx.usage
+
+    async def finish(self, ctx: CallContext) -> None:
+        usage = self._usage(ctx)
+        cost = cost_usd(self.settings, ctx.deployment, usage)
+        now = time.time()
+        latency = ctx.elapsed_ms()
+        self.ledger.add(
+            LedgerRecord(
+                ctx.call_id, now, month_of(now), ctx.tenant.id, ctx.feature, ctx.alias,
+                ctx.deployment, usage.prompt_tokens, usage.completion_tokens, cost, latency,
+                ctx.cache, ctx.status, ctx.trace_id,
+            )
+        )  # fmt: skip
+        self.audit.add(
+            AuditEntry(
+                now, ctx.call_id, ctx.tenant.id, ctx.feature, ctx.alias, ctx.deployment,
+                ctx.model, prompt_hash(ctx), sha256_text(ctx.response_text),
+                usage.prompt_tokens, usage.completion_tokens, cost, ctx.status, ctx.trace_id,
+            )
+        )  # fmt: skip
+        self._count(ctx, usage, cost, latency)
+        for finisher in ctx.finishers:
+            await finisher(ctx)
+
+    def _count(self, ctx: CallContext, usage: Usage, cost: float, latency_ms: float) -> None:
+        m = self.metrics
+        m.llm_requests.labels(ctx.alias, ctx.deployment or "", ctx.feature, ctx.status).inc()
+        m.llm_latency.labels(ctx.alias).observe(latency_ms / 1000)
+        m.llm_tokens.labels(ctx.alias, "in").inc(usage.prompt_tokens)
+        m.llm_tokens.labels(ctx.alias, "out").inc(usage.completion_tokens)
+        m.llm_cost.labels(ctx.alias, ctx.feature).inc(cost)
+        m.llm_cache.labels(ctx.cache).inc()
+
+
+def usage_chunk(last: dict[str, Any], usage: Usage) -> dict[str, Any]:
+    return {
+        "id": last.get("id", "chatcmpl-outrigger"),
+        "object": "chat.completion.chunk",
+        "created": last.get("created", int(time.time())),
+        "model": last.get("model", ""),
+        "choices": [],
+        "usage": usage.as_dict(),
+    }
+
+
+def prompt_hash(ctx: CallContext) -> str:
+    """Hash of the messages as they left for the provider (after any redaction)."""
+    return sha256_text(json.dumps(ctx.request.messages, sort_keys=True, ensure_ascii=False))

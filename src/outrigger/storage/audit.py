@@ -1,0 +1,111 @@
+"""The tamper-evident audit trail: an append-only hash chain of LLM calls.
+
+Each record stores the hash of the one before it and its own hash over its content plus
+that link. Editing a record breaks its own hash; deleting or reordering records breaks the
+links (and the sequence numbers). Appends take a write lock so that replicas sharing the
+database extend one chain. Hashes of prompts and answers are stored, never the text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from outrigger.storage.db import Database, lock_writes
+from outrigger.storage.schema import audit_log
+
+GENESIS = "0" * 64
+_AUDIT_LOCK = 0x6F72617564697400  # "oraudit"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """What the proxy knows about a call; the chain fields are added on append."""
+
+    ts: float
+    call_id: str
+    tenant_id: str
+    feature: str
+    alias: str
+    deployment: str | None
+    model: str | None
+    prompt_hash: str
+    response_hash: str
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    status: str
+    trace_id: str | None
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def record_hash(seq: int, prev_hash: str, entry: dict[str, Any]) -> str:
+    content = {k: v for k, v in entry.items() if k not in ("seq", "prev_hash", "hash")}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return sha256_text(f"{seq}\n{prev_hash}\n{canonical}")
+
+
+@dataclass(frozen=True)
+class Break:
+    seq: int
+    reason: str
+
+
+class AuditStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def append(self, entries: Sequence[AuditEntry]) -> None:
+        if not entries:
+            return
+        with self.db.engine.begin() as conn:
+            lock_writes(conn, _AUDIT_LOCK)
+            last = conn.execute(
+                sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc())
+            ).first()
+            seq, prev = (last[0], last[1]) if last else (0, GENESIS)
+            rows = []
+            for entry in entries:
+                seq += 1
+                row = asdict(entry)
+                digest = record_hash(seq, prev, row)
+                rows.append({**row, "seq": seq, "prev_hash": prev, "hash": digest})
+                prev = digest
+            conn.execute(audit_log.insert(), rows)
+
+    def records(self, batch: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every record in chain order, read in pages."""
+        after = 0
+        while True:
+            query = sa.select(audit_log).where(audit_log.c.seq > after).order_by(audit_log.c.seq)
+            with self.db.engine.connect() as conn:
+                rows = [dict(r._mapping) for r in conn.execute(query.limit(batch))]
+            if not rows:
+                return
+            yield from rows
+            after = rows[-1]["seq"]
+
+    def verify(self) -> tuple[int, Break | None]:
+        """How many records were checked, and the first broken link (None: intact)."""
+        expected_seq, prev, count = 1, GENESIS, 0
+        for row in self.records():
+            count += 1
+            seq = row["seq"]
+            if seq != expected_seq:
+                return count, Break(expected_seq, f"record {expected_seq} is missing (deleted)")
+            if row["prev_hash"] != prev:
+                return count, Break(
+                    seq, f"record {seq} does not follow record {seq - 1} (reordered or replaced)"
+                )
+            if record_hash(seq, prev, row) != row["hash"]:
+                return count, Break(seq, f"record {seq} was edited after it was written")
+            prev, expected_seq = row["hash"], seq + 1
+        return count, None

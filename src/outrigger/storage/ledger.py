@@ -1,0 +1,88 @@
+"""The cost ledger: one row per LLM call, and the usage reports built from it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from outrigger.storage.db import Database
+from outrigger.storage.schema import llm_calls
+
+
+@dataclass(frozen=True)
+class LedgerRecord:
+    id: str
+    ts: float
+    month: str
+    tenant_id: str
+    feature: str
+    alias: str
+    deployment: str | None
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    latency_ms: float
+    cache: str
+    status: str
+    trace_id: str | None
+
+
+@dataclass(frozen=True)
+class UsageLine:
+    feature: str
+    alias: str
+    calls: int
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class LedgerStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def write(self, records: Sequence[LedgerRecord]) -> None:
+        """Insert a batch; a record already written (a retried flush) is skipped."""
+        if not records:
+            return
+        with self.db.engine.begin() as conn:
+            ids = [r.id for r in records]
+            seen = set(conn.scalars(sa.select(llm_calls.c.id).where(llm_calls.c.id.in_(ids))))
+            fresh = [asdict(r) for r in records if r.id not in seen]
+            if fresh:
+                conn.execute(llm_calls.insert(), fresh)
+
+    def usage(self, tenant_id: str, month: str) -> list[UsageLine]:
+        """Calls, tokens and cost of one tenant in one month (YYYY-MM), per feature and alias."""
+        c = llm_calls.c
+        query = (
+            sa.select(
+                c.feature,
+                c.alias,
+                sa.func.count(),
+                sa.func.sum(c.tokens_in),
+                sa.func.sum(c.tokens_out),
+                sa.func.sum(c.cost_usd),
+            )
+            .where(c.tenant_id == tenant_id, c.month == month)
+            .group_by(c.feature, c.alias)
+            .order_by(c.feature, c.alias)
+        )
+        with self.db.engine.connect() as conn:
+            return [
+                UsageLine(f, a, int(n), int(ti or 0), int(to or 0), float(cost or 0.0))
+                for f, a, n, ti, to, cost in conn.execute(query)
+            ]
+
+    def count_calls(self, tenant_id: str, month: str) -> int:
+        query = sa.select(sa.func.count()).where(
+            llm_calls.c.tenant_id == tenant_id, llm_calls.c.month == month
+        )
+        with self.db.engine.connect() as conn:
+            return int(conn.scalar(query) or 0)
