@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from outrigger import __version__
-from outrigger.cli import config_cmd, dlq_cmd, events_cmd, models_cmd
+from outrigger.cli import config_cmd, dlq_cmd, events_cmd, ledger_cmd, models_cmd, tenants_cmd
 from outrigger.cli.demo_cmd import demo_command
 from outrigger.cli.gateway_cmd import gateway_command
 from outrigger.cli.run_cmd import run_command
@@ -23,6 +23,10 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(dlq_cmd.app, name="dlq")
 app.add_typer(events_cmd.app, name="events")
 app.add_typer(models_cmd.app, name="models")
+app.add_typer(tenants_cmd.tenants_app, name="tenants")
+app.add_typer(tenants_cmd.keys_app, name="keys")
+app.command("usage")(ledger_cmd.usage_command)
+app.add_typer(ledger_cmd.audit_app, name="audit")
 
 
 @app.command("version")

@@ -1,0 +1,154 @@
+"""Gateways as real processes (``outrigger gateway``): limits shared through the machine's
+Redis across replicas, and the ledger and audit trail flushed on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from outrigger.storage.audit import AuditStore
+from outrigger.storage.factory import open_database
+from outrigger.storage.ledger import LedgerStore
+from outrigger.storage.tenants import Tenant, TenantStore
+from tests.upstream import UpstreamThread
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def upstream() -> Iterator[UpstreamThread]:
+    up = UpstreamThread().start()
+    yield up
+    up.stop()
+
+
+def write_config(path: Path, upstream: UpstreamThread, **extra: Any) -> Path:
+    config = {
+        "llm": {
+            "providers": {"up": {"kind": "openai", "base_url": upstream.url}},
+            "deployments": {"up": {"provider": "up", "model": "m"}},
+            "aliases": {"chat-default": ["up"]},
+        },
+        **extra,
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+class GatewayProcess:
+    def __init__(self, data_dir: Path, config: Path) -> None:
+        self.port = free_port()
+        env = {
+            **os.environ,
+            "OUTRIGGER_CONFIG_FILE": str(config),
+            "OUTRIGGER_DATA_DIR": str(data_dir),
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "outrigger", "gateway", "--port", str(self.port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self) -> GatewayProcess:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(self.proc.stdout.read().decode() if self.proc.stdout else "")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("gateway did not become ready")
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(30)
+        # uvicorn re-raises the SIGTERM it handled once shutdown is complete.
+        return 0 if code == -signal.SIGTERM else code
+
+
+def make_key(data_dir: Path, tenant: str, tier: str) -> str:
+    db = open_database(f"sqlite:///{data_dir / 'outrigger.sqlite3'}")
+    store = TenantStore(db)
+    store.create_tenant(Tenant(tenant, tenant, tier))
+    key, _ = store.create_key(tenant)
+    db.dispose()
+    return key
+
+
+def chat(url: str, key: str) -> int:
+    response = httpx.post(
+        f"{url}/v1/chat/completions",
+        json={"model": "chat-default", "messages": [{"role": "user", "content": "hi"}]},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    )
+    return response.status_code
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_two_replicas_sharing_redis_hold_one_limit(
+    data_dir: Path, upstream: UpstreamThread, redis_url: str, tmp_path: Path
+) -> None:
+    config = write_config(
+        tmp_path / "config.yaml",
+        upstream,
+        tenancy={"redis_url": redis_url, "tiers": {"hundred": {"rpm": 100}}},
+    )
+    tenant = f"t{uuid.uuid4().hex[:8]}"  # fresh counters in the shared Redis
+    key = make_key(data_dir, tenant, "hundred")
+    gateways = [GatewayProcess(data_dir, config), GatewayProcess(data_dir, config)]
+    try:
+        for gw in gateways:
+            gw.wait_ready()
+        urls = [gateways[i % 2].url for i in range(260)]
+        with ThreadPoolExecutor(16) as pool:
+            codes = list(pool.map(lambda u: chat(u, key), urls))
+    finally:
+        exits = [gw.stop() for gw in gateways]
+    assert exits == [0, 0]
+    assert codes.count(429) + codes.count(200) == len(codes)
+    assert 98 <= codes.count(200) <= 102, codes.count(200)
+    assert upstream.behaviour.requests == codes.count(200)
+
+
+@pytest.mark.slow
+def test_sigterm_flushes_every_ledger_and_audit_record(
+    data_dir: Path, upstream: UpstreamThread, tmp_path: Path
+) -> None:
+    # A flush interval far longer than the test: only the shutdown flush can write them.
+    config = write_config(tmp_path / "config.yaml", upstream, gateway={"flush_interval_s": 600})
+    key = make_key(data_dir, "acme", "enterprise")
+    gw = GatewayProcess(data_dir, config).wait_ready()
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda _: chat(gw.url, key), range(40)))
+    assert codes == [200] * 40
+    assert gw.stop() == 0
+    db = open_database(f"sqlite:///{data_dir / 'outrigger.sqlite3'}")
+    try:
+        assert LedgerStore(db).count_calls("acme", time.strftime("%Y-%m", time.gmtime())) == 40
+        assert AuditStore(db).verify() == (40, None)
+    finally:
+        db.dispose()
