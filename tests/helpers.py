@@ -19,7 +19,11 @@ CATEGORICAL = ["home", "marital", "records", "job"]
 
 
 def demo_spec_text() -> str:
-    return default_pipelines_file().read_text()
+    """The bundled credit-risk pipeline alone (the ticket-summary pipeline needs the LLM
+    proxy; tests/integration/test_llm_step.py covers it)."""
+    doc = yaml.safe_load(default_pipelines_file().read_text())
+    doc["pipelines"] = [p for p in doc["pipelines"] if p["name"] == "credit-risk-assessment"]
+    return yaml.safe_dump(doc, sort_keys=False)
 
 
 def fake_credit_model(score: Callable[[dict[str, Any]], float]) -> FunctionScorer:

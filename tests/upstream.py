@@ -48,9 +48,17 @@ BEHAVIOUR = web.AppKey("behaviour", Behaviour)
 
 
 def _answer(body: dict[str, Any]) -> str:
+    """``echo: <last user message>``; a message holding ``REPLY:<text>`` on a line is
+    answered with exactly ``<text>`` (tests that need a JSON answer)."""
     users = [m for m in body.get("messages", []) if m.get("role") == "user"]
     text = users[-1].get("content", "") if users else ""
-    return f"echo: {text}" if isinstance(text, str) else "echo"
+    if not isinstance(text, str):
+        return "echo"
+    for message in users:
+        for line in str(message.get("content", "")).splitlines():
+            if line.startswith("REPLY:"):
+                return line.removeprefix("REPLY:")
+    return f"echo: {text}"
 
 
 def _usage(body: dict[str, Any], answer: str) -> dict[str, int]:

@@ -15,9 +15,12 @@ from outrigger.config.load import default_pipelines_file, load_pipelines
 from outrigger.config.settings import Settings
 from outrigger.events.base import DeadLetterQueue, EventBus, Subscription
 from outrigger.events.factory import open_bus
+from outrigger.events.llm_step import LlmClient
 from outrigger.events.pipeline import PipelineSet, compile_pipelines
 from outrigger.events.steps import Batching
 from outrigger.events.worker import Worker
+from outrigger.proxy.pipeline_client import PipelineLlm
+from outrigger.proxy.service import LlmProxy, build_proxy
 from outrigger.registry.serving import ModelWatcher, RegistryLoader, open_registry
 from outrigger.storage.base import IdempotencyStore
 from outrigger.storage.factory import open_idempotency_store
@@ -29,20 +32,37 @@ def pipelines_path(settings: Settings) -> Path:
     return settings.pipelines_file or default_pipelines_file()
 
 
-def load_pipeline_set(settings: Settings, loader: RegistryLoader | None = None) -> PipelineSet:
+def needs_llm(settings: Settings) -> bool:
+    """Does any pipeline have an ``llm`` step (and so need the LLM proxy)?"""
+    spec = load_pipelines(pipelines_path(settings))
+    return any(step.llm is not None for p in spec.pipelines for step in p.steps)
+
+
+def load_pipeline_set(
+    settings: Settings, loader: RegistryLoader | None = None, llm: LlmClient | None = None
+) -> PipelineSet:
     path = pipelines_path(settings)
     batching = Batching(settings.worker.batch_max_size, settings.worker.batch_max_wait_ms / 1000)
     spec = load_pipelines(path)
     if loader is None:
         loader = RegistryLoader(open_registry(settings), settings)
-    return compile_pipelines(spec, path.parent, loader=loader, batching=batching)
+    return compile_pipelines(
+        spec,
+        path.parent,
+        loader=loader,
+        batching=batching,
+        llm=llm,
+        llm_aliases=settings.llm.aliases.keys(),
+    )
 
 
-def load_models(settings: Settings) -> tuple[PipelineSet, ModelWatcher | None]:
+def load_models(
+    settings: Settings, llm: LlmClient | None = None
+) -> tuple[PipelineSet, ModelWatcher | None]:
     """The pipelines with their models, and a watcher when any model comes from the
     registry (it follows alias changes); shared by the worker and the gateway."""
     loader = RegistryLoader(open_registry(settings), settings)
-    pipelines = load_pipeline_set(settings, loader)
+    pipelines = load_pipeline_set(settings, loader, llm)
     watcher = ModelWatcher(loader, pipelines, settings.registry.poll_s) if loader.refs else None
     return pipelines, watcher
 
@@ -63,6 +83,7 @@ class Runtime:
     metrics: Metrics = field(default_factory=Metrics)
     tracer: Tracer = field(default_factory=NoOpTracer)
     tracer_provider: TracerProvider | None = None
+    proxy: LlmProxy | None = None  # when a pipeline has an ``llm`` step
 
     def __post_init__(self) -> None:
         for pipeline in self.pipelines.pipelines:
@@ -88,6 +109,8 @@ class Runtime:
     async def close(self) -> None:
         await self.bus.close()
         await self.idempotency.close()
+        if self.proxy is not None:
+            await self.proxy.close()  # flushes the ledger and the audit trail
         if self.tracer_provider is not None:
             self.tracer_provider.shutdown()  # flushes the spans still buffered
 
@@ -109,7 +132,12 @@ async def bus_session(settings: Settings) -> AsyncIterator[tuple[EventBus, DeadL
 
 
 async def build_runtime(settings: Settings) -> Runtime:
-    pipelines, watcher = load_models(settings)
+    metrics = Metrics()
+    proxy = None
+    if needs_llm(settings):
+        proxy = await asyncio.to_thread(build_proxy, settings, metrics)
+        proxy.start()
+    pipelines, watcher = load_models(settings, PipelineLlm(proxy) if proxy else None)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     bus, dlq = await open_bus_only(settings)
     try:
@@ -122,4 +150,6 @@ async def build_runtime(settings: Settings) -> Runtime:
     sub = subscription(settings, pipelines)
     await bus.declare(sub)
     tracer, provider = tracer_for(settings.telemetry.otlp_endpoint)
-    return Runtime(settings, bus, dlq, pipelines, store, sub, watcher, Metrics(), tracer, provider)
+    return Runtime(
+        settings, bus, dlq, pipelines, store, sub, watcher, metrics, tracer, provider, proxy
+    )

@@ -28,7 +28,7 @@ def check(
     path = file or pipelines_path(settings)
     try:
         spec = load_pipelines(path)
-        pipelines = compile_pipelines(spec, path.parent)
+        pipelines = compile_pipelines(spec, path.parent, llm_aliases=settings.llm.aliases.keys())
     except ConfigProblems as exc:
         err.print(f"[bold red]{path}: {len(exc.problems)} problem(s)[/]", highlight=False)
         for problem in exc.problems:
@@ -36,5 +36,7 @@ def check(
         raise typer.Exit(1) from None
     out.print(f"[green]ok[/] {path}: {len(pipelines.pipelines)} pipeline(s)", highlight=False)
     for p in pipelines.pipelines:
-        models = ", ".join(f"{s.model.name}@{s.model.version}" for s in p.scores) or "no models"
-        out.print(f"  {p.label}: {len(p.spec.steps)} steps, {models}", highlight=False)
+        models = [f"{s.model.name}@{s.model.version}" for s in p.scores]
+        models += [f"llm {s.spec.model}" for s in p.llms]
+        used = ", ".join(models) or "no models"
+        out.print(f"  {p.label}: {len(p.spec.steps)} steps, {used}", highlight=False)

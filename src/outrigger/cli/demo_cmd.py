@@ -46,12 +46,17 @@ def demo_command(
     data_dir: Path | None = typer.Option(
         None, help="Keep the bus and stores here (default: a fresh temporary directory)."
     ),
+    tickets: int = typer.Option(
+        4, min=0, help="Support tickets for the summarisation pipeline (embedded LLM)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary line last."),
 ) -> None:
     """Run the sidecar in-process with a simulated loan-origination service.
 
     The service emits LoanApplicationSubmitted events (a few malformed); Outrigger scores
-    them with the bundled credit-risk ONNX model and publishes AiAssessmentCompleted.
+    them with the bundled credit-risk ONNX model and publishes AiAssessmentCompleted. A
+    support desk emits TicketCreated events, summarised by the embedded SmolLM2 model through
+    the LLM proxy (ledger and audit included) when the local-llm extra is installed.
     """
     with tempfile.TemporaryDirectory(prefix="outrigger-demo-") as tmp:
         directory = data_dir or Path(tmp)
@@ -64,13 +69,14 @@ def demo_command(
             TimeElapsedColumn(),
         )
         with Progress(*columns, console=console, transient=as_json) as bar:
-            task = bar.add_task("events", total=events)
+            task = bar.add_task("events", total=events + tickets)
             report = run(
                 run_demo(
                     settings,
                     events,
                     malformed_rate=malformed_rate,
                     seed=seed,
+                    tickets=tickets,
                     progress=lambda done, total: bar.update(task, completed=done),
                 )
             )
@@ -80,6 +86,10 @@ def demo_command(
         return
     out.print(_table(report))
     out.print(_summary(summary))
+    for item in report.summaries:
+        out.print(f"[bold]{item['ticket_id']}[/] summary: {item['summary']}", highlight=False)
+    if report.llm_note:
+        out.print(report.llm_note)
     verdict = "[green]nothing lost[/]" if report.lost == 0 else f"[red]{report.lost} lost[/]"
     out.print(f"{report.results} results, {report.dead_lettered} dead-lettered, {verdict}.")
     if data_dir is None:

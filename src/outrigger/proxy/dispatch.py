@@ -146,7 +146,7 @@ class Dispatcher:
     def _fallback(self, ctx: CallContext, failure: ProviderError | None) -> Reply:
         answer = self.settings.fallback_answer
         reason = f": {failure}" if failure else " (every circuit is open)"
-        if answer is None:
+        if answer is None or not ctx.fallback_answer:
             ctx.status = "error"
             raise Unavailable(f"no deployment of {ctx.alias!r} could answer{reason}")
         log.warning("answering %s with the fallback%s", ctx.alias, reason)

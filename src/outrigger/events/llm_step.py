@@ -1,0 +1,99 @@
+"""The ``llm`` step: event text -> a prompt (event content only in the user role, fenced as
+data) -> the LLM proxy -> text or schema-checked JSON in ``steps.<name>``."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from outrigger.config.pipelines import LlmStep
+from outrigger.errors import MappingError, OutputValidationError, TransientError
+from outrigger.events.mapping import MISSING, resolve
+from outrigger.events.steps import StepContext
+from outrigger.guard.messages import PromptTemplate
+from outrigger.guard.output import OutputValidator, repair_prompt
+from outrigger.llm.types import ChatRequest
+
+
+class Answer(Protocol):
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def model(self) -> str | None: ...
+
+
+class LlmClient(Protocol):
+    async def complete(
+        self, tenant_id: str, feature: str, request: ChatRequest, trace_id: str | None = None
+    ) -> Answer: ...
+
+
+class UnconnectedLlm:
+    """For commands that route events but never run pipelines (config check, dlq replay,
+    events publish): the worker always connects the real proxy."""
+
+    async def complete(
+        self, tenant_id: str, feature: str, request: ChatRequest, trace_id: str | None = None
+    ) -> Answer:
+        raise TransientError("this process has no LLM proxy connected")
+
+
+class LlmRunner:
+    def __init__(self, spec: LlmStep, pipeline: str, client: LlmClient) -> None:
+        self.spec = spec
+        self.feature = spec.feature or pipeline
+        self.client = client
+        self.template = PromptTemplate(spec.system, spec.instruction)
+        schema = spec.output_schema
+        self.validator = OutputValidator(schema) if schema is not None else None
+
+    def _tenant(self, ctx: StepContext) -> str:
+        value = resolve(ctx.root(), self.spec.tenant_path)
+        if value is MISSING or value in (None, ""):
+            if self.spec.tenant_default is None:
+                raise MappingError(f"{self.spec.tenant_path}: the event names no tenant")
+            return self.spec.tenant_default
+        return str(value)
+
+    def _inputs(self, ctx: StepContext) -> dict[str, str]:
+        root = ctx.root()
+        inputs = {}
+        for name, path in self.spec.inputs.items():
+            value = resolve(root, path)
+            if value is MISSING or value is None:
+                raise MappingError(f"{path}: missing (input {name!r} of step {self.spec.name!r})")
+            inputs[name] = value if isinstance(value, str) else str(value)
+        return inputs
+
+    def _request(self, messages: list[dict[str, Any]]) -> ChatRequest:
+        params: dict[str, Any] = {
+            "max_tokens": self.spec.max_tokens,
+            "temperature": self.spec.temperature,
+        }
+        if self.validator is not None:
+            params["response_format"] = {"type": "json_object"}
+        return ChatRequest(self.spec.model, messages, params)
+
+    async def run(self, ctx: StepContext, trace_id: str | None = None) -> Answer:
+        tenant = self._tenant(ctx)
+        messages = [m.as_dict() for m in self.template.render(self._inputs(ctx))]
+        answer = await self.client.complete(tenant, self.feature, self._request(messages), trace_id)
+        result: dict[str, Any] = {"text": answer.text, "model": answer.model}
+        if self.validator is not None:
+            check = self.validator.check_text(answer.text)
+            if not check.ok and self.spec.repair:
+                retry = [
+                    *messages,
+                    {"role": "assistant", "content": answer.text},
+                    {"role": "user", "content": repair_prompt(check.errors, self.validator.schema)},
+                ]
+                answer = await self.client.complete(
+                    tenant, self.feature, self._request(retry), trace_id
+                )
+                check = self.validator.check_text(answer.text)
+            if not check.ok:
+                raise OutputValidationError(f"step {self.spec.name}: {check.message}")
+            result["output"] = check.value
+        ctx.steps[self.spec.name] = result
+        ctx.models.append({"name": self.spec.model, "version": answer.model or "unknown"})
+        return answer

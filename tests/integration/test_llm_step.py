@@ -1,0 +1,146 @@
+"""The pipelines' ``llm`` step through the real proxy, against the upstream on 127.0.0.1;
+and one marked test against the embedded SmolLM2 model."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from outrigger.config.load import parse_pipelines
+from outrigger.errors import OutputValidationError, PermanentError, TransientError
+from outrigger.events.envelope import Event
+from outrigger.events.pipeline import PipelineSet, compile_pipelines
+from outrigger.llm.local import local_model_available
+from outrigger.proxy.pipeline_client import PipelineLlm
+from outrigger.proxy.service import LlmProxy, build_proxy
+from outrigger.storage.tenants import Tenant
+from tests.gateway_server import llm_settings
+from tests.upstream import UpstreamThread
+
+PIPELINES = """
+pipelines:
+  - name: ticket-triage
+    on: {types: ["com.acme.support.TicketCreated"]}
+    steps:
+      - llm:
+          name: triage
+          system: You triage support tickets.
+          instruction: Classify this ticket.
+          inputs: {ticket: data.body}
+          schema:
+            type: object
+            required: [label, urgency]
+            properties:
+              label: {enum: [billing, access, other]}
+              urgency: {type: number, minimum: 0, maximum: 1}
+      - publish:
+          type: com.acme.ai.TicketTriaged
+          routing_key: ai.ticket.triaged
+          data: {label: steps.triage.output.label, urgency: steps.triage.output.urgency}
+"""
+
+
+@pytest.fixture
+def upstream() -> Iterator[UpstreamThread]:
+    up = UpstreamThread().start()
+    yield up
+    up.stop()
+
+
+@pytest.fixture
+async def proxy(data_dir: Path, upstream: UpstreamThread) -> AsyncIterator[LlmProxy]:
+    built = build_proxy(llm_settings(data_dir, {"up": upstream.url}))
+    built.start()
+    built.tenants.create_tenant(Tenant("acme", "Acme", "enterprise"))
+    yield built
+    await built.close()
+
+
+def pipelines(proxy: LlmProxy, text: str = PIPELINES) -> PipelineSet:
+    return compile_pipelines(parse_pipelines(text, "test"), Path("."), llm=PipelineLlm(proxy))
+
+
+def ticket(body: str, tenant: str | None = "acme") -> Event:
+    data: dict[str, Any] = {"body": body}
+    if tenant is not None:
+        data["tenant_id"] = tenant
+    return Event("ev-1", "com.acme.support.TicketCreated", "urn:test", data, "structured")
+
+
+async def run(proxy: LlmProxy, event: Event) -> dict[str, Any]:
+    pipeline = pipelines(proxy).pipelines[0]
+    result = await pipeline.run(event, "support.ticket.created")
+    return json.loads(result.body)["data"]
+
+
+async def test_a_valid_json_answer_becomes_the_result(
+    proxy: LlmProxy, upstream: UpstreamThread
+) -> None:
+    data = await run(
+        proxy, ticket('I was charged twice\nREPLY:{"label": "billing", "urgency": 0.8}')
+    )
+    assert data["label"] == "billing" and data["urgency"] == 0.8
+    sent = upstream.behaviour.last["body"]["messages"]
+    assert [m["role"] for m in sent] == ["system", "user"]
+    assert "charged twice" in sent[1]["content"] and "charged twice" not in sent[0]["content"]
+    await proxy.flush()
+    usage = proxy.ledger.usage("acme", time.strftime("%Y-%m", time.gmtime()))
+    assert [(u.feature, u.calls) for u in usage] == [("ticket-triage", 1)]
+
+
+async def test_an_invalid_answer_is_repaired_once_then_dead_lettered(
+    proxy: LlmProxy, upstream: UpstreamThread
+) -> None:
+    with pytest.raises(OutputValidationError, match="urgency"):
+        await run(proxy, ticket('REPLY:{"label": "billing", "urgency": 7}'))
+    assert upstream.behaviour.requests == 2  # the answer, then one repair attempt
+    repair = upstream.behaviour.last["body"]["messages"][-1]["content"]
+    assert "rejected" in repair and "urgency" in repair
+
+
+async def test_unknown_tenant_is_permanent_and_outage_is_transient(
+    proxy: LlmProxy, upstream: UpstreamThread
+) -> None:
+    with pytest.raises(PermanentError) as unknown:
+        await run(proxy, ticket("hello", tenant="nobody"))
+    assert unknown.value.code == "unknown_tenant"
+    upstream.set("500")
+    with pytest.raises(TransientError):  # never the gateway's graceful fallback text
+        await run(proxy, ticket("hello"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not local_model_available(), reason="the local-llm extra is not installed")
+async def test_the_embedded_model_answers_through_the_openai_client(data_dir: Path) -> None:
+    import openai
+
+    from outrigger.config.settings import Settings
+    from tests.gateway_server import GatewayServer
+
+    server = GatewayServer(Settings(data_dir=data_dir)).start()  # defaults: SmolLM2 in process
+    try:
+        tenants = server.proxy.tenants
+        tenants.create_tenant(Tenant("demo", "Demo", "enterprise"))
+        key, _ = tenants.create_key("demo")
+        client = openai.OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0)
+        answer = client.chat.completions.create(
+            model="chat-default",
+            messages=[{"role": "user", "content": "What is the capital of France?"}],
+            max_tokens=20,
+        )
+        assert "paris" in (answer.choices[0].message.content or "").lower()
+        stream = client.chat.completions.create(
+            model="chat-default",
+            messages=[{"role": "user", "content": "Say hello."}],
+            max_tokens=10,
+            stream=True,
+        )
+        chunks = list(stream)
+        assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+    finally:
+        server.stop()
