@@ -1,0 +1,152 @@
+"""Prompt-injection screening of untrusted text (user content, event free text).
+
+``InjectionDetector.screen(text)`` returns a ``Verdict``: a score in [0, 1] and the rules that
+matched. The score combines the weights of the distinct matched rules as independent evidence
+(``1 - Π(1 - w)``). The text is checked as given (normalised), with letter-spacing and
+leetspeak undone, and inside base64/hex blobs that decode to text. What to do with a verdict
+is the feature's ``InjectionPolicy``: block, flag or log.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from outrigger.guard.injection_rules import RULES, Rule
+
+_INVISIBLE: Final = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
+_SPACED: Final = re.compile(r"\b(?:[a-z][ .\-_*]){2,}[a-z]\b")
+_DOTTED: Final = re.compile(r"\b(?:[a-z][.\-_*]){2,}[a-z]\b")
+_LEET: Final = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+)
+_BASE64: Final = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
+_HEX: Final = re.compile(r"\b(?:[0-9a-fA-F]{2}){16,}\b")
+_ENCODED_WEIGHT: Final = 0.8
+_INVISIBLE_WEIGHT: Final = 0.3
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    rule: str
+    category: str
+    weight: float
+    excerpt: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    score: float
+    hits: tuple[RuleHit, ...]
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        return tuple(h.rule for h in self.hits)
+
+
+def _clean(text: str) -> str:
+    return _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).lower()
+
+
+def normalise(text: str) -> str:
+    """NFKC, invisible characters removed, lower case, runs of blanks collapsed."""
+    return re.sub(r"[ \t\r\f\v]+", " ", _clean(text))
+
+
+def _unspaced(text: str) -> str:
+    """``i g n o r e  a l l`` -> ``ignore all``, ``1gn0re`` -> ``ignore`` (on ``_clean`` text:
+    a run of two or more blanks separates words)."""
+    text = _DOTTED.sub(lambda m: re.sub(r"[.\-_*]", "", m[0]), text)
+    words = re.split(r"[ \t]{2,}", text)
+    joined = " ".join(_SPACED.sub(lambda m: re.sub(r"[ .\-_*]", "", m[0]), w) for w in words)
+    return re.sub(r"[ \t\r\f\v]+", " ", joined.translate(_LEET))
+
+
+def _dehyphenated(text: str) -> str:
+    """``ignore-all-previous-instructions`` -> ``ignore all previous instructions``."""
+    return re.sub(r"(?<=[a-z])[-_](?=[a-z])", " ", text)
+
+
+def _decoded_blobs(text: str) -> Iterator[str]:
+    for match in _BASE64.finditer(text):
+        blob = match[0]
+        try:
+            raw = base64.b64decode(blob + "=" * (-len(blob) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        yield from _printable(raw)
+    for match in _HEX.finditer(text):
+        yield from _printable(bytes.fromhex(match[0]))
+
+
+def _printable(raw: bytes) -> Iterator[str]:
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return
+    if decoded and sum(ch.isprintable() or ch.isspace() for ch in decoded) / len(decoded) > 0.9:
+        yield decoded
+
+
+class InjectionDetector:
+    def __init__(self, rules: Sequence[Rule] = RULES) -> None:
+        self._rules = tuple(rules)
+
+    def _match(self, text: str, prefix: str = "") -> dict[str, RuleHit]:
+        hits: dict[str, RuleHit] = {}
+        clean = _clean(text)
+        normal = normalise(text)
+        squashed = re.sub(r"[^a-z]", "", _unspaced(clean))
+        variants = (normal, _unspaced(clean), _dehyphenated(normal), squashed)
+        for variant in dict.fromkeys(variants):
+            for rule in self._rules:
+                name = prefix + rule.name
+                if name in hits:
+                    continue
+                found = rule.regex.search(variant)
+                if found:
+                    weight = max(rule.weight, _ENCODED_WEIGHT) if prefix else rule.weight
+                    hits[name] = RuleHit(name, rule.category, weight, found[0][:80])
+        return hits
+
+    def screen(self, text: str) -> Verdict:
+        hits = self._match(text)
+        for decoded in _decoded_blobs(unicodedata.normalize("NFKC", text)):
+            for name, hit in self._match(decoded, prefix="encoded:").items():
+                hits.setdefault(name, hit)
+        if _INVISIBLE.search(text) and hits:
+            hits["invisible_characters"] = RuleHit(
+                "invisible_characters", "obfuscation", _INVISIBLE_WEIGHT, ""
+            )
+        remaining = 1.0
+        for hit in hits.values():
+            remaining *= 1.0 - hit.weight
+        return Verdict(round(1.0 - remaining, 4), tuple(hits.values()))
+
+
+Action = Literal["block", "flag", "log"]
+Decision = Literal["allow", "block", "flag", "log"]
+
+
+class InjectionPolicy(BaseModel):
+    """Per feature: ``block`` refuses the request (or dead-letters the event), ``flag`` lets it
+    through marked for review (audit record, metric, result-event attribute), ``log`` only
+    records it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    action: Action = "flag"
+    threshold: float = Field(0.5, gt=0.0, le=1.0)
+
+    def decide(self, verdict: Verdict) -> Decision:
+        if not self.enabled or verdict.score < self.threshold:
+            return "allow"
+        return self.action
