@@ -66,12 +66,18 @@ def create_key(
     tenant: str = typer.Option(..., "--tenant", help="The tenant the key acts for."),
     name: str = typer.Option("", help="What the key is for (shown in listings)."),
     expires_in_days: float | None = typer.Option(None, min=0.001, help="Expire after N days."),
+    role: list[str] = typer.Option(
+        [],
+        "--role",
+        help="A role of the key's holder (repeatable); privacy policies "
+        "re-hydrate PII only for the roles they name.",
+    ),
 ) -> None:
     """Create a key. It is printed once and never stored: copy it now."""
     expires = time.time() + expires_in_days * 86_400 if expires_in_days else None
     with tenant_store() as store:
         try:
-            key, info = store.create_key(tenant, name, expires)
+            key, info = store.create_key(tenant, name, expires, frozenset(role))
         except TenantError as exc:
             fail(str(exc))
     out.print(f"key {info.prefix} for tenant {tenant} (shown once, store it safely):")
@@ -90,12 +96,15 @@ def list_keys(
     if as_json:
         for k in keys:
             print(json.dumps({"id": k.id, "tenant": k.tenant_id, "prefix": k.prefix,
-                              "name": k.name, "status": k.status(now)}))  # fmt: skip
+                              "name": k.name, "status": k.status(now),
+                              "roles": sorted(k.roles)}))  # fmt: skip
         return
-    table = Table("prefix", "tenant", "name", "status", "expires")
+    table = Table("prefix", "tenant", "name", "roles", "status", "expires")
     for k in keys:
         expires = time.strftime("%Y-%m-%d %H:%M", time.gmtime(k.expires_at)) if k.expires_at else ""
-        table.add_row(k.prefix, k.tenant_id, k.name, k.status(now), expires)
+        table.add_row(
+            k.prefix, k.tenant_id, k.name, ",".join(sorted(k.roles)), k.status(now), expires
+        )
     out.print(table)
 
 

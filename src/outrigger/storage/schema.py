@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+)
 
 # Deterministic constraint names, identical on SQLite and PostgreSQL, so a later migration can
 # drop or alter a constraint by name (SQLite batch mode needs the names too).
@@ -47,6 +57,9 @@ api_keys = Table(
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=True),
     Column("revoked_at", Float, nullable=True),
+    # Comma-separated roles of the key's holder (e.g. ``clinician``): privacy policies
+    # re-hydrate PII only for callers holding one of the roles they name.
+    Column("roles", String(500), nullable=True),
     Index("ix_api_keys_tenant_id", "tenant_id"),
 )
 
@@ -90,4 +103,15 @@ audit_log = Table(
     Column("trace_id", String(32), nullable=True),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+# Sealed pseudonymisation vaults of async pipelines (outrigger.privacy.stores).
+privacy_vaults = Table(
+    "privacy_vaults",
+    metadata,
+    Column("vault_id", String(128), primary_key=True),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_privacy_vaults_expires_at", "expires_at"),
 )

@@ -23,6 +23,7 @@ from outrigger.storage.schema import api_keys, tenants
 
 KEY_PREFIX = "ork"
 TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+ROLE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 
 class TenantError(OutriggerError):
@@ -38,6 +39,7 @@ class KeyInfo:
     created_at: float
     expires_at: float | None
     revoked_at: float | None
+    roles: frozenset[str] = frozenset()
 
     def status(self, now: float) -> str:
         if self.revoked_at is not None:
@@ -53,10 +55,16 @@ class Tenant:
     name: str
     tier: str
     region: str | None = None  # pinned: never served from another region
+    #: The roles of the API key the call came with (not of the tenant as a whole).
+    roles: frozenset[str] = frozenset()
 
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def roles_of(text: str | None) -> frozenset[str]:
+    return frozenset(r for r in (text or "").split(",") if r)
 
 
 def _tenant(row: Any) -> Tenant:
@@ -101,15 +109,29 @@ class TenantStore:
 
     # -- keys ----------------------------------------------------------------------------
     def create_key(
-        self, tenant_id: str, name: str = "", expires_at: float | None = None
+        self,
+        tenant_id: str,
+        name: str = "",
+        expires_at: float | None = None,
+        roles: frozenset[str] = frozenset(),
     ) -> tuple[str, KeyInfo]:
         """The new key (shown once, never stored) and what is stored about it."""
         if self.get_tenant(tenant_id) is None:
             raise TenantError(f"no tenant {tenant_id!r}")
+        bad = sorted(r for r in roles if not ROLE.match(r))
+        if bad:
+            raise TenantError(f"roles {bad}: use 1-64 of a-z 0-9 _ . - each")
         key_id = secrets.token_hex(6)
         key = f"{KEY_PREFIX}-{key_id}-{secrets.token_urlsafe(32)}"
         info = KeyInfo(
-            key_id, tenant_id, f"{KEY_PREFIX}-{key_id}", name, self._clock(), expires_at, None
+            key_id,
+            tenant_id,
+            f"{KEY_PREFIX}-{key_id}",
+            name,
+            self._clock(),
+            expires_at,
+            None,
+            frozenset(roles),
         )
         with self.db.engine.begin() as conn:
             conn.execute(
@@ -122,6 +144,7 @@ class TenantStore:
                     created_at=info.created_at,
                     expires_at=expires_at,
                     revoked_at=None,
+                    roles=",".join(sorted(roles)) or None,
                 )
             )
         return key, info
@@ -135,11 +158,12 @@ class TenantStore:
             api_keys.c.created_at,
             api_keys.c.expires_at,
             api_keys.c.revoked_at,
+            api_keys.c.roles,
         ).order_by(api_keys.c.created_at)
         if tenant_id is not None:
             query = query.where(api_keys.c.tenant_id == tenant_id)
         with self.db.engine.connect() as conn:
-            return [KeyInfo(*row) for row in conn.execute(query)]
+            return [KeyInfo(*row[:-1], roles_of(row[-1])) for row in conn.execute(query)]
 
     def revoke_key(self, key_id: str) -> bool:
         """True when the key existed and was active; revoking twice is harmless."""
@@ -162,6 +186,7 @@ class TenantStore:
                 tenants.c.region,
                 api_keys.c.expires_at,
                 api_keys.c.revoked_at,
+                api_keys.c.roles,
             )
             .join(tenants, tenants.c.id == api_keys.c.tenant_id)
             .where(api_keys.c.key_hash == hash_key(key))
@@ -172,4 +197,5 @@ class TenantStore:
             return None
         if row.expires_at is not None and row.expires_at <= self._clock():
             return None
-        return Tenant(row.id, row.name, row.tier, row.region), row.expires_at
+        tenant = Tenant(row.id, row.name, row.tier, row.region, roles_of(row.roles))
+        return tenant, row.expires_at

@@ -1,0 +1,52 @@
+"""Fast mode: regular expressions and checksums only, no model and no optional dependency.
+
+For high-volume event fields. It finds every structured identifier the full mode finds (with
+its own patterns) and person names only where a cue introduces them (``Dr. …``, ``Name: …``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from outrigger.privacy.base import Span, resolve_overlaps
+from outrigger.privacy.patterns import ALL_SPECS, CONTEXT_BOOST, PatternSpec
+
+
+def has_context(text: str, start: int, words: Sequence[str], window: int) -> bool:
+    before = text[max(0, start - window) : start].lower()
+    return any(word in before for word in words)
+
+
+def match_spec(spec: PatternSpec, text: str) -> Iterator[Span]:
+    """The spans ``spec`` finds in ``text``, validated and context-scored."""
+    for match in spec.regex.finditer(text):
+        start, end = match.span(spec.group)
+        value = text[start:end]
+        if spec.validator is not None and not spec.validator(value):
+            continue
+        if spec.anti_context and has_context(text, start, spec.anti_context, 20):
+            continue
+        score = spec.score
+        if spec.context and has_context(text, start, spec.context, spec.window):
+            score = min(1.0, round(score + CONTEXT_BOOST, 2))
+        elif spec.needs_context:
+            continue
+        yield Span(start, end, spec.entity, score)
+
+
+class RegexDetector:
+    """A ``Detector`` over ``PatternSpec``s (all of them by default)."""
+
+    def __init__(
+        self, specs: Sequence[PatternSpec] = ALL_SPECS, score_threshold: float = 0.5
+    ) -> None:
+        self._specs = tuple(specs)
+        self._threshold = score_threshold
+
+    def detect(self, text: str, entities: frozenset[str] | None = None) -> list[Span]:
+        found: list[Span] = []
+        for spec in self._specs:
+            if entities is not None and spec.entity not in entities:
+                continue
+            found.extend(s for s in match_spec(spec, text) if s.score >= self._threshold)
+        return resolve_overlaps(found)

