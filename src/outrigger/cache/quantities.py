@@ -1,0 +1,91 @@
+"""Numbers, amounts, times and identifiers in a token list, with their units.
+
+``$1,200``, ``1200 dollars`` and ``1.2k USD`` are one quantity (1200 usd); ``5kg`` and
+``5 kg`` agree; ``9:30 am`` and ``9:30 pm`` do not; ``one-year`` is 1 year. Tokens that
+mix letters and digits (``CLM-20931``, ``1Z999AA1012``) are identifiers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from outrigger.cache import lexicon as lx
+
+_NUMBER = re.compile(r"^(\d[\d,]*(?:\.\d+)?)([a-z%.]*)$")
+_TIME = re.compile(r"^(\d{1,2})[:.](\d{2})(am|pm)?$")
+_ORDINAL = frozenset({"st", "nd", "rd", "th"})
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    value: str
+    unit: str | None = None
+
+    def matches(self, other: Quantity) -> bool:
+        units_agree = self.unit is None or other.unit is None or self.unit == other.unit
+        return self.value == other.value and units_agree
+
+
+def number_text(value: float) -> str:
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+def parse_number(token: str) -> tuple[str, str | None] | None:
+    """``(value, unit)`` for a numeric token, or None. Units glued on are read too."""
+    time = _TIME.match(token)
+    if time:
+        return f"{int(time.group(1))}:{time.group(2)}", time.group(3)
+    match = _NUMBER.match(token)
+    if match:
+        digits, suffix = match.groups()
+        if "," in digits and not re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", digits):
+            return None
+        value = float(digits.replace(",", ""))
+        if suffix in lx.SCALE_SUFFIX:
+            return number_text(value * lx.SCALE_SUFFIX[suffix]), None
+        if suffix in _ORDINAL or not suffix:
+            return number_text(value), None
+        if suffix in lx.UNITS:
+            return number_text(value), lx.UNITS[suffix]
+        return None
+    head, _, rest = token.partition("-")
+    unit = lx.UNITS.get(rest.split("-", 1)[0]) if rest else None
+    if rest and unit is not None:  # 20-foot, 17-year-old, one-year
+        if head.isdigit():
+            return number_text(float(head)), unit
+        if head in lx.NUMBER_WORDS:
+            return number_text(lx.NUMBER_WORDS[head]), unit
+    return None
+
+
+def identifier(token: str) -> str | None:
+    """Upper-cased identifier for a token mixing letters and digits (or a dashed date)."""
+    has_digit = any(c.isdigit() for c in token)
+    has_alpha = any(c.isalpha() for c in token)
+    if has_digit and (has_alpha or any(c in "-/" for c in token)):
+        return re.sub(r"[^A-Za-z0-9]", "", token).upper()
+    return None
+
+
+def unit_after(words: list[str], i: int) -> str | None:
+    """The unit named right after position ``i`` ("500 dollars", "1,000 US dollars")."""
+    nxt = words[i + 1] if i + 1 < len(words) else ""
+    if nxt in lx.UNITS:
+        return lx.UNITS[nxt]
+    if nxt in lx.CURRENCY_QUALIFIERS and i + 2 < len(words):
+        currency = lx.UNITS.get(words[i + 2])
+        if currency is not None and currency in {"usd"}:
+            return lx.CURRENCY_QUALIFIERS[nxt] or currency
+        return currency
+    return None
+
+
+def word_number(words: list[str], i: int) -> str | None:
+    """The value of a number word; a bare "one" counts only before a unit ("one week")."""
+    value = lx.NUMBER_WORDS.get(words[i])
+    if value is None:
+        return None
+    if value == 1 and unit_after(words, i) is None:
+        return None
+    return number_text(value)

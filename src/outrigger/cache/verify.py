@@ -1,0 +1,214 @@
+"""The hit verifier: checks what a sentence embedding blurs before a cached answer is served.
+
+A similarity threshold alone cannot tell "transfer 500 from savings to checking" from
+"... from checking to savings" (cosine 0.96 with all-MiniLM). ``RuleVerifier`` compares the
+new request's text with the cached one and refuses the hit when any of these differ:
+
+* quantities: numbers, amounts and times with their units, in order (``$35`` vs ``$25``);
+* identifiers (``CLM-20931`` vs ``CLM-20913``) and dates (weekdays, months, "tomorrow");
+* polarity: the parity of negations (``did`` vs ``didn't``, ``with`` vs ``without``);
+* whether a reason is asked for ("why ..." vs "will ...");
+* names: capitalised words and acronyms must appear in both texts;
+* alternatives of one kind (credit/debit, block/unblock, left/right, before/after ...);
+* direction: the source (``from X``) and destination (``to Y``) of the request;
+* near-duplicates: two texts made of the same words in another order (a swap), or one
+  with a few words substituted by non-synonyms (``flood`` -> ``fire``).
+
+It errs towards a miss: a refused paraphrase costs one upstream call, a wrong hit gives a
+user the wrong answer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, OrderedDict
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from typing import Protocol, runtime_checkable
+
+from outrigger.cache.lexicon import FRAMING, PERSONS, Lexicon
+from outrigger.cache.text import TextFeatures, Vocabulary, analyse
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    ok: bool
+    reason: str = ""  # why a hit was refused, for logs and tuning
+
+
+@runtime_checkable
+class HitVerifier(Protocol):
+    def verify(self, query: str, cached: str) -> Verdict:
+        """May the answer cached for ``cached`` be served for ``query``?"""
+        ...
+
+
+class AcceptAll:
+    """No verification: the similarity threshold decides alone (for comparison only)."""
+
+    def verify(self, query: str, cached: str) -> Verdict:
+        return Verdict(True)
+
+
+class RuleVerifier:
+    def __init__(
+        self,
+        lexicon: Lexicon | None = None,
+        *,
+        near_duplicate: float = 0.55,
+        swap_overlap: float = 0.85,
+        max_substitution: int = 3,
+        memo_size: int = 4096,
+    ) -> None:
+        self._vocab = Vocabulary(lexicon or Lexicon())
+        self._near_duplicate = near_duplicate
+        self._swap_overlap = swap_overlap
+        self._max_substitution = max_substitution
+        self._memo: OrderedDict[str, TextFeatures] = OrderedDict()
+        self._memo_size = memo_size
+        self._memo_lock = threading.Lock()
+
+    def features(self, text: str) -> TextFeatures:
+        with self._memo_lock:  # look-ups run in worker threads
+            found = self._memo.get(text)
+        if found is None:
+            found = analyse(text, self._vocab)
+            with self._memo_lock:
+                self._memo[text] = found
+                if len(self._memo) > self._memo_size:
+                    self._memo.popitem(last=False)
+        return found
+
+    def verify(self, query: str, cached: str) -> Verdict:
+        if query == cached:
+            return Verdict(True)
+        a, b = self.features(query), self.features(cached)
+        checks = (
+            _quantities, _identifiers, _temporal, _negation, _reason, _entities,
+            self._contrasts, _roles, self._swapped, self._substituted,
+        )  # fmt: skip
+        for check in checks:
+            reason = check(a, b)
+            if reason:
+                return Verdict(False, reason)
+        return Verdict(True)
+
+    def _contrasts(self, a: TextFeatures, b: TextFeatures) -> str | None:
+        words_a, words_b = set(a.canon), set(b.canon)
+        for group in self._vocab.contrasts:
+            in_a, in_b = group & words_a, group & words_b
+            if in_a and in_b and in_a != in_b:
+                return f"alternatives differ: {sorted(in_a)} vs {sorted(in_b)}"
+        return None
+
+    def _content(self, features: TextFeatures) -> list[str]:
+        stop = self._vocab.stopwords
+        skip = _DIRECTIONS | _QUESTION_WORDS | self._vocab.lexicon.negations
+        return [w for w in features.canon if w and w not in stop and w not in skip]
+
+    def _swapped(self, a: TextFeatures, b: TextFeatures) -> str | None:
+        content_a, content_b = self._content(a), self._content(b)
+        shared = set(content_a) & set(content_b)
+        union = set(content_a) | set(content_b)
+        if len(shared) < 2 or len(shared) / len(union) < self._swap_overlap:
+            return None
+        order_a = list(dict.fromkeys(w for w in content_a if w in shared))
+        order_b = list(dict.fromkeys(w for w in content_b if w in shared))
+        if order_a != order_b:
+            return f"same words in another order: {order_a} vs {order_b}"
+        return None
+
+    def _substituted(self, a: TextFeatures, b: TextFeatures) -> str | None:
+        tokens_a = [w for w in a.canon if w]
+        tokens_b = [w for w in b.canon if w]
+        matcher = SequenceMatcher(None, tokens_a, tokens_b, autojunk=False)
+        if matcher.ratio() < self._near_duplicate:
+            return None
+        stop, limit = self._vocab.stopwords, self._max_substitution
+        for op, i1, i2, j1, j2 in matcher.get_opcodes():
+            if op != "replace":
+                continue
+            words_a, words_b = _slot_words(tokens_a[i1:i2], tokens_b[j1:j2], stop)
+            if not words_a or not words_b or len(words_a) > limit or len(words_b) > limit:
+                continue  # an insertion or deletion, or a rewording too long to be a slot
+            if words_a != words_b:
+                return f"near-duplicate with {words_a} replaced by {words_b}"
+        return None
+
+
+_DIRECTIONS = frozenset({"from", "to", "into", "onto", "out", "off", "towards", "toward"})
+_QUESTION_WORDS = frozenset({"why", "when", "where", "who", "how", "what", "which"})
+
+
+def _slot_words(
+    segment_a: list[str], segment_b: list[str], stop: frozenset[str]
+) -> tuple[list[str], list[str]]:
+    """The words that differ between two substituted segments, sorted.
+
+    Personal pronouns count, as their person ("the other driver" -> "I" is a change of
+    who acted); framing words do not ("can I" -> "is it possible to"); a direction word
+    counts only when both segments have one ("to" -> "from").
+    """
+    directed = any(w in _DIRECTIONS for w in segment_a) and any(w in _DIRECTIONS for w in segment_b)
+
+    def words(segment: list[str]) -> Counter[str]:
+        kept = Counter(
+            PERSONS.get(w, w)
+            for w in segment
+            if w in PERSONS or (w not in stop and w not in FRAMING)
+        )
+        return (
+            kept if directed else Counter({w: n for w, n in kept.items() if w not in _DIRECTIONS})
+        )
+
+    a, b = words(segment_a), words(segment_b)
+    common = a & b
+    return sorted((a - common).elements()), sorted((b - common).elements())
+
+
+def _quantities(a: TextFeatures, b: TextFeatures) -> str | None:
+    same = len(a.quantities) == len(b.quantities) and all(
+        x.matches(y) for x, y in zip(a.quantities, b.quantities, strict=True)
+    )
+    if same:
+        return None
+    show = [(q.value, q.unit) for q in a.quantities], [(q.value, q.unit) for q in b.quantities]
+    return f"quantities differ: {show[0]} vs {show[1]}"
+
+
+def _identifiers(a: TextFeatures, b: TextFeatures) -> str | None:
+    if a.ids != b.ids:
+        return f"identifiers differ: {sorted(a.ids)} vs {sorted(b.ids)}"
+    return None
+
+
+def _temporal(a: TextFeatures, b: TextFeatures) -> str | None:
+    if a.temporal != b.temporal:
+        return f"dates differ: {sorted(a.temporal)} vs {sorted(b.temporal)}"
+    return None
+
+
+def _negation(a: TextFeatures, b: TextFeatures) -> str | None:
+    if a.negations % 2 != b.negations % 2:
+        return f"polarity differs: {a.negations} vs {b.negations} negations"
+    return None
+
+
+def _reason(a: TextFeatures, b: TextFeatures) -> str | None:
+    if a.asks_reason != b.asks_reason:
+        return "only one asks why"
+    return None
+
+
+def _entities(a: TextFeatures, b: TextFeatures) -> str | None:
+    missing = (a.entities - set(b.canon)) | (b.entities - set(a.canon))
+    if missing:
+        return f"names not in both: {sorted(missing)}"
+    return None
+
+
+def _roles(a: TextFeatures, b: TextFeatures) -> str | None:
+    for role in a.roles.keys() & b.roles.keys():
+        if a.roles[role] != b.roles[role]:
+            return f"{role} differs: {sorted(a.roles[role])} vs {sorted(b.roles[role])}"
+    return None

@@ -1,0 +1,82 @@
+"""Which vector store to build; mounted by the settings tree (``Settings.vector``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from outrigger.vector.base import VectorStore
+
+
+class VectorStoreSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: ``embedded``: NumPy index + SQLite file (the default); ``memory``: nothing persisted;
+    #: ``qdrant``: local mode when ``path`` is set, a server at ``url`` otherwise;
+    #: ``pgvector``: PostgreSQL at ``url`` (a SQLAlchemy URL, ``postgresql+psycopg://``).
+    kind: Literal["embedded", "memory", "qdrant", "pgvector"] = "embedded"
+    path: Path | None = None  # embedded: default <data_dir>/vectors.sqlite3
+    url: SecretStr | None = None
+    url_file: Path | None = None  # a mounted secret; wins over url
+    api_key_file: Path | None = None  # qdrant server
+    prefix: str = "outrigger-"  # qdrant collection names: <prefix><namespace>
+    table: str = Field(default="outrigger_vectors", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    hnsw_m: int = Field(default=16, ge=2, le=100)
+    hnsw_ef_construction: int = Field(default=64, ge=4, le=1000)
+    hnsw_ef_search: int = Field(default=64, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _located(self) -> VectorStoreSettings:
+        remote = self.url is not None or self.url_file is not None
+        if self.kind == "pgvector" and not remote:
+            raise ValueError("a pgvector store needs url or url_file")
+        if self.kind == "qdrant" and not remote and self.path is None:
+            raise ValueError("a qdrant store needs path (local mode) or url (server)")
+        return self
+
+    def resolved_url(self) -> str | None:
+        if self.url_file is not None:
+            return self.url_file.read_text(encoding="utf-8").strip()
+        return self.url.get_secret_value() if self.url is not None else None
+
+
+def open_vector_store(
+    settings: VectorStoreSettings, dim: int, data_dir: Path, *, indexed_fields: Sequence[str] = ()
+) -> VectorStore:
+    """Build the configured store; ``indexed_fields`` are filtered on (server indexes)."""
+    if settings.kind == "memory":
+        from outrigger.vector.memory import MemoryVectorStore
+
+        return MemoryVectorStore(dim)
+    if settings.kind == "embedded":
+        from outrigger.vector.embedded import EmbeddedVectorStore
+
+        return EmbeddedVectorStore(settings.path or data_dir / "vectors.sqlite3", dim)
+    if settings.kind == "qdrant":
+        from outrigger.vector.qdrant import QdrantVectorStore
+
+        url = settings.resolved_url()
+        if url is None:
+            assert settings.path is not None
+            return QdrantVectorStore.local(settings.path, dim, prefix=settings.prefix)
+        key = settings.api_key_file.read_text().strip() if settings.api_key_file else None
+        return QdrantVectorStore.server(
+            url, dim, api_key=key, prefix=settings.prefix, indexed_fields=indexed_fields
+        )
+    import sqlalchemy as sa
+
+    from outrigger.vector.pgvector import PgVectorStore
+
+    url = settings.resolved_url()
+    assert url is not None
+    return PgVectorStore(
+        sa.create_engine(url, pool_pre_ping=True),
+        dim,
+        table=settings.table,
+        m=settings.hnsw_m,
+        ef_construction=settings.hnsw_ef_construction,
+        ef_search=settings.hnsw_ef_search,
+    )

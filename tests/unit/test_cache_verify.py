@@ -1,0 +1,201 @@
+"""The hit verifier: each check on its own, then the whole labelled set as a regression guard."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from outrigger.cache import AcceptAll, RuleVerifier
+from outrigger.cache.lexicon import CONTRASTS, Lexicon
+
+PAIRS = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "semantic_pairs.jsonl"
+
+
+@pytest.fixture(scope="module")
+def verifier() -> RuleVerifier:
+    return RuleVerifier()
+
+
+def refused(verifier: RuleVerifier, a: str, b: str) -> str:
+    verdict = verifier.verify(a, b)
+    assert not verdict.ok, f"accepted: {a!r} / {b!r}"
+    back = verifier.verify(b, a)
+    assert not back.ok, f"accepted the other way round: {b!r} / {a!r}"
+    return verdict.reason
+
+
+def accepted(verifier: RuleVerifier, a: str, b: str) -> None:
+    verdict = verifier.verify(a, b)
+    assert verdict.ok, f"refused ({verdict.reason}): {a!r} / {b!r}"
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Why was I charged a $35 fee?", "Why was I charged a $25 fee?"),
+        ("Raise my limit to $10,000", "Raise my limit to $15,000"),
+        ("Ship a 5 kg box", "Ship a 5 lb box"),
+        ("My appointment is at 9:30 am", "My appointment is at 9:30 pm"),
+        ("I ordered 12 units but received 10", "I ordered 10 units but received 12"),
+        ("Convert 1,000 US dollars to euros", "Convert 1,000 euros to US dollars"),
+        ("Follow-up in 2 weeks", "Follow-up in 2 months"),
+    ],
+)
+def test_quantities_must_match_with_units_and_order(verifier: RuleVerifier, a: str, b: str) -> None:
+    refused(verifier, a, b)
+
+
+def test_equal_quantities_in_other_words_pass(verifier: RuleVerifier) -> None:
+    accepted(
+        verifier,
+        "Can I raise my limit to $10,000?",
+        "Is it possible to raise my limit to 10000 dollars?",
+    )
+    accepted(
+        verifier,
+        "How much to ship a 5 kg box to Germany?",
+        "Shipping price for a 5kg box to Germany?",
+    )
+    accepted(verifier, "Increase my cover to 300k", "Increase my cover to 300,000")
+
+
+def test_identifiers_and_dates(verifier: RuleVerifier) -> None:
+    assert "identifiers" in refused(
+        verifier, "Status of claim CLM-20931?", "Status of claim CLM-20913?"
+    )
+    assert "dates" in refused(verifier, "Deliver on Monday", "Deliver on Thursday")
+    assert "dates" in refused(verifier, "Will it arrive today?", "Will it arrive tomorrow?")
+    assert "dates" in refused(verifier, "Book it for next Monday", "Book it for this Monday")
+    accepted(verifier, "Statements from last year?", "Statements for the previous year?")
+    accepted(verifier, "Open on Saturdays?", "Are you open on Saturday?")
+
+
+def test_negation_parity(verifier: RuleVerifier) -> None:
+    assert "polarity" in refused(verifier, "My claim was approved", "My claim was not approved")
+    refused(verifier, "I received the transfer", "I haven't received the transfer")
+    refused(verifier, "Order a CT scan with contrast", "Order a CT scan without contrast")
+    accepted(
+        verifier, "Why hasn't my order shipped?", "My order still hasn't been dispatched, why?"
+    )
+
+
+def test_reason_questions(verifier: RuleVerifier) -> None:
+    assert "why" in refused(verifier, "Why did my premium go up?", "Will my premium go up?")
+
+
+def test_names_must_appear_in_both(verifier: RuleVerifier) -> None:
+    assert "names" in refused(verifier, "Book me with Dr. Patel", "Book me with Dr. Shah")
+    refused(verifier, "Fee on my Visa card?", "Fee on my Mastercard?")
+    accepted(
+        verifier,
+        "Does Dr. Nguyen accept Blue Cross insurance?",
+        "Is Dr Nguyen in network with Blue Cross?",
+    )
+    accepted(
+        verifier,
+        "I was charged twice for the same purchase at Amazon",
+        "Amazon took the same payment from my account twice",
+    )
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How do I block my debit card?", "How do I unblock my debit card?"),
+        ("Report a lost credit card", "Report a lost debit card"),
+        ("X-ray of my left knee", "X-ray of my right knee"),
+        ("Can the courier come before 10am?", "Can the courier come after 10am?"),
+        ("Show transactions over $200", "Show transactions under $200"),
+        ("Is cosmetic damage covered?", "Is cosmetic damage excluded?"),
+        ("I want to increase my deductible", "I want to lower my deductible"),
+    ],
+)
+def test_alternatives_of_one_kind(verifier: RuleVerifier, a: str, b: str) -> None:
+    refused(verifier, a, b)
+
+
+def test_synonyms_are_not_alternatives(verifier: RuleVerifier) -> None:
+    accepted(
+        verifier,
+        "My card was stolen, how do I block it?",
+        "My card was stolen, how do I freeze it?",
+    )
+    accepted(verifier, "How do I increase my limit?", "How can I raise my limit?")
+
+
+def test_direction(verifier: RuleVerifier) -> None:
+    assert "source" in refused(
+        verifier, "Transfer $500 from savings to checking", "Transfer $500 from checking to savings"
+    )
+    refused(
+        verifier, "Move the patient from ICU to the ward", "Move the patient from the ward to ICU"
+    )
+    refused(verifier, "My husband sent money to me", "I sent money to my husband")
+    accepted(
+        verifier,
+        "How do I transfer $500 from my savings to my checking account?",
+        "What's the way to move 500 dollars out of savings into checking?",
+    )
+    accepted(verifier, "I want to send money to my landlord", "How do I send money to my landlord?")
+
+
+def test_swapped_words(verifier: RuleVerifier) -> None:
+    # the price: an active/passive rewrite of the same words is refused too (a miss, not a
+    # wrong hit)
+    assert not verifier.verify("Amazon charged me twice", "I was charged twice by Amazon").ok
+    assert "order" in refused(
+        verifier, "My neighbour's tree fell on my garage", "My tree fell on my neighbour's garage"
+    )
+    refused(verifier, "The other driver hit my car", "I hit the other driver's car")
+
+
+def test_substituted_slot_in_a_near_duplicate(verifier: RuleVerifier) -> None:
+    assert "replaced" in refused(
+        verifier, "Does my policy cover flood damage?", "Does my policy cover hurricane damage?"
+    )
+    refused(verifier, "Is the pharmacy open on Sunday?", "Is the library open on Sunday?")
+    refused(verifier, "How do I cancel a standing order?", "How do I set up a standing order?")
+    refused(
+        verifier,
+        "Is my claim waived if the other driver was at fault?",
+        "Is my claim waived if I was at fault?",
+    )
+    accepted(
+        verifier,
+        "How do I close my savings account?",
+        "I'd like to close my savings account, what's the process?",
+    )
+
+
+def test_identical_texts_always_pass(verifier: RuleVerifier) -> None:
+    accepted(
+        verifier, "Transfer $500 from savings to checking", "Transfer $500 from savings to checking"
+    )
+    accepted(verifier, "", "")
+
+
+def test_the_lexicon_can_be_extended() -> None:
+    stock = RuleVerifier()
+    tiers = RuleVerifier(Lexicon(contrasts=(*CONTRASTS, frozenset({"gold", "platinum"}))))
+    a = "What are the travel benefits of my gold card and how do I claim them?"
+    b = "Which travel benefits come with the platinum card, and how are they claimed?"
+    assert stock.verify(a, b).ok
+    assert not tiers.verify(a, b).ok
+
+
+def test_accept_all_accepts_everything() -> None:
+    assert AcceptAll().verify("from A to B", "from B to A").ok
+
+
+def test_labelled_pairs_regression(verifier: RuleVerifier) -> None:
+    """The verifier alone on benchmarks/data/semantic_pairs.jsonl (no embeddings involved)."""
+    rows = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines() if line]
+    assert len(rows) >= 300
+    negatives = [r for r in rows if not r["same"]]
+    positives = [r for r in rows if r["same"]]
+    slipped = [r for r in negatives if verifier.verify(r["b"], r["a"]).ok]
+    kept = [r for r in positives if verifier.verify(r["b"], r["a"]).ok]
+    assert len(slipped) / len(negatives) <= 0.01, [(r["a"], r["b"]) for r in slipped]
+    assert len(kept) / len(positives) >= 0.75
