@@ -1,0 +1,264 @@
+{{/*
+What both Deployments' pods share. Every helper takes (dict "ctx" $ "component" "worker").
+*/}}
+
+{{/* Settings as environment variables: plain values, and *_FILE paths for every secret. */}}
+{{- define "outrigger.env" -}}
+{{- $v := .ctx.Values -}}
+{{- $secrets := $v.secrets.mountPath -}}
+- name: OUTRIGGER_DATA_DIR
+  value: {{ $v.config.dataDir | quote }}
+- name: OUTRIGGER_PIPELINES_FILE
+  value: /etc/outrigger/pipelines.yaml
+- name: OUTRIGGER_CONFIG_FILE
+  value: /etc/outrigger/outrigger.yaml
+- name: OUTRIGGER_LOG_LEVEL
+  value: {{ $v.config.logLevel | quote }}
+- name: OUTRIGGER_TELEMETRY__LOG_FORMAT
+  value: {{ $v.config.logFormat | quote }}
+{{- with $v.config.otlpEndpoint }}
+- name: OUTRIGGER_TELEMETRY__OTLP_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+{{- if eq .component "worker" }}
+- name: OUTRIGGER_TELEMETRY__METRICS_PORT
+  value: {{ $v.worker.metricsPort | quote }}
+- name: OUTRIGGER_WORKER__DRAIN_TIMEOUT_S
+  value: {{ $v.worker.drainTimeoutSeconds | quote }}
+{{- with $v.config.bus }}
+- name: OUTRIGGER_BUS__KIND
+  value: {{ .kind | quote }}
+- name: OUTRIGGER_BUS__EXCHANGE
+  value: {{ .exchange | quote }}
+{{- with .resultExchange }}
+- name: OUTRIGGER_BUS__RESULT_EXCHANGE
+  value: {{ . | quote }}
+{{- end }}
+- name: OUTRIGGER_BUS__QUEUE
+  value: {{ .queue | quote }}
+- name: OUTRIGGER_BUS__DEAD_LETTER_QUEUE
+  value: {{ .deadLetterQueue | quote }}
+{{- end }}
+{{- if include "outrigger.usesRabbitmq" .ctx }}
+- name: OUTRIGGER_BUS__RABBITMQ__URL_FILE
+  value: {{ printf "%s/%s" $secrets (include "outrigger.rabbitmqFile" .) | quote }}
+{{- end }}
+{{- end }}
+{{- if $v.secrets.storage.secretName }}
+- name: OUTRIGGER_STORAGE__URL_FILE
+  value: {{ printf "%s/%s" $secrets (include "outrigger.storageFile" .) | quote }}
+{{- end }}
+{{- if and (eq .component "gateway") $v.secrets.redis.secretName }}
+- name: OUTRIGGER_TENANCY__REDIS_URL_FILE
+  value: {{ printf "%s/%s" $secrets (include "outrigger.redisFile" .) | quote }}
+{{- end }}
+{{- range $v.secrets.providers }}
+{{- /* The provider's own name (dashes kept): the app lower-cases it to match settings.llm. */}}
+- name: {{ printf "OUTRIGGER_LLM__PROVIDERS__%s__API_KEY_FILE" (upper .name) }}
+  value: {{ printf "%s/%s" $secrets (include "outrigger.providerFile" .name) | quote }}
+{{- end }}
+{{- with $v.config.registry }}
+- name: OUTRIGGER_REGISTRY__KIND
+  value: {{ .kind | quote }}
+{{- if eq .kind "s3" }}
+- name: OUTRIGGER_REGISTRY__S3_BUCKET
+  value: {{ required "config.registry.s3Bucket is required with the s3 registry" .s3Bucket | quote }}
+- name: OUTRIGGER_REGISTRY__S3_PREFIX
+  value: {{ .s3Prefix | quote }}
+{{- with .s3EndpointUrl }}
+- name: OUTRIGGER_REGISTRY__S3_ENDPOINT_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- range $name, $version := $v.models }}
+- name: {{ printf "OUTRIGGER_MODELS__%s" (include "outrigger.envKey" $name) }}
+  value: {{ $version | quote }}
+{{- end }}
+{{- with (index $v .component).extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Sources of the one projected secrets volume; empty when the component needs none. */}}
+{{- define "outrigger.secretSources" -}}
+{{- $v := .ctx.Values -}}
+{{- if and (eq .component "worker") (include "outrigger.usesRabbitmq" .ctx) }}
+- secret:
+    name: {{ required "secrets.rabbitmq.secretName is required with the rabbitmq bus" $v.secrets.rabbitmq.secretName }}
+    items:
+      - key: {{ $v.secrets.rabbitmq.key }}
+        path: {{ include "outrigger.rabbitmqFile" . }}
+{{- end }}
+{{- with $v.secrets.storage }}
+{{- if .secretName }}
+- secret:
+    name: {{ .secretName }}
+    items:
+      - key: {{ .key }}
+        path: {{ include "outrigger.storageFile" . }}
+{{- end }}
+{{- end }}
+{{- if and (eq .component "gateway") $v.secrets.redis.secretName }}
+- secret:
+    name: {{ $v.secrets.redis.secretName }}
+    items:
+      - key: {{ $v.secrets.redis.key }}
+        path: {{ include "outrigger.redisFile" . }}
+{{- end }}
+{{- range $v.secrets.providers }}
+- secret:
+    name: {{ .secretName }}
+    items:
+      - key: {{ .key }}
+        path: {{ include "outrigger.providerFile" .name }}
+{{- end }}
+{{- end -}}
+
+{{- define "outrigger.volumes" -}}
+{{- $v := .ctx.Values -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ $v.config.tmpSizeLimit }}
+- name: data
+  emptyDir:
+    sizeLimit: {{ $v.config.dataDirSizeLimit }}
+- name: config
+  configMap:
+    name: {{ include "outrigger.fullname" .ctx }}-config
+{{- with include "outrigger.secretSources" . }}
+- name: secrets
+  projected:
+    # 0440: readable by the pod's group (fsGroup) only.
+    defaultMode: 288
+    sources:
+{{- . | trim | nindent 6 }}
+{{- end }}
+{{- end -}}
+
+{{- define "outrigger.volumeMounts" -}}
+- name: tmp
+  mountPath: /tmp
+- name: data
+  mountPath: {{ .ctx.Values.config.dataDir }}
+- name: config
+  mountPath: /etc/outrigger
+  readOnly: true
+{{- if include "outrigger.secretSources" . }}
+- name: secrets
+  mountPath: {{ .ctx.Values.secrets.mountPath }}
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "outrigger.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.podSecurity.runAsUser }}
+runAsGroup: {{ .Values.podSecurity.runAsGroup }}
+fsGroup: {{ .Values.podSecurity.fsGroup }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "outrigger.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.podSecurity.runAsUser }}
+runAsGroup: {{ .Values.podSecurity.runAsGroup }}
+allowPrivilegeEscalation: false
+privileged: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: [ALL]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* `outrigger config check` before the main container: settings, pipelines, models. */}}
+{{- define "outrigger.configCheck" -}}
+{{- if .ctx.Values.configCheck.enabled }}
+initContainers:
+  - name: config-check
+    image: {{ include "outrigger.image" .ctx }}
+    imagePullPolicy: {{ .ctx.Values.image.pullPolicy }}
+    command: [outrigger]
+    args: [config, check]
+    env:
+{{- include "outrigger.env" . | nindent 6 }}
+    resources:
+{{- toYaml .ctx.Values.configCheck.resources | nindent 6 }}
+    securityContext:
+{{- include "outrigger.containerSecurityContext" .ctx | nindent 6 }}
+    volumeMounts:
+{{- include "outrigger.volumeMounts" . | nindent 6 }}
+{{- end }}
+{{- end -}}
+
+{{/* Pod-level fields both Deployments share. */}}
+{{- define "outrigger.podCommon" -}}
+{{- $v := index .ctx.Values .component -}}
+serviceAccountName: {{ include "outrigger.serviceAccountName" .ctx }}
+automountServiceAccountToken: false
+enableServiceLinks: false
+terminationGracePeriodSeconds: {{ $v.terminationGracePeriodSeconds }}
+securityContext:
+{{- include "outrigger.podSecurityContext" .ctx | nindent 2 }}
+{{- with .ctx.Values.imagePullSecrets }}
+imagePullSecrets:
+{{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $v.nodeSelector }}
+nodeSelector:
+{{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $v.tolerations }}
+tolerations:
+{{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $v.affinity }}
+affinity:
+{{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $v.topologySpreadConstraints }}
+topologySpreadConstraints:
+{{- range . }}
+  - {{ toYaml . | nindent 4 | trim }}
+    labelSelector:
+      matchLabels:
+{{- include "outrigger.selectorLabels" $ | nindent 8 }}
+{{- end }}
+{{- end }}
+volumes:
+{{- include "outrigger.volumes" . | nindent 2 }}
+{{- include "outrigger.configCheck" . }}
+{{- end -}}
+
+{{- define "outrigger.podAnnotations" -}}
+checksum/config: {{ printf "%s\n%s" (include "outrigger.pipelines" .ctx) (include "outrigger.settingsFile" .ctx) | sha256sum }}
+{{- with .ctx.Values.podAnnotations }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "outrigger.pipelines" -}}
+{{- if .Values.pipelines -}}
+{{- .Values.pipelines -}}
+{{- else -}}
+{{- .Files.Get "files/pipelines.yaml" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The settings file: `settings` as YAML; each provider of secrets.providers must exist. */}}
+{{- define "outrigger.settingsFile" -}}
+{{- $settings := .Values.settings | default dict -}}
+{{- $providers := dig "llm" "providers" dict $settings -}}
+{{- range .Values.secrets.providers -}}
+{{- if not (hasKey $providers .name) -}}
+{{- fail (printf "secrets.providers: %q is not a provider of settings.llm.providers" .name) -}}
+{{- end -}}
+{{- end -}}
+{{- if $settings -}}
+{{- toYaml $settings -}}
+{{- else -}}
+{}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,1 @@
+"""Deployment tests: the Helm chart, its policies and schemas, the Dockerfile."""
