@@ -20,6 +20,7 @@ from typing import Final, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from outrigger.guard.injection_rules import RULES, Rule
+from outrigger.guard.prefilter import LiteralFilter, required_literals
 
 _INVISIBLE: Final = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
 _SPACED: Final = re.compile(r"\b(?:[a-z][ .\-_*]){2,}[a-z]\b")
@@ -98,6 +99,10 @@ def _printable(raw: bytes) -> Iterator[str]:
 class InjectionDetector:
     def __init__(self, rules: Sequence[Rule] = RULES) -> None:
         self._rules = tuple(rules)
+        # Per rule, literals one of which every match contains: most searches are skipped.
+        self._filter = LiteralFilter(
+            [required_literals(r.regex.pattern, r.regex.flags) for r in self._rules]
+        )
 
     def _match(self, text: str, prefix: str = "") -> dict[str, RuleHit]:
         hits: dict[str, RuleHit] = {}
@@ -106,9 +111,10 @@ class InjectionDetector:
         squashed = re.sub(r"[^a-z]", "", _unspaced(clean))
         variants = (normal, _unspaced(clean), _dehyphenated(normal), squashed)
         for variant in dict.fromkeys(variants):
-            for rule in self._rules:
+            possible = self._filter.possible(variant)
+            for i, rule in enumerate(self._rules):
                 name = prefix + rule.name
-                if name in hits:
+                if i not in possible or name in hits:
                     continue
                 found = rule.regex.search(variant)
                 if found:

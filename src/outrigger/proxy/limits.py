@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from outrigger._optional import require
@@ -48,35 +49,49 @@ class Window:
 
 def sliding_minute(key: str, name: str, limit: int, amount: int, now: float) -> Window:
     current = int(now // SLOT_S)
-    indexes = range(current, current - SLOTS, -1)
+    slots, starts = _minute_slots(key, current)
     return Window(
         name,
         limit,
         amount,
-        tuple(f"{key}:{i}" for i in indexes),
-        tuple(float(i * SLOT_S) for i in indexes),
+        slots,
+        starts,
         float(SLOT_S * SLOTS),
         (current + 1) * SLOT_S + SLOT_S * SLOTS,
     )
 
 
+@lru_cache(maxsize=4096)
+def _minute_slots(key: str, current: int) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """The slot keys and starts of a sliding minute (the same for every call in a slot)."""
+    indexes = range(current, current - SLOTS, -1)
+    return tuple(f"{key}:{i}" for i in indexes), tuple(float(i * SLOT_S) for i in indexes)
+
+
 def month_of(now: float) -> str:
-    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m")
+    return _month(int(now // 3600))[0]
+
+
+@lru_cache(maxsize=64)
+def _month(hour: int) -> tuple[str, float, float]:
+    """``YYYY-MM``, start and length in seconds of the UTC month holding this epoch hour
+    (months change on the hour, so every call within one shares the answer)."""
+    day = datetime.fromtimestamp(hour * 3600, UTC)
+    start = datetime(day.year, day.month, 1, tzinfo=UTC)
+    days = calendar.monthrange(day.year, day.month)[1]
+    return day.strftime("%Y-%m"), start.timestamp(), days * 86_400.0
 
 
 def calendar_month(key: str, limit: int, amount: int, now: float) -> Window:
-    day = datetime.fromtimestamp(now, UTC)
-    start = datetime(day.year, day.month, 1, tzinfo=UTC)
-    days = calendar.monthrange(day.year, day.month)[1]
-    span = days * 86_400.0
+    month, start, span = _month(int(now // 3600))
     return Window(
         "monthly_calls",
         limit,
         amount,
-        (f"{key}:{month_of(now)}",),
-        (start.timestamp(),),
+        (f"{key}:{month}",),
+        (start,),
         span,
-        int(start.timestamp() + span) + 86_400,
+        int(start + span) + 86_400,
     )
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
+from outrigger.storage.bulk import insert_rows
 from outrigger.storage.db import Database, lock_writes
 from outrigger.storage.schema import audit_log
 
@@ -75,11 +76,11 @@ class AuditStore:
             rows = []
             for entry in entries:
                 seq += 1
-                row = asdict(entry)
+                row = dict(vars(entry))  # flat entries: no asdict deep copy
                 digest = record_hash(seq, prev, row)
                 rows.append({**row, "seq": seq, "prev_hash": prev, "hash": digest})
                 prev = digest
-            conn.execute(audit_log.insert(), rows)
+            insert_rows(conn, audit_log, rows)
 
     def records(self, batch: int = 1000) -> Iterator[dict[str, Any]]:
         """Every record in chain order, read in pages."""

@@ -7,7 +7,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
+from outrigger.storage.bulk import insert_rows
 from outrigger.storage.db import Database
 from outrigger.storage.schema import llm_calls
 
@@ -43,6 +45,15 @@ class UsageLine:
         return asdict(self)
 
 
+def _insert_skipping_duplicates(dialect: str) -> sa.Insert | None:
+    """``INSERT ... ON CONFLICT (id) DO NOTHING`` where the dialect has it."""
+    if dialect == "sqlite":
+        return sqlite.insert(llm_calls).on_conflict_do_nothing(index_elements=["id"])
+    if dialect == "postgresql":
+        return postgresql.insert(llm_calls).on_conflict_do_nothing(index_elements=["id"])
+    return None
+
+
 class LedgerStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -51,10 +62,17 @@ class LedgerStore:
         """Insert a batch; a record already written (a retried flush) is skipped."""
         if not records:
             return
+        rows = [vars(r) for r in records]  # flat records: no asdict deep copy
         with self.db.engine.begin() as conn:
+            skip_duplicates = _insert_skipping_duplicates(conn.dialect.name)
+            if skip_duplicates is not None:  # no look-up first
+                insert_rows(
+                    conn, llm_calls, rows, skip_duplicates_of="id", fallback=skip_duplicates
+                )
+                return
             ids = [r.id for r in records]
             seen = set(conn.scalars(sa.select(llm_calls.c.id).where(llm_calls.c.id.in_(ids))))
-            fresh = [asdict(r) for r in records if r.id not in seen]
+            fresh = [row for row in rows if row["id"] not in seen]
             if fresh:
                 conn.execute(llm_calls.insert(), fresh)
 
