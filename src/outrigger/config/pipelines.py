@@ -149,12 +149,59 @@ class LlmStep(Strict):
         return PublishStep._schema(schema)
 
 
-STEP_KINDS = ("score", "llm", "publish")
+#: Namespaces an ``embed`` step may not use: the response cache's (``cache.<tenant>``).
+RESERVED_NAMESPACES = frozenset({"cache"})
+#: Payload keys an ``embed`` step writes itself beside the declared metadata.
+EMBED_PAYLOAD_KEYS = ("text", "tenant", "event_id", "event_type")
+
+
+class EmbedStep(Strict):
+    """Embeds one text field of the event and upserts the vector into the vector store
+    namespace ``<namespace>.<tenant>`` (one per tenant: a search never crosses tenants),
+    with ``metadata`` (name -> payload path) stored beside it. The vector id is the value
+    at ``id_path`` (default: the event id), so a redelivered event replaces its vector."""
+
+    name: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
+    text: str  # the payload path of the text, e.g. data.body
+    namespace: str = Field(default="docs", pattern=r"^[a-z0-9][a-z0-9_-]{0,30}$")
+    id_path: str | None = None
+    metadata: dict[str, str] = {}
+    tenant_path: str = "data.tenant_id"
+    tenant_default: str | None = None  # used when the event carries no tenant
+    store_text: bool = True  # keep the text in the payload (for retrieval)
+
+    @field_validator("text", "id_path", "tenant_path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and not valid_path(value):
+            raise ValueError(f"not a valid path: {value!r} (use dotted names like data.body)")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _fields(cls, fields: dict[str, str]) -> dict[str, str]:
+        for name, path in fields.items():
+            if name in EMBED_PAYLOAD_KEYS:
+                raise ValueError(f"metadata.{name}: reserved ({', '.join(EMBED_PAYLOAD_KEYS)})")
+            if not valid_path(path):
+                raise ValueError(f"metadata.{name}: not a valid path: {path!r}")
+        return fields
+
+    @field_validator("namespace")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in RESERVED_NAMESPACES:
+            raise ValueError(f"namespace {value!r} is reserved for the response cache")
+        return value
+
+
+STEP_KINDS = ("score", "llm", "embed", "publish")
 
 
 class StepSpec(Strict):
     score: ScoreStep | None = None
     llm: LlmStep | None = None
+    embed: EmbedStep | None = None
     publish: PublishStep | None = None
 
     @model_validator(mode="after")
@@ -166,7 +213,7 @@ class StepSpec(Strict):
 
     @property
     def name(self) -> str | None:
-        step = self.score or self.llm
+        step = self.score or self.llm or self.embed
         return step.name if step is not None else None
 
 

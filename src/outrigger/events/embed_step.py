@@ -1,0 +1,130 @@
+"""The ``embed`` step: an event's text -> a vector in the tenant's namespace of the vector
+store (``<namespace>.<tenant>``), with metadata; ``steps.<name>`` gets the vector's id.
+
+Concurrent events are embedded in one batch (one model call, one upsert per namespace),
+in a worker thread so the event loop keeps serving other deliveries meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from outrigger.batching import MicroBatcher
+from outrigger.config.pipelines import EmbedStep
+from outrigger.embeddings.base import Embedder
+from outrigger.errors import ConfigError, MappingError, TransientError
+from outrigger.events.mapping import MISSING, resolve
+from outrigger.events.steps import Batching, StepContext
+from outrigger.storage.tenants import TENANT_ID
+from outrigger.vector.base import VectorStore
+
+
+@dataclass(frozen=True)
+class VectorTarget:
+    """Where ``embed`` steps write: the embedder and the vector store (same dimension)."""
+
+    embedder: Embedder
+    store: VectorStore
+
+    def __post_init__(self) -> None:
+        if self.embedder.dim != self.store.dim:
+            raise ConfigError(
+                f"the vector store holds {self.store.dim}-d vectors but the embedder "
+                f"{self.embedder.model_id} makes {self.embedder.dim}-d ones"
+            )
+
+
+@dataclass(frozen=True)
+class Row:
+    namespace: str
+    id: str
+    text: str
+    payload: dict[str, Any]
+
+
+class EmbedRunner:
+    def __init__(
+        self, spec: EmbedStep, target: VectorTarget | None, batching: Batching | None = None
+    ) -> None:
+        self.spec = spec
+        self.target = target
+        batching = batching or Batching()
+        self.batcher: MicroBatcher[Row, None] = MicroBatcher(
+            self._execute, max_size=batching.max_size, max_wait_s=batching.max_wait_s
+        )
+
+    async def run(self, ctx: StepContext) -> None:
+        target = self._target()
+        row = self.prepare(ctx)
+        await self.batcher.submit(row)
+        ctx.steps[self.spec.name] = {
+            "id": row.id,
+            "namespace": row.namespace,
+            "model": target.embedder.model_id,
+            "dim": target.embedder.dim,
+        }
+        ctx.models.append({"name": "embeddings", "version": target.embedder.model_id})
+
+    def _target(self) -> VectorTarget:
+        if self.target is None:
+            raise TransientError("this process has no embedder and vector store connected")
+        return self.target
+
+    def prepare(self, ctx: StepContext) -> Row:
+        root = ctx.root()
+        tenant = self._tenant(root)
+        text = self._required(root, self.spec.text, "text")
+        if not text.strip():
+            raise MappingError(f"{self.spec.text}: empty text (step {self.spec.name!r})")
+        ident = ctx.event.id
+        if self.spec.id_path is not None:
+            ident = self._required(root, self.spec.id_path, "id")
+        payload: dict[str, Any] = {}
+        for name, path in self.spec.metadata.items():
+            value = resolve(root, path)
+            payload[name] = None if value is MISSING else value
+        payload.update(tenant=tenant, event_id=ctx.event.id, event_type=ctx.event.type)
+        if self.spec.store_text:
+            payload["text"] = text
+        return Row(f"{self.spec.namespace}.{tenant}", ident, text, payload)
+
+    def _tenant(self, root: dict[str, Any]) -> str:
+        value = resolve(root, self.spec.tenant_path)
+        if value is MISSING or value in (None, ""):
+            if self.spec.tenant_default is None:
+                raise MappingError(f"{self.spec.tenant_path}: the event names no tenant")
+            value = self.spec.tenant_default
+        tenant = str(value)
+        if not TENANT_ID.match(tenant):
+            raise MappingError(f"{self.spec.tenant_path}: {tenant!r} is not a valid tenant id")
+        return tenant
+
+    def _required(self, root: dict[str, Any], path: str, what: str) -> str:
+        value = resolve(root, path)
+        if value is MISSING or value is None or isinstance(value, dict | list):
+            raise MappingError(f"{path}: missing or not a value ({what} of {self.spec.name!r})")
+        return value if isinstance(value, str) else str(value)
+
+    async def _execute(self, rows: Sequence[Row]) -> list[None]:
+        await asyncio.to_thread(self.write, rows, self._target())
+        return [None] * len(rows)
+
+    @staticmethod
+    def write(rows: Sequence[Row], target: VectorTarget) -> None:
+        """Embed every row in one call, then upsert per namespace (the last row of an id
+        wins when a batch holds one id twice)."""
+        vectors = target.embedder.embed([r.text for r in rows])
+        groups: dict[str, dict[str, int]] = {}
+        for i, row in enumerate(rows):
+            groups.setdefault(row.namespace, {})[row.id] = i
+        for namespace, index in groups.items():
+            chosen = list(index.values())
+            target.store.upsert(
+                namespace,
+                [rows[i].id for i in chosen],
+                vectors[chosen],
+                [rows[i].payload for i in chosen],
+            )

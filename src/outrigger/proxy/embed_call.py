@@ -1,0 +1,150 @@
+"""Embedding calls through the proxy's limits, ledger and audit (``POST /v1/embeddings``).
+
+An embedding call is admitted by the same limit step as a chat call (RPM, TPM and the
+monthly quota, shared counters), runs the embedder in a worker thread, and leaves one ledger
+row and one audit record like any other AI call: the alias is the embedding model's id, the
+deployment ``local`` (cost 0) or the remote model's name (priced per million input tokens).
+Embeddings never pass the chat steps (cache, guard, routing): there is no answer to cache
+or screen, and nothing to route.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from outrigger.embeddings.base import Embedder, Vectors
+from outrigger.embeddings.settings import EmbeddingSettings
+from outrigger.errors import OutriggerError, TransientError
+from outrigger.llm.types import ChatRequest, Usage, estimate_tokens
+from outrigger.proxy.context import CallContext, Completion, ProxyError, Reply, Unavailable
+from outrigger.proxy.limits import month_of
+from outrigger.proxy.quota import LimitStep
+from outrigger.proxy.service import LlmProxy
+from outrigger.storage.audit import AuditEntry, sha256_text
+from outrigger.storage.ledger import LedgerRecord
+from outrigger.storage.tenants import Tenant
+
+LOCAL_DEPLOYMENT = "local"
+
+
+class EmbeddingFailed(ProxyError):
+    status, kind, code = 502, "server_error", "embedding_failed"
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """An embedder that can say how many tokens its model reads (the local one can)."""
+
+    def count_tokens(self, texts: Sequence[str]) -> int: ...
+
+
+@dataclass(frozen=True)
+class Embedded:
+    vectors: Vectors
+    model: str
+    prompt_tokens: int
+    call_id: str
+    deployment: str
+
+
+class EmbedCall:
+    def __init__(
+        self,
+        proxy: LlmProxy,
+        embedder: Embedder,
+        settings: EmbeddingSettings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.proxy = proxy
+        self.embedder = embedder
+        remote = settings.kind == "openai"
+        self.deployment = settings.model if remote else LOCAL_DEPLOYMENT
+        self.input_price = settings.input_price if remote else 0.0
+        self.names = frozenset({embedder.model_id, *([settings.model] if remote else [])})
+        self._limits = LimitStep(proxy.limiter, proxy.settings.tenancy, self._count_calls, clock)
+
+    async def _count_calls(self, tenant_id: str, month: str) -> int:
+        return await self.proxy.db.run(self.proxy.ledger.count_calls, tenant_id, month)
+
+    async def __call__(
+        self, tenant: Tenant, feature: str, texts: Sequence[str], trace_id: str | None = None
+    ) -> Embedded:
+        """Embed ``texts`` for ``tenant``; ``ProxyError`` when refused or failed."""
+        # One user message per input: the limit step estimates tokens from them (TPM).
+        messages: list[dict[str, Any]] = [{"role": "user", "content": t} for t in texts]
+        ctx = CallContext(
+            tenant=tenant,
+            feature=feature,
+            request=ChatRequest(self.embedder.model_id, messages),
+            trace_id=trace_id,
+            fallback_answer=False,
+        )
+        found: list[tuple[Vectors, int]] = []
+
+        async def run(ctx: CallContext) -> Reply:
+            ctx.alias = self.embedder.model_id
+            ctx.deployment = ctx.model = self.deployment
+            found.append(await self._embed(texts))
+            return Completion({})
+
+        try:
+            await self._limits(ctx, run)
+        except ProxyError as exc:
+            if ctx.alias:  # admitted, then failed: on the record like a failed chat call
+                ctx.status = "error"
+                await self._finish(ctx, texts, None, 0)
+            else:
+                self.proxy.metrics.llm_refusals.labels(exc.code or exc.kind).inc()
+            raise
+        vectors, tokens = found[0]
+        await self._finish(ctx, texts, vectors, tokens)
+        return Embedded(vectors, self.embedder.model_id, tokens, ctx.call_id, self.deployment)
+
+    async def _embed(self, texts: Sequence[str]) -> tuple[Vectors, int]:
+        try:
+            return await asyncio.to_thread(self._embed_sync, texts)
+        except TransientError as exc:
+            raise Unavailable(f"embeddings: {exc}") from exc
+        except OutriggerError as exc:
+            raise EmbeddingFailed(f"embeddings: {exc}") from exc
+
+    def _embed_sync(self, texts: Sequence[str]) -> tuple[Vectors, int]:
+        vectors = self.embedder.embed(texts)
+        if isinstance(self.embedder, TokenCounter):
+            return vectors, self.embedder.count_tokens(texts)
+        return vectors, sum(estimate_tokens(t) for t in texts)
+
+    async def _finish(
+        self, ctx: CallContext, texts: Sequence[str], vectors: Vectors | None, tokens: int
+    ) -> None:
+        ctx.usage = Usage(tokens, 0)
+        cost = tokens * self.input_price / 1e6
+        now = time.time()
+        latency = ctx.elapsed_ms()
+        prompt = sha256_text(json.dumps(list(texts), ensure_ascii=False))
+        answer = hashlib.sha256(b"" if vectors is None else vectors.tobytes()).hexdigest()
+        self.proxy.ledger_writer.add(
+            LedgerRecord(
+                ctx.call_id, now, month_of(now), ctx.tenant.id, ctx.feature, ctx.alias,
+                ctx.deployment, tokens, 0, cost, latency, ctx.cache, ctx.status, ctx.trace_id,
+            )
+        )  # fmt: skip
+        self.proxy.audit_writer.add(
+            AuditEntry(
+                now, ctx.call_id, ctx.tenant.id, ctx.feature, ctx.alias, ctx.deployment,
+                ctx.model, prompt, answer, tokens, 0, cost, ctx.status, ctx.trace_id,
+            )
+        )  # fmt: skip
+        m = self.proxy.metrics
+        m.llm_requests.labels(ctx.alias, ctx.deployment or "", ctx.feature, ctx.status).inc()
+        m.llm_latency.labels(ctx.alias).observe(latency / 1000)
+        m.llm_tokens.labels(ctx.alias, "in").inc(tokens)
+        m.llm_cost.labels(ctx.alias, ctx.feature).inc(cost)
+        for finisher in ctx.finishers:  # e.g. the TPM counters, corrected to the real count
+            await finisher(ctx)
