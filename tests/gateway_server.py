@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from pathlib import Path
@@ -46,13 +45,16 @@ class GatewayServer:
     def __init__(self, settings: Settings, proxy: LlmProxy | None = None) -> None:
         self.proxy = proxy or build_proxy(settings)
         app = create_app(PipelineSet([]), None, self.proxy.metrics, self.proxy)
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=0, log_level="warning", access_log=False,
+            loop="uvloop", http="httptools",
+        )  # fmt: skip
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.port = 0
 
     def _run(self) -> None:
-        asyncio.run(self.server.serve())
+        self.server.run()  # on the configured loop (uvloop), as `outrigger gateway` runs
 
     @property
     def url(self) -> str:

@@ -5,7 +5,8 @@ code path as a real one. It answers ``POST /v1/chat/completions`` (and Azure's d
 path) with an echo of the last user message, plain or streamed, and can be told to
 misbehave through ``POST /_control``: ``{"mode": "slow" | "429" | "500" | "drop" |
 "break_stream", "times": N, "delay_s": S}`` (``times`` requests, then back to normal).
-``GET /_stats`` returns the request count and the last request's path, headers and body.
+``GET /_stats`` returns the request count and the last request's path, headers and body;
+``Behaviour.bodies`` keeps the last 1,000 request bodies (tests assert on what left us).
 
 Run alone (benchmarks): ``python tests/upstream.py --port 8999``.
 """
@@ -17,6 +18,7 @@ import asyncio
 import json
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +32,7 @@ class Behaviour:
     delay_s: float = 0.0
     requests: int = 0
     last: dict[str, Any] = field(default_factory=dict)
+    bodies: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=1000))
 
     def take(self) -> str:
         """The mode for this request (a limited mode counts down, then back to ok)."""
@@ -49,8 +52,10 @@ BEHAVIOUR = web.AppKey("behaviour", Behaviour)
 
 def _answer(body: dict[str, Any]) -> str:
     """``echo: <last user message>``; a message holding ``REPLY:<text>`` on a line is
-    answered with exactly ``<text>`` (tests that need a JSON answer)."""
-    users = [m for m in body.get("messages", []) if m.get("role") == "user"]
+    answered with exactly ``<text>`` (tests that need a JSON answer), one holding the line
+    ``ECHO_SYSTEM`` with the system prompt (a model talked into leaking it)."""
+    messages = body.get("messages", [])
+    users = [m for m in messages if m.get("role") == "user"]
     text = users[-1].get("content", "") if users else ""
     if not isinstance(text, str):
         return "echo"
@@ -58,6 +63,10 @@ def _answer(body: dict[str, Any]) -> str:
         for line in str(message.get("content", "")).splitlines():
             if line.startswith("REPLY:"):
                 return line.removeprefix("REPLY:")
+            if line.strip() == "ECHO_SYSTEM":
+                return " ".join(
+                    str(m.get("content")) for m in messages if m.get("role") == "system"
+                )
     return f"echo: {text}"
 
 
@@ -128,6 +137,7 @@ async def chat(request: web.Request) -> web.StreamResponse:
     behaviour: Behaviour = request.app[BEHAVIOUR]
     body = await request.json()
     behaviour.last = {"path": request.path_qs, "headers": dict(request.headers), "body": body}
+    behaviour.bodies.append(body)
     mode = behaviour.take()
     if mode == "slow":
         await asyncio.sleep(behaviour.delay_s)

@@ -13,12 +13,16 @@ from opentelemetry.trace import NoOpTracer, Tracer
 
 from outrigger.config.load import default_pipelines_file, load_pipelines
 from outrigger.config.settings import Settings
+from outrigger.errors import ConfigError
 from outrigger.events.base import DeadLetterQueue, EventBus, Subscription
+from outrigger.events.embed_step import VectorTarget
 from outrigger.events.factory import open_bus
 from outrigger.events.llm_step import LlmClient
 from outrigger.events.pipeline import PipelineSet, compile_pipelines
 from outrigger.events.steps import Batching
 from outrigger.events.worker import Worker
+from outrigger.privacy.factory import open_detector
+from outrigger.privacy.sanitize import EventSanitizer, SaltedHasher
 from outrigger.proxy.pipeline_client import PipelineLlm
 from outrigger.proxy.service import LlmProxy, build_proxy
 from outrigger.registry.serving import ModelWatcher, RegistryLoader, open_registry
@@ -38,8 +42,27 @@ def needs_llm(settings: Settings) -> bool:
     return any(step.llm is not None for p in spec.pipelines for step in p.steps)
 
 
+def needs_vectors(settings: Settings) -> bool:
+    """Does any pipeline have an ``embed`` step (and so need the proxy's embedder and
+    vector store)?"""
+    spec = load_pipelines(pipelines_path(settings))
+    return any(step.embed is not None for p in spec.pipelines for step in p.steps)
+
+
+def vector_target(proxy: LlmProxy) -> VectorTarget:
+    if proxy.embedder is None or proxy.vectors is None:
+        raise ConfigError(
+            "a pipeline has an embed step but no embedder is loaded: install "
+            "outrigger[embeddings] (or configure embeddings.kind) and keep embeddings.serve on"
+        )
+    return VectorTarget(proxy.embedder, proxy.vectors)
+
+
 def load_pipeline_set(
-    settings: Settings, loader: RegistryLoader | None = None, llm: LlmClient | None = None
+    settings: Settings,
+    loader: RegistryLoader | None = None,
+    llm: LlmClient | None = None,
+    vectors: VectorTarget | None = None,
 ) -> PipelineSet:
     path = pipelines_path(settings)
     batching = Batching(settings.worker.batch_max_size, settings.worker.batch_max_wait_ms / 1000)
@@ -53,16 +76,28 @@ def load_pipeline_set(
         batching=batching,
         llm=llm,
         llm_aliases=settings.llm.aliases.keys(),
+        vectors=vectors,
+        sanitizer=event_sanitizer(settings),
     )
 
 
+def event_sanitizer(settings: Settings) -> EventSanitizer | None:
+    """The sanitiser of ``privacy.events``, or None when no event type declares anything."""
+    config = settings.privacy.events
+    if not config.events and config.default is None:
+        return None
+    hasher = SaltedHasher.from_secret_file(config.salt_file) if config.salt_file else None
+    detector = open_detector(settings.privacy, settings.privacy.events_mode)
+    return EventSanitizer(config, detector, hasher)
+
+
 def load_models(
-    settings: Settings, llm: LlmClient | None = None
+    settings: Settings, llm: LlmClient | None = None, vectors: VectorTarget | None = None
 ) -> tuple[PipelineSet, ModelWatcher | None]:
     """The pipelines with their models, and a watcher when any model comes from the
     registry (it follows alias changes); shared by the worker and the gateway."""
     loader = RegistryLoader(open_registry(settings), settings)
-    pipelines = load_pipeline_set(settings, loader, llm)
+    pipelines = load_pipeline_set(settings, loader, llm, vectors)
     watcher = ModelWatcher(loader, pipelines, settings.registry.poll_s) if loader.refs else None
     return pipelines, watcher
 
@@ -133,11 +168,19 @@ async def bus_session(settings: Settings) -> AsyncIterator[tuple[EventBus, DeadL
 
 async def build_runtime(settings: Settings) -> Runtime:
     metrics = Metrics()
-    proxy = None
-    if needs_llm(settings):
-        proxy = await asyncio.to_thread(build_proxy, settings, metrics)
+    tracer, provider = tracer_for(settings.telemetry.otlp_endpoint)
+    proxy: LlmProxy | None = None
+    vectors: VectorTarget | None = None
+    if needs_llm(settings) or needs_vectors(settings) or settings.gateway.enabled:
+        proxy = await asyncio.to_thread(build_proxy, settings, metrics, tracer)
+        if needs_vectors(settings):
+            try:
+                vectors = vector_target(proxy)
+            except ConfigError:
+                await proxy.close()
+                raise
         proxy.start()
-    pipelines, watcher = load_models(settings, PipelineLlm(proxy) if proxy else None)
+    pipelines, watcher = load_models(settings, PipelineLlm(proxy) if proxy else None, vectors)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     bus, dlq = await open_bus_only(settings)
     try:
@@ -149,7 +192,6 @@ async def build_runtime(settings: Settings) -> Runtime:
         raise
     sub = subscription(settings, pipelines)
     await bus.declare(sub)
-    tracer, provider = tracer_for(settings.telemetry.otlp_endpoint)
     return Runtime(
         settings, bus, dlq, pipelines, store, sub, watcher, metrics, tracer, provider, proxy
     )

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -32,13 +31,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def upstream() -> Iterator[UpstreamThread]:
-    up = UpstreamThread().start()
-    yield up
-    up.stop()
-
-
 def write_config(path: Path, upstream: UpstreamThread, **extra: Any) -> Path:
     config = {
         "llm": {
@@ -53,15 +45,26 @@ def write_config(path: Path, upstream: UpstreamThread, **extra: Any) -> Path:
 
 
 class GatewayProcess:
-    def __init__(self, data_dir: Path, config: Path) -> None:
+    """``outrigger gateway``, or with ``with_worker`` ``outrigger run`` serving the gateway
+    beside the worker (``gateway.enabled``)."""
+
+    def __init__(self, data_dir: Path, config: Path, *, with_worker: bool = False) -> None:
         self.port = free_port()
         env = {
             **os.environ,
             "OUTRIGGER_CONFIG_FILE": str(config),
             "OUTRIGGER_DATA_DIR": str(data_dir),
         }
+        command = ["gateway", "--port", str(self.port)]
+        if with_worker:
+            command = ["run"]
+            env |= {
+                "OUTRIGGER_GATEWAY__ENABLED": "true",
+                "OUTRIGGER_GATEWAY__PORT": str(self.port),
+                "OUTRIGGER_TELEMETRY__METRICS_PORT": "0",
+            }
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "outrigger", "gateway", "--port", str(self.port)],
+            [sys.executable, "-m", "outrigger", *command],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -150,5 +153,24 @@ def test_sigterm_flushes_every_ledger_and_audit_record(
     try:
         assert LedgerStore(db).count_calls("acme", time.strftime("%Y-%m", time.gmtime())) == 40
         assert AuditStore(db).verify() == (40, None)
+    finally:
+        db.dispose()
+
+
+@pytest.mark.slow
+def test_outrigger_run_serves_the_gateway_beside_the_worker(
+    data_dir: Path, upstream: UpstreamThread, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "config.yaml", upstream)
+    key = make_key(data_dir, "acme", "enterprise")
+    run = GatewayProcess(data_dir, config, with_worker=True).wait_ready()
+    codes = [chat(run.url, key) for _ in range(5)]
+    assert codes == [200] * 5
+    assert run.stop() == 0  # the worker drains, the gateway stops, the ledger is flushed
+    output = run.proc.stdout.read().decode() if run.proc.stdout else ""
+    assert "worker consuming" in output and "gateway on http://" in output
+    db = open_database(f"sqlite:///{data_dir / 'outrigger.sqlite3'}")
+    try:
+        assert LedgerStore(db).count_calls("acme", time.strftime("%Y-%m", time.gmtime())) == 5
     finally:
         db.dispose()

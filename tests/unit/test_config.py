@@ -100,3 +100,22 @@ def test_invalid_settings_are_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OUTRIGGER_WORKER__PREFETCH", "0")
     with pytest.raises(ValueError, match="prefetch"):
         Settings()
+
+
+def test_event_sanitiser_is_built_only_when_event_fields_are_declared(tmp_path: Path) -> None:
+    from outrigger.config.settings import Settings
+    from outrigger.privacy import EventSanitizer
+    from outrigger.runtime import event_sanitizer
+
+    assert event_sanitizer(Settings(data_dir=tmp_path)) is None
+    declared = Settings.model_validate(
+        {
+            "data_dir": tmp_path,
+            "privacy": {"events": {"events": {"com.acme.X": {"text_fields": ["notes"]}}}},
+        }
+    )
+    built = event_sanitizer(declared)
+    assert isinstance(built, EventSanitizer)
+    assert built.sanitize("com.acme.X", {"notes": "mail a@b.co"}).payload == {
+        "notes": "mail <EMAIL_1>"
+    }

@@ -5,7 +5,15 @@ from __future__ import annotations
 import typer
 
 from outrigger import __version__
-from outrigger.cli import config_cmd, dlq_cmd, events_cmd, ledger_cmd, models_cmd, tenants_cmd
+from outrigger.cli import (
+    cache_cmd,
+    config_cmd,
+    dlq_cmd,
+    events_cmd,
+    ledger_cmd,
+    models_cmd,
+    tenants_cmd,
+)
 from outrigger.cli.demo_cmd import demo_command
 from outrigger.cli.gateway_cmd import gateway_command
 from outrigger.cli.run_cmd import run_command
@@ -27,6 +35,7 @@ app.add_typer(tenants_cmd.tenants_app, name="tenants")
 app.add_typer(tenants_cmd.keys_app, name="keys")
 app.command("usage")(ledger_cmd.usage_command)
 app.add_typer(ledger_cmd.audit_app, name="audit")
+app.add_typer(cache_cmd.app, name="cache")
 
 
 @app.command("version")

@@ -1,4 +1,5 @@
-"""``outrigger run``: the worker on the configured bus until SIGTERM/SIGINT."""
+"""``outrigger run``: the worker on the configured bus until SIGTERM/SIGINT, and the gateway
+beside it when ``gateway.enabled``."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from pathlib import Path
 
 from prometheus_client import start_http_server
 
+from outrigger._optional import require
 from outrigger.cli.common import PipelinesOption, configure_logging, run, with_pipelines
 from outrigger.config.settings import Settings
-from outrigger.runtime import build_runtime
+from outrigger.runtime import Runtime, build_runtime
 from outrigger.telemetry.sampler import sample_forever
 
 log = logging.getLogger("outrigger.run")
@@ -49,6 +51,8 @@ async def serve(settings: Settings) -> None:
     if telemetry.metrics_port:
         start_http_server(telemetry.metrics_port, telemetry.metrics_host, runtime.metrics.registry)
         log.info("metrics on http://%s:%d/metrics", telemetry.metrics_host, telemetry.metrics_port)
+    if settings.gateway.enabled:
+        helpers.append(asyncio.create_task(_gateway(runtime, stop), name="gateway"))
     try:
         await worker.run(stop)
     finally:
@@ -58,8 +62,21 @@ async def serve(settings: Settings) -> None:
         log.info("stopped: %s", worker.stats)
 
 
+async def _gateway(runtime: Runtime, stop: asyncio.Event) -> None:
+    """The HTTP API beside the worker, sharing its proxy, pipelines and metrics."""
+    require("uvicorn", "gateway")
+    from outrigger.gateway.app import create_app
+    from outrigger.gateway.embedded import serve_until
+
+    gw = runtime.settings.gateway
+    app = create_app(runtime.pipelines, None, runtime.metrics, runtime.proxy, owns_proxy=False)
+    log.info("gateway on http://%s:%d", gw.host, gw.port)
+    await serve_until(app, gw.host, gw.port, stop)
+
+
 def run_command(pipelines: Path | None = PipelinesOption) -> None:
-    """Start the worker on the configured bus. SIGTERM drains in-flight work and exits."""
+    """Start the worker on the configured bus (and the gateway with
+    OUTRIGGER_GATEWAY__ENABLED=true). SIGTERM drains in-flight work and exits."""
     settings = with_pipelines(pipelines)
     configure_logging(settings.log_level, settings.telemetry.log_format)
     run(serve(settings))

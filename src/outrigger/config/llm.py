@@ -152,6 +152,9 @@ class TenancySettings(_Section):
 
 
 class GatewaySettings(_Section):
+    #: ``outrigger run`` also serves the gateway, in the worker's process and with its proxy
+    #: (``outrigger gateway`` serves it alone, whatever this says).
+    enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     #: The ledger and audit writers flush a batch this often (and on shutdown).

@@ -19,8 +19,13 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from outrigger.cache.settings import CacheSettings
+from outrigger.config.guard import GuardSettings
 from outrigger.config.llm import GatewaySettings, LlmSettings, TenancySettings
+from outrigger.embeddings.settings import EmbeddingSettings
 from outrigger.errors import ConfigError
+from outrigger.privacy.policy import PrivacyConfig, PrivacyPolicy
+from outrigger.vector.settings import VectorStoreSettings
 
 CONFIG_FILE_VAR = "OUTRIGGER_CONFIG_FILE"
 
@@ -128,6 +133,15 @@ class Settings(BaseSettings):
     llm: LlmSettings = LlmSettings()
     tenancy: TenancySettings = TenancySettings()
     gateway: GatewaySettings = GatewaySettings()
+    #: PII pseudonymisation of LLM calls. On by default in ``fast`` mode (structured
+    #: identifiers, no extra needed); ``mode: full`` adds Presidio's person names.
+    privacy: PrivacyConfig = PrivacyConfig(default=PrivacyPolicy(mode="fast"))
+    guard: GuardSettings = GuardSettings()
+    #: The response cache: off until enabled (it needs the ``embeddings`` extra for
+    #: semantic matches, or ``semantic: false`` for exact matches only).
+    cache: CacheSettings = CacheSettings(enabled=False)
+    embeddings: EmbeddingSettings = EmbeddingSettings()
+    vectors: VectorStoreSettings = VectorStoreSettings()
     #: Pins: ``OUTRIGGER_MODELS__CREDIT_RISK=2.1.3`` (or an alias) overrides the ``ref`` of
     #: the registry model ``credit-risk`` (dashes become underscores in the variable name).
     models: dict[str, str] = {}

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from jsonschema import Draft202012Validator
@@ -14,17 +14,20 @@ from outrigger.config.load import ConfigProblems, resolve_model_path
 from outrigger.config.pipelines import ModelSpec, PipelinesFile, PipelineSpec
 from outrigger.errors import ConfigError, MalformedEvent, OutriggerError
 from outrigger.events.base import BusMessage
+from outrigger.events.embed_step import EmbedRunner, VectorTarget
 from outrigger.events.envelope import Event, PlainRule
 from outrigger.events.llm_step import LlmClient, LlmRunner, UnconnectedLlm
 from outrigger.events.results import result_id
 from outrigger.events.steps import Batching, PublishRunner, ScoreRunner, StepContext
 from outrigger.events.topics import any_topic_matches
 from outrigger.inference.base import Scorer
+from outrigger.privacy.sanitize import EventSanitizer
 from outrigger.telemetry.tracing import current_headers, span
 
 #: (model name in the file, its spec, the pipelines file's directory) -> a loaded model
 ModelLoader = Callable[[str, ModelSpec, Path], Scorer]
 Send = Callable[[BusMessage], Awaitable[None]]
+Runner = ScoreRunner | LlmRunner | EmbedRunner
 
 
 @dataclass
@@ -34,11 +37,16 @@ class Pipeline:
     publish: PublishRunner
     input_validator: Draft202012Validator | None = None
     llms: list[LlmRunner] = field(default_factory=list)
+    embeds: list[EmbedRunner] = field(default_factory=list)
+    #: Declared sensitive fields are dropped, masked, hashed or pseudonymised, and free
+    #: text pseudonymised, before any step sees the event (so results carry no raw PII).
+    sanitizer: EventSanitizer | None = None
 
-    def runners(self) -> list[ScoreRunner | LlmRunner]:
-        """The score and llm steps in the order the file declares them."""
-        by_name: dict[str, ScoreRunner | LlmRunner] = {s.spec.name: s for s in self.scores}
+    def runners(self) -> list[Runner]:
+        """The score, llm and embed steps in the order the file declares them."""
+        by_name: dict[str, Runner] = {s.spec.name: s for s in self.scores}
         by_name.update({s.spec.name: s for s in self.llms})
+        by_name.update({s.spec.name: s for s in self.embeds})
         return [by_name[s.name] for s in self.spec.steps if s.name in by_name]
 
     @property
@@ -68,6 +76,11 @@ class Pipeline:
             where = "/".join(str(p) for p in error.path) or "(data)"
             raise MalformedEvent("invalid_payload", f"event data at {where}: {error.message}")
 
+    def sanitized(self, event: Event) -> Event:
+        if self.sanitizer is None or not isinstance(event.data, Mapping):
+            return event
+        return replace(event, data=self.sanitizer.sanitize(event.type, event.data).payload)
+
     async def run(
         self,
         event: Event,
@@ -79,10 +92,13 @@ class Pipeline:
         publish span, whose trace context the result carries). Returns the result."""
         tracer = tracer or NoOpTracer()
         self.check_input(event)
-        ctx = StepContext(event, routing_key)
+        ctx = StepContext(self.sanitized(event), routing_key)
         for step in self.runners():
             if isinstance(step, LlmRunner):
                 await _run_llm(step, ctx, tracer)
+                continue
+            if isinstance(step, EmbedRunner):
+                await _run_embed(step, ctx, tracer)
                 continue
             with span(tracer, f"score {step.spec.model}") as current:
                 await step.score(ctx)
@@ -121,6 +137,21 @@ async def _run_llm(step: LlmRunner, ctx: StepContext, tracer: Tracer) -> None:
                     "gen_ai.response.model": answer.model or "",
                     "outrigger.step": step.spec.name,
                     "outrigger.feature": step.feature,
+                }
+            )
+
+
+async def _run_embed(step: EmbedRunner, ctx: StepContext, tracer: Tracer) -> None:
+    with span(tracer, f"embeddings {step.spec.namespace}", kind=SpanKind.CLIENT) as current:
+        await step.run(ctx)
+        if current is not None:
+            done = ctx.steps[step.spec.name]
+            current.set_attributes(
+                {
+                    "gen_ai.operation.name": "embeddings",
+                    "gen_ai.request.model": done["model"],
+                    "outrigger.step": step.spec.name,
+                    "outrigger.vector.namespace": done["namespace"],
                 }
             )
 
@@ -173,6 +204,8 @@ def compile_pipelines(
     batching: Batching | None = None,
     llm: LlmClient | None = None,
     llm_aliases: Collection[str] | None = None,
+    vectors: VectorTarget | None = None,
+    sanitizer: EventSanitizer | None = None,
 ) -> PipelineSet:
     """Load every model once and bind it to its steps; every problem names its key path."""
     problems: list[str] = []
@@ -185,7 +218,7 @@ def compile_pipelines(
             problems.append(f"models.{name}.{where}: cannot load model: {exc}")
     pipelines = []
     for i, p in enumerate(spec.pipelines):
-        scores, llms = [], []
+        scores, llms, embeds = [], [], []
         for j, step in enumerate(p.steps):
             if step.llm is not None:
                 if llm_aliases is not None and step.llm.model not in llm_aliases:
@@ -194,6 +227,8 @@ def compile_pipelines(
                         f"{step.llm.model!r} in llm.aliases ({', '.join(sorted(llm_aliases))})"
                     )
                 llms.append(LlmRunner(step.llm, p.name, llm or UnconnectedLlm()))
+            if step.embed is not None:
+                embeds.append(EmbedRunner(step.embed, vectors, batching))
             if step.score is not None and step.score.model in models:
                 try:
                     scores.append(ScoreRunner(step.score, models[step.score.model], batching))
@@ -203,7 +238,15 @@ def compile_pipelines(
         assert publish is not None  # guaranteed by PipelineSpec validation
         validator = Draft202012Validator(p.input_schema) if p.input_schema else None
         pipelines.append(
-            Pipeline(p, scores, PublishRunner(publish, p.name, p.version), validator, llms)
+            Pipeline(
+                p,
+                scores,
+                PublishRunner(publish, p.name, p.version),
+                validator,
+                llms,
+                embeds,
+                sanitizer,
+            )
         )
     if problems:
         raise ConfigProblems("pipelines", problems)

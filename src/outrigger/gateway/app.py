@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import sqlalchemy as sa
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from outrigger import __version__
 from outrigger.events.pipeline import PipelineSet
-from outrigger.gateway import chat, errors, models
+from outrigger.gateway import cache, chat, embeddings, errors, models
+from outrigger.proxy.ids import CallIds
 from outrigger.proxy.service import LlmProxy
 from outrigger.registry.serving import ModelWatcher
 from outrigger.telemetry.metrics import Metrics
@@ -24,16 +26,19 @@ def create_app(
     watcher: ModelWatcher | None = None,
     metrics: Metrics | None = None,
     proxy: LlmProxy | None = None,
+    *,
+    owns_proxy: bool = True,
 ) -> FastAPI:
     """``watcher`` (for registry models) runs for the app's lifetime: predictions follow
     promotions and rollbacks without a restart. ``proxy`` serves the LLM API; its ledger and
-    audit writers are flushed when the app shuts down (SIGTERM loses nothing)."""
+    audit writers are flushed when the app shuts down (SIGTERM loses nothing), unless
+    ``owns_proxy`` is false (the worker of ``outrigger run`` owns it)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         task = asyncio.create_task(watcher.run(stop)) if watcher else None
-        if proxy is not None:
+        if proxy is not None and owns_proxy:
             proxy.start()
         try:
             yield
@@ -41,18 +46,21 @@ def create_app(
             stop.set()
             if task is not None:
                 await task
-            if proxy is not None:
+            if proxy is not None and owns_proxy:
                 await proxy.close()
 
     app = FastAPI(title="Outrigger gateway", version=__version__, lifespan=lifespan)
     app.state.pipelines = pipelines
     app.state.proxy = proxy
+    app.state.call_ids = CallIds()
     errors.install(app)
     app.include_router(models.router)
     registry_metrics = metrics or (proxy.metrics if proxy else Metrics())
     if proxy is not None:
         app.include_router(chat.router)
-        _limit_body(app, proxy.settings.llm.max_request_bytes)
+        app.include_router(cache.router)
+        app.include_router(embeddings.router_for(proxy))
+        app.add_middleware(BodyLimit, max_bytes=proxy.settings.llm.max_request_bytes)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -91,15 +99,24 @@ def _ping(proxy: LlmProxy) -> None:
         conn.execute(sa.text("SELECT 1"))
 
 
-def _limit_body(app: FastAPI, max_bytes: int) -> None:
-    @app.middleware("http")
-    async def limit(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > max_bytes:
-            return JSONResponse(
-                errors.error_body(f"request body over {max_bytes} bytes", "invalid_request_error"),
-                status_code=413,
-            )
-        return await call_next(request)
+class BodyLimit:
+    """Refuse a request whose Content-Length is over ``max_bytes`` with a 413 before it is
+    read. A plain ASGI middleware: ``@app.middleware("http")`` (BaseHTTPMiddleware) costs a
+    task group and wrapped receive/send channels on every request."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"content-length":
+                    if value.isdigit() and int(value) > self.max_bytes:
+                        body = errors.error_body(
+                            f"request body over {self.max_bytes} bytes", "invalid_request_error"
+                        )
+                        await JSONResponse(body, status_code=413)(scope, receive, send)
+                        return
+                    break
+        await self.app(scope, receive, send)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from opentelemetry.context import Context
+from opentelemetry.propagate import extract
 
+from outrigger.gateway.body import openapi_body, parse_body
 from outrigger.gateway.errors import error_body
 from outrigger.gateway.schemas import ChatCompletionRequest
 from outrigger.llm.types import ChatRequest
@@ -44,6 +47,13 @@ def _trace_id(traceparent: str | None) -> str | None:
     return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
 
 
+def _parent(headers: Mapping[str, str]) -> Context | None:
+    """The caller's W3C trace context, when it sent one (the span of this call joins it)."""
+    if "traceparent" not in headers:
+        return None
+    return extract({k: headers[k] for k in ("traceparent", "tracestate") if k in headers})
+
+
 def _feature(value: str | None) -> str:
     if value is None:
         return DEFAULT_FEATURE
@@ -58,25 +68,47 @@ def _headers(ctx: CallContext) -> dict[str, str]:
         headers["X-Outrigger-Deployment"] = ctx.deployment
     if ctx.status == "fallback":
         headers["X-Outrigger-Fallback"] = "true"
+    if ctx.flags:
+        headers["X-Outrigger-Flags"] = ",".join(ctx.flags)
     return headers
 
 
-@router.post("/v1/chat/completions", response_model=None)
-async def chat_completions(
-    body: ChatCompletionRequest,
-    request: Request,
-    authorization: str | None = Header(default=None),
-    x_outrigger_feature: str | None = Header(default=None),
-    traceparent: str | None = Header(default=None),
-) -> Response:
+def _bypass(value: str | None) -> bool:
+    if value is None:
+        return False
+    if value.strip().lower() != "bypass":
+        raise BadRequest("X-Outrigger-Cache: the only accepted value is 'bypass'")
+    return True
+
+
+# The body and headers are read by hand (gateway/body.py: FastAPI's parameter solving is most
+# of its per-request cost); the OpenAPI document still describes them.
+CHAT_OPENAPI = openapi_body(
+    ChatCompletionRequest,
+    headers={
+        "Authorization": "'Bearer <key>'",
+        "X-Outrigger-Feature": "the feature the call is counted under (default: chat)",
+        "X-Outrigger-Cache": "'bypass': skip the cache",
+        "traceparent": "W3C trace context",
+    },
+)
+
+
+@router.post("/v1/chat/completions", response_model=None, openapi_extra=CHAT_OPENAPI)
+async def chat_completions(request: Request) -> Response:
     proxy = _proxy(request)
+    headers = request.headers
+    body = parse_body(await request.body(), headers.get("content-type"), ChatCompletionRequest)
     try:
-        tenant = await proxy.auth.tenant(authorization)
+        tenant = await proxy.auth.tenant(headers.get("authorization"))
         ctx = CallContext(
             tenant=tenant,
-            feature=_feature(x_outrigger_feature),
+            feature=_feature(headers.get("x-outrigger-feature")),
             request=ChatRequest(body.model, body.message_dicts(), body.params(), body.stream),
-            trace_id=_trace_id(traceparent),
+            trace_id=_trace_id(headers.get("traceparent")),
+            parent=_parent(headers),
+            cache_bypass=_bypass(headers.get("x-outrigger-cache")),
+            call_id=request.app.state.call_ids.new(),
         )
         reply = await proxy.call(ctx)
         if isinstance(reply, Completion):

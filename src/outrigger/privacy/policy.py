@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from outrigger.privacy.entities import ALL_ENTITIES
+from outrigger.privacy.sanitize import SanitizationConfig
 
 
 class _Strict(BaseModel):
@@ -57,6 +58,10 @@ class PrivacyConfig(_Strict):
     #: Persisted vaults (async pipelines): the key file (one base64 key a line) and lifetime.
     vault_key_file: Path | None = None
     vault_ttl_s: float = Field(7 * 24 * 3600.0, gt=0)
+    #: Event sanitisation before any pipeline step: sensitive fields per event type.
+    events: SanitizationConfig = SanitizationConfig()
+    #: Detector for the events' free-text fields (``fast`` for high-volume fields).
+    events_mode: Literal["full", "fast"] = "fast"
 
     def policy_for(self, feature: str) -> PrivacyPolicy:
         return self.features.get(feature, self.default)

@@ -8,12 +8,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from opentelemetry.context import Context
+
 from outrigger.errors import OutriggerError
 from outrigger.llm.types import ChatRequest, Usage
 from outrigger.storage.tenants import Tenant
 
 CacheStatus = Literal["hit", "miss", "bypass"]
-CallStatus = Literal["ok", "fallback", "error"]
+CallStatus = Literal["ok", "fallback", "invalid", "error"]
 
 
 @dataclass
@@ -24,11 +26,16 @@ class CallContext:
     trace_id: str | None = None
     call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started: float = field(default_factory=time.perf_counter)
+    started_ns: int = field(default_factory=time.time_ns)  # wall clock, for the trace span
+    #: The caller's trace context (W3C ``traceparent`` at the gateway); None: the current one.
+    parent: Context | None = None
     created: int = field(default_factory=lambda: int(time.time()))
     cache: CacheStatus = "bypass"
     #: When no deployment can answer: the configured graceful answer (gateway) or an error
     #: (pipelines, which retry the event instead).
     fallback_answer: bool = True
+    #: ``X-Outrigger-Cache: bypass``: neither read nor write the response cache.
+    cache_bypass: bool = False
     #: Filled in by the steps as the call goes on.
     alias: str = ""
     deployment: str | None = None
@@ -37,6 +44,12 @@ class CallContext:
     usage: Usage | None = None
     prompt_tokens_estimate: int = 0
     response_text: str = ""
+    #: The answer as the provider gave it (placeholders, not re-hydrated PII), when it
+    #: differs from what the caller got: the audit trail hashes this one.
+    provider_text: str | None = None
+    #: Keyed digest of the PII the privacy step replaced (None: none), so the cache never
+    #: serves an answer about other people.
+    pii_digest: str | None = None
     flags: list[str] = field(default_factory=list)
     #: Run once the call is over (tokens are known): e.g. count tokens against TPM limits.
     finishers: list[Callable[[CallContext], Awaitable[None]]] = field(default_factory=list)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from functools import partial
 from typing import Any
@@ -29,6 +27,7 @@ from outrigger.proxy.context import (
     Stream,
     Unavailable,
 )
+from outrigger.proxy.replies import completion_body, completion_chunks
 from outrigger.proxy.routing import Router
 
 log = logging.getLogger(__name__)
@@ -76,14 +75,9 @@ class Dispatcher:
         ceiling = min(retry.backoff_max_s, retry.backoff_initial_s * 2**attempt)
         return random.uniform(ceiling / 2, ceiling)
 
-    async def _attempts(self, name: str) -> AsyncIterator[int]:
+    def _attempts(self, name: str) -> _Attempts:
         """Attempt numbers for one deployment while its circuit lets calls through."""
-        for attempt in range(self.settings.retry.attempts):
-            if attempt:
-                await self._sleep(self._backoff(attempt - 1))
-            if not self.breakers[name].allow():
-                return
-            yield attempt
+        return _Attempts(self, name)
 
     async def _complete(self, ctx: CallContext, names: list[str]) -> Reply:
         failure: ProviderError | None = None
@@ -152,9 +146,33 @@ class Dispatcher:
         log.warning("answering %s with the fallback%s", ctx.alias, reason)
         ctx.status = "fallback"
         ctx.usage = Usage()
-        if ctx.request.stream:
-            return Stream(_fallback_chunks(ctx, answer))
-        return Completion(_fallback_body(ctx, answer))
+        body = completion_body(ctx.alias, answer, id_prefix="chatcmpl-fallback")
+        return Stream(completion_chunks(body)) if ctx.request.stream else Completion(body)
+
+
+class _Attempts:
+    """``Dispatcher._attempts`` as an iterator class, not an async generator: the loop over it
+    is left at the first success, and an async generator left unfinished is closed through the
+    event loop's finaliser (a thread-safe wake-up and a task on every call)."""
+
+    def __init__(self, dispatcher: Dispatcher, name: str) -> None:
+        self._dispatcher = dispatcher
+        self._name = name
+        self._next = 0
+
+    def __aiter__(self) -> _Attempts:
+        return self
+
+    async def __anext__(self) -> int:
+        attempt, dispatcher = self._next, self._dispatcher
+        if attempt >= dispatcher.settings.retry.attempts:
+            raise StopAsyncIteration
+        if attempt:
+            await dispatcher._sleep(dispatcher._backoff(attempt - 1))
+        if not dispatcher.breakers[self._name].allow():
+            raise StopAsyncIteration
+        self._next = attempt + 1
+        return attempt
 
 
 def _bind(
@@ -168,37 +186,3 @@ def _bind(
 def _served(ctx: CallContext, name: str, model: str) -> None:
     ctx.deployment = name
     ctx.model = model
-
-
-def _fallback_body(ctx: CallContext, answer: str) -> dict[str, Any]:
-    return {
-        "id": f"chatcmpl-fallback-{uuid.uuid4().hex[:16]}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": ctx.alias,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": answer},
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": Usage().as_dict(),
-    }
-
-
-async def _fallback_chunks(ctx: CallContext, answer: str) -> AsyncIterator[dict[str, Any]]:
-    base = {
-        "id": f"chatcmpl-fallback-{uuid.uuid4().hex[:16]}",
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": ctx.alias,
-    }
-    yield {
-        **base,
-        "choices": [
-            {"index": 0, "delta": {"role": "assistant", "content": answer}, "finish_reason": None}
-        ],
-    }
-    yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
-    yield {**base, "choices": [], "usage": Usage().as_dict()}

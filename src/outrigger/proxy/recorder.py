@@ -8,6 +8,8 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from opentelemetry.trace import NoOpTracer, SpanKind, Status, StatusCode, Tracer
+
 from outrigger.config.llm import LlmSettings
 from outrigger.llm.types import Usage, chunk_text, completion_text, estimate_tokens
 from outrigger.proxy.chain import Next
@@ -35,7 +37,9 @@ class RecordStep:
         ledger: BackgroundWriter[LedgerRecord],
         audit: BackgroundWriter[AuditEntry],
         metrics: Metrics,
+        tracer: Tracer | None = None,
     ) -> None:
+        self.tracer = tracer or NoOpTracer()
         self.settings = settings
         self.ledger = ledger
         self.audit = audit
@@ -97,22 +101,46 @@ class RecordStep:
         self.audit.add(
             AuditEntry(
                 now, ctx.call_id, ctx.tenant.id, ctx.feature, ctx.alias, ctx.deployment,
-                ctx.model, prompt_hash(ctx), sha256_text(ctx.response_text),
+                ctx.model, prompt_hash(ctx), sha256_text(_audited_text(ctx)),
                 usage.prompt_tokens, usage.completion_tokens, cost, ctx.status, ctx.trace_id,
             )
         )  # fmt: skip
         self._count(ctx, usage, cost, latency)
+        self._span(ctx, usage, cost)
         for finisher in ctx.finishers:
             await finisher(ctx)
 
     def _count(self, ctx: CallContext, usage: Usage, cost: float, latency_ms: float) -> None:
-        m = self.metrics
-        m.llm_requests.labels(ctx.alias, ctx.deployment or "", ctx.feature, ctx.status).inc()
-        m.llm_latency.labels(ctx.alias).observe(latency_ms / 1000)
-        m.llm_tokens.labels(ctx.alias, "in").inc(usage.prompt_tokens)
-        m.llm_tokens.labels(ctx.alias, "out").inc(usage.completion_tokens)
-        m.llm_cost.labels(ctx.alias, ctx.feature).inc(cost)
-        m.llm_cache.labels(ctx.cache).inc()
+        series = self.metrics.llm_call(
+            ctx.alias, ctx.deployment or "", ctx.feature, ctx.status, ctx.cache
+        )
+        series.count(latency_ms / 1000, usage.prompt_tokens, usage.completion_tokens, cost)
+
+    def _span(self, ctx: CallContext, usage: Usage, cost: float) -> None:
+        """One CLIENT span per call, child of the caller's trace (the gateway's
+        ``traceparent``, or the pipeline step's span), with GenAI attributes."""
+        span = self.tracer.start_span(
+            f"chat {ctx.alias or ctx.request.model}",
+            context=ctx.parent,
+            kind=SpanKind.CLIENT,
+            start_time=ctx.started_ns,
+            attributes={
+                "gen_ai.operation.name": "chat",
+                "gen_ai.request.model": ctx.request.model,
+                "gen_ai.response.model": ctx.model or "",
+                "gen_ai.usage.input_tokens": usage.prompt_tokens,
+                "gen_ai.usage.output_tokens": usage.completion_tokens,
+                "outrigger.tenant": ctx.tenant.id,
+                "outrigger.feature": ctx.feature,
+                "outrigger.deployment": ctx.deployment or "",
+                "outrigger.cost_usd": cost,
+                "outrigger.cache": ctx.cache,
+                "outrigger.status": ctx.status,
+            },
+        )
+        if ctx.status == "error":
+            span.set_status(Status(StatusCode.ERROR))
+        span.end()
 
 
 def usage_chunk(last: dict[str, Any], usage: Usage) -> dict[str, Any]:
@@ -124,6 +152,10 @@ def usage_chunk(last: dict[str, Any], usage: Usage) -> dict[str, Any]:
         "choices": [],
         "usage": usage.as_dict(),
     }
+
+
+def _audited_text(ctx: CallContext) -> str:
+    return ctx.response_text if ctx.provider_text is None else ctx.provider_text
 
 
 def prompt_hash(ctx: CallContext) -> str:

@@ -4,18 +4,30 @@ and the pipelines' ``llm`` steps."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from opentelemetry.trace import NoOpTracer, Tracer
+
+from outrigger.cache.semantic import SemanticCache
 from outrigger.config.settings import Settings
+from outrigger.embeddings.base import Embedder
+from outrigger.errors import ConfigError, MissingExtraError
+from outrigger.guard.injection import InjectionDetector
 from outrigger.llm.base import Provider
 from outrigger.llm.factory import build_providers
+from outrigger.privacy.base import Detector
+from outrigger.privacy.factory import open_detector
 from outrigger.proxy.auth import Authenticator
+from outrigger.proxy.cache_step import CacheStep
 from outrigger.proxy.chain import Next, Step, build_chain
 from outrigger.proxy.circuit import STATE_VALUE, State
 from outrigger.proxy.context import CallContext, Reply
 from outrigger.proxy.dispatch import Dispatcher
+from outrigger.proxy.guard_step import GuardStep
 from outrigger.proxy.limits import Limiter, MemoryLimiter, RedisLimiter
+from outrigger.proxy.privacy_step import PrivacyStep
 from outrigger.proxy.quota import LimitStep
 from outrigger.proxy.recorder import RecordStep
 from outrigger.storage.audit import AuditEntry, AuditStore
@@ -25,6 +37,10 @@ from outrigger.storage.ledger import LedgerRecord, LedgerStore
 from outrigger.storage.tenants import TenantStore
 from outrigger.storage.writer import BackgroundWriter
 from outrigger.telemetry.metrics import Metrics
+from outrigger.vector.base import VectorStore
+from outrigger.vector.settings import open_vector_store
+
+log = logging.getLogger("outrigger.proxy")
 
 
 @dataclass
@@ -34,7 +50,13 @@ class LlmProxy:
     limiter: Limiter
     providers: Mapping[str, Provider]
     metrics: Metrics = field(default_factory=Metrics)
-    steps: Sequence[Step] = ()  # privacy, guard and cache steps, between limits and dispatch
+    steps: Sequence[Step] = ()  # guard, privacy and cache steps, between limits and dispatch
+    #: Shared by the cache, ``/v1/embeddings`` and the ``embed`` pipeline step (None: the
+    #: ``embeddings`` extra is not installed and nothing asked for it).
+    embedder: Embedder | None = None
+    vectors: VectorStore | None = None
+    cache: SemanticCache | None = None
+    tracer: Tracer = field(default_factory=NoOpTracer)
 
     def __post_init__(self) -> None:
         gw = self.settings.gateway
@@ -55,7 +77,13 @@ class LlmProxy:
             self.metrics.llm_circuit_state.labels(name).set(0)
         self._call: Next = build_chain(
             [
-                RecordStep(self.settings.llm, self.ledger_writer, self.audit_writer, self.metrics),
+                RecordStep(
+                    self.settings.llm,
+                    self.ledger_writer,
+                    self.audit_writer,
+                    self.metrics,
+                    self.tracer,
+                ),
                 LimitStep(self.limiter, self.settings.tenancy, self._count_calls),
                 *self.steps,
             ],
@@ -85,6 +113,8 @@ class LlmProxy:
         for provider in self.providers.values():
             await provider.close()
         await self.limiter.close()
+        if self.vectors is not None:
+            await asyncio.to_thread(self.vectors.close)
         await asyncio.to_thread(self.db.dispose)
 
 
@@ -101,11 +131,61 @@ def proxy_database(settings: Settings) -> Database:
     return open_database(url)
 
 
-def build_proxy(settings: Settings, metrics: Metrics | None = None) -> LlmProxy:
+def build_proxy(
+    settings: Settings, metrics: Metrics | None = None, tracer: Tracer | None = None
+) -> LlmProxy:
     """The proxy with its database migrated (blocking; call before the event loop or in a
     thread). Its writers start with ``start()`` inside the loop."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    metrics = metrics or Metrics()
     db = proxy_database(settings)
+    embedder = open_embedder_if_wanted(settings)
+    vectors = cache = None
+    if embedder is not None:
+        vectors = open_vector_store(
+            settings.vectors, embedder.dim, settings.data_dir, indexed_fields=("fp", "sem")
+        )
+        if settings.cache.enabled:
+            cache = SemanticCache(vectors, embedder, settings.cache)
+    steps = call_steps(settings, metrics, cache)
     return LlmProxy(
-        settings, db, open_limiter(settings), build_providers(settings.llm), metrics or Metrics()
-    )
+        settings, db, open_limiter(settings), build_providers(settings.llm), metrics,
+        steps, embedder, vectors, cache, tracer or NoOpTracer(),
+    )  # fmt: skip
+
+
+def open_embedder_if_wanted(settings: Settings) -> Embedder | None:
+    """The embedder when the cache needs one, or when it can be had (``/v1/embeddings`` and
+    the ``embed`` step use it); a missing extra only matters when the cache is on."""
+    from outrigger.embeddings.settings import open_embedder
+
+    if not (settings.cache.enabled or settings.embeddings.serve):
+        return None
+    try:
+        return open_embedder(settings.embeddings)
+    except (ImportError, MissingExtraError, ConfigError) as exc:
+        if settings.cache.enabled:
+            raise
+        log.info("embeddings unavailable (%s): /v1/embeddings and the cache are off", exc)
+        return None
+
+
+def call_steps(settings: Settings, metrics: Metrics, cache: SemanticCache | None) -> list[Step]:
+    """Guard (sees the caller's text), privacy (replaces PII), cache (stores placeholders)."""
+    steps: list[Step] = [
+        GuardStep(settings.guard, InjectionDetector(), metrics, settings.llm.fallback_answer)
+    ]
+    detectors = privacy_detectors(settings)
+    if detectors:
+        steps.append(PrivacyStep(settings.privacy, detectors, metrics))
+    if cache is not None:
+        steps.append(CacheStep(cache))
+    return steps
+
+
+def privacy_detectors(settings: Settings) -> dict[str, Detector]:
+    """One detector per mode some policy uses (the full one loads spaCy: seconds)."""
+    config = settings.privacy
+    policies = [config.default, *config.features.values()]
+    modes = {p.mode for p in policies if p.enabled}
+    return {mode: open_detector(config, mode) for mode in sorted(modes)}

@@ -8,10 +8,36 @@ these names (a test checks it).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+_MAX_CACHED_SERIES = 10_000
+
+
+@dataclass(frozen=True)
+class LlmCallSeries:
+    """The labelled children one LLM call counts in (see ``Metrics.llm_call``)."""
+
+    requests: Any
+    latency: Any
+    tokens_in: Any
+    tokens_out: Any
+    cost: Any
+    cache: Any
+
+    def count(self, latency_s: float, tokens_in: int, tokens_out: int, cost: float) -> None:
+        self.requests.inc()
+        self.latency.observe(latency_s)
+        self.tokens_in.inc(tokens_in)
+        self.tokens_out.inc(tokens_out)
+        self.cost.inc(cost)
+        self.cache.inc()
 
 
 class Metrics:
@@ -75,6 +101,7 @@ class Metrics:
         )
 
         self._llm(r)
+        self._llm_calls: dict[tuple[str, ...], LlmCallSeries] = {}
 
     def _llm(self, r: CollectorRegistry) -> None:
         """The LLM proxy's series (gateway and pipelines' ``llm`` steps)."""
@@ -121,6 +148,33 @@ class Metrics:
             ["deployment"],
             registry=r,
         )
+        self.llm_guard = Counter(
+            "outrigger_llm_guard",
+            "Guardrail outcomes: pii/redacted (identifiers replaced), injection/block|flag|log, "
+            "output/invalid|repaired, canary/leaked",
+            ["check", "outcome"],
+            registry=r,
+        )
+
+    def llm_call(
+        self, alias: str, deployment: str, feature: str, status: str, cache: str
+    ) -> LlmCallSeries:
+        """The series one finished LLM call updates, looked up once per label combination
+        (``labels()`` validates and locks on every call: most of the cost of counting)."""
+        key = (alias, deployment, feature, status, cache)
+        series = self._llm_calls.get(key)
+        if series is None:
+            if len(self._llm_calls) >= _MAX_CACHED_SERIES:
+                self._llm_calls.clear()
+            series = self._llm_calls[key] = LlmCallSeries(
+                self.llm_requests.labels(alias, deployment, feature, status),
+                self.llm_latency.labels(alias),
+                self.llm_tokens.labels(alias, "in"),
+                self.llm_tokens.labels(alias, "out"),
+                self.llm_cost.labels(alias, feature),
+                self.llm_cache.labels(cache),
+            )
+        return series
 
     def names(self) -> set[str]:
         """Every series name this process can export, labelled or not yet observed."""

@@ -1,0 +1,134 @@
+"""The response cache in the gateway, with the real local embedder (all-MiniLM int8) and
+the embedded vector store: exact and semantic hits, never across tenants, never across
+different people's identifiers; bypass, SSE from cache, purge, ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from outrigger.storage.schema import llm_calls
+from tests.gateway_server import GatewayServer
+from tests.integration.test_gateway_llm import client, new_key, start_gateway
+from tests.upstream import UpstreamThread
+
+pytest.importorskip("tokenizers", reason="extra 'embeddings' (local embedder) not installed")
+
+QUESTION = "What documents do I need to file a car insurance claim?"
+PARAPHRASE = "Which documents are needed to file a claim for car insurance?"
+
+
+@pytest.fixture
+def gateway(data_dir: Path, upstream: UpstreamThread) -> Iterator[GatewayServer]:
+    cache = {"enabled": True, "features": {"nocache": {"enabled": False}}}
+    server = start_gateway(data_dir, {"primary": upstream}, cache=cache)
+    yield server
+    server.stop()
+
+
+def chat(gw: GatewayServer, key: str, text: str, **kw: object) -> tuple[str, str]:
+    raw = client(gw, key).chat.completions.with_raw_response.create(
+        model="chat-default", messages=[{"role": "user", "content": text}], **kw
+    )
+    return raw.parse().choices[0].message.content, raw.headers["x-outrigger-cache"]
+
+
+def test_exact_and_semantic_hits_do_not_reach_the_upstream(
+    gateway: GatewayServer, upstream: UpstreamThread
+) -> None:
+    key = new_key(gateway)
+    assert chat(gateway, key, QUESTION) == (f"echo: {QUESTION}", "miss")
+    assert chat(gateway, key, QUESTION) == (f"echo: {QUESTION}", "hit")
+    assert chat(gateway, key, PARAPHRASE) == (f"echo: {QUESTION}", "hit")
+    assert upstream.behaviour.requests == 1
+    # A hard negative: same words, the other direction. Never served from the cache.
+    transfer = "Transfer 500 dollars from savings to checking"
+    chat(gateway, key, transfer)
+    answer, status = chat(gateway, key, "Transfer 500 dollars from checking to savings")
+    assert (answer, status) == ("echo: Transfer 500 dollars from checking to savings", "miss")
+
+
+def test_a_tenant_never_gets_another_tenants_cached_answer(
+    gateway: GatewayServer, upstream: UpstreamThread
+) -> None:
+    a, b = new_key(gateway, "bank-a"), new_key(gateway, "bank-b")
+    assert chat(gateway, a, QUESTION)[1] == "miss"
+    assert chat(gateway, b, QUESTION)[1] == "miss"
+    assert chat(gateway, b, PARAPHRASE)[1] == "hit"
+    assert upstream.behaviour.requests == 2
+
+
+def test_answers_about_different_people_are_never_mixed(
+    gateway: GatewayServer, upstream: UpstreamThread
+) -> None:
+    key = new_key(gateway)
+    first = "Why was the card of jane.doe@example.com declined?"
+    other = "Why was the card of john.roe@example.com declined?"
+    assert chat(gateway, key, first) == (f"echo: {first}", "miss")
+    assert chat(gateway, key, other) == (f"echo: {other}", "miss")
+    assert chat(gateway, key, first) == (f"echo: {first}", "hit")
+    assert upstream.behaviour.requests == 2
+
+
+def test_bypass_header_and_disabled_feature(
+    gateway: GatewayServer, upstream: UpstreamThread
+) -> None:
+    key = new_key(gateway)
+    chat(gateway, key, QUESTION)
+    bypass = {"X-Outrigger-Cache": "bypass"}
+    assert chat(gateway, key, QUESTION, extra_headers=bypass)[1] == "bypass"
+    off = {"X-Outrigger-Feature": "nocache"}
+    assert chat(gateway, key, QUESTION, extra_headers=off)[1] == "bypass"
+    assert chat(gateway, key, QUESTION, extra_headers=off)[1] == "bypass"
+    assert upstream.behaviour.requests == 4
+
+
+def test_streamed_requests_fill_and_are_served_from_the_cache(
+    gateway: GatewayServer, upstream: UpstreamThread
+) -> None:
+    key = new_key(gateway)
+    for expected in ("miss", "hit"):
+        raw = client(gateway, key).chat.completions.with_raw_response.create(
+            model="chat-default",
+            messages=[{"role": "user", "content": QUESTION}],
+            stream=True,
+        )
+        assert raw.headers["x-outrigger-cache"] == expected
+        chunks = list(raw.parse())
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert text == f"echo: {QUESTION}"
+        assert chunks[-1].usage is not None
+    assert upstream.behaviour.requests == 1
+    assert chat(gateway, key, QUESTION)[1] == "hit"  # the streamed answer serves plain too
+
+
+def test_purge_is_tenant_scoped_and_hits_cost_nothing(
+    gateway: GatewayServer, upstream: UpstreamThread
+) -> None:
+    a, b = new_key(gateway, "bank-a"), new_key(gateway, "bank-b")
+    for key in (a, a, b):
+        chat(gateway, key, QUESTION)
+    purge = httpx.delete(f"{gateway.url}/v1/cache", headers={"Authorization": f"Bearer {a}"})
+    assert purge.status_code == 200
+    assert purge.json()["deleted"] == 1
+    assert chat(gateway, a, QUESTION)[1] == "miss"
+    assert chat(gateway, b, QUESTION)[1] == "hit"
+    assert httpx.delete(f"{gateway.url}/v1/cache").status_code == 401
+    usage = httpx.get(f"{gateway.url}/v1/usage", headers={"Authorization": f"Bearer {a}"})
+    assert usage.json()["total"]["calls"] == 3  # (the gateway flushes its ledger first)
+    query = sa.select(llm_calls.c.cache, llm_calls.c.cost_usd).where(
+        llm_calls.c.tenant_id == "bank-a"
+    )
+    with gateway.proxy.db.engine.connect() as conn:
+        rows = sorted(conn.execute(query).all())
+    words, answer_words = len(QUESTION.split()), len(QUESTION.split()) + 1
+    miss_cost = (words * 1.0 + answer_words * 2.0) / 1e6  # the test price table
+    assert rows == [
+        ("hit", 0.0),
+        ("miss", pytest.approx(miss_cost)),
+        ("miss", pytest.approx(miss_cost)),
+    ]
