@@ -21,12 +21,16 @@ from outrigger.events.llm_step import LlmClient
 from outrigger.events.pipeline import PipelineSet, compile_pipelines
 from outrigger.events.steps import Batching
 from outrigger.events.worker import Worker
+from outrigger.privacy.cipher import VaultCipher
 from outrigger.privacy.factory import open_detector
+from outrigger.privacy.persist import PersistedVaults
 from outrigger.privacy.sanitize import EventSanitizer, SaltedHasher
+from outrigger.privacy.stores import SqlVaultStore
 from outrigger.proxy.pipeline_client import PipelineLlm
-from outrigger.proxy.service import LlmProxy, build_proxy
+from outrigger.proxy.service import LlmProxy, build_proxy, proxy_database
 from outrigger.registry.serving import ModelWatcher, RegistryLoader, open_registry
 from outrigger.storage.base import IdempotencyStore
+from outrigger.storage.db import Database
 from outrigger.storage.factory import open_idempotency_store
 from outrigger.telemetry.metrics import Metrics
 from outrigger.telemetry.tracing import tracer_for
@@ -63,6 +67,7 @@ def load_pipeline_set(
     loader: RegistryLoader | None = None,
     llm: LlmClient | None = None,
     vectors: VectorTarget | None = None,
+    vaults: PersistedVaults | None = None,
 ) -> PipelineSet:
     path = pipelines_path(settings)
     batching = Batching(settings.worker.batch_max_size, settings.worker.batch_max_wait_ms / 1000)
@@ -78,6 +83,7 @@ def load_pipeline_set(
         llm_aliases=settings.llm.aliases.keys(),
         vectors=vectors,
         sanitizer=event_sanitizer(settings),
+        vaults=vaults,
     )
 
 
@@ -91,13 +97,25 @@ def event_sanitizer(settings: Settings) -> EventSanitizer | None:
     return EventSanitizer(config, detector, hasher)
 
 
+def event_vaults(settings: Settings, db: Database) -> PersistedVaults | None:
+    """Sealed vaults of sanitised events (``privacy.vault_key_file``), or None."""
+    config = settings.privacy
+    if config.vault_key_file is None or event_sanitizer(settings) is None:
+        return None
+    cipher = VaultCipher.from_secret_file(config.vault_key_file)
+    return PersistedVaults(SqlVaultStore(db), cipher, config.vault_ttl_s)
+
+
 def load_models(
-    settings: Settings, llm: LlmClient | None = None, vectors: VectorTarget | None = None
+    settings: Settings,
+    llm: LlmClient | None = None,
+    vectors: VectorTarget | None = None,
+    vaults: PersistedVaults | None = None,
 ) -> tuple[PipelineSet, ModelWatcher | None]:
     """The pipelines with their models, and a watcher when any model comes from the
     registry (it follows alias changes); shared by the worker and the gateway."""
     loader = RegistryLoader(open_registry(settings), settings)
-    pipelines = load_pipeline_set(settings, loader, llm, vectors)
+    pipelines = load_pipeline_set(settings, loader, llm, vectors, vaults)
     watcher = ModelWatcher(loader, pipelines, settings.registry.poll_s) if loader.refs else None
     return pipelines, watcher
 
@@ -119,6 +137,7 @@ class Runtime:
     tracer: Tracer = field(default_factory=NoOpTracer)
     tracer_provider: TracerProvider | None = None
     proxy: LlmProxy | None = None  # when a pipeline has an ``llm`` step
+    vault_db: Database | None = None  # persisted event vaults, when not the proxy's database
 
     def __post_init__(self) -> None:
         for pipeline in self.pipelines.pipelines:
@@ -148,6 +167,8 @@ class Runtime:
             await self.proxy.close()  # flushes the ledger and the audit trail
         if self.tracer_provider is not None:
             self.tracer_provider.shutdown()  # flushes the spans still buffered
+        if self.vault_db is not None:
+            await asyncio.to_thread(self.vault_db.dispose)
 
 
 async def open_bus_only(settings: Settings) -> tuple[EventBus, DeadLetterQueue]:
@@ -180,7 +201,14 @@ async def build_runtime(settings: Settings) -> Runtime:
                 await proxy.close()
                 raise
         proxy.start()
-    pipelines, watcher = load_models(settings, PipelineLlm(proxy) if proxy else None, vectors)
+    vault_db = None
+    if settings.privacy.vault_key_file is not None and proxy is None:
+        vault_db = await asyncio.to_thread(proxy_database, settings)
+    db = proxy.db if proxy is not None else vault_db
+    vaults = event_vaults(settings, db) if db is not None else None
+    pipelines, watcher = load_models(
+        settings, PipelineLlm(proxy) if proxy else None, vectors, vaults
+    )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     bus, dlq = await open_bus_only(settings)
     try:
@@ -193,5 +221,6 @@ async def build_runtime(settings: Settings) -> Runtime:
     sub = subscription(settings, pipelines)
     await bus.declare(sub)
     return Runtime(
-        settings, bus, dlq, pipelines, store, sub, watcher, metrics, tracer, provider, proxy
-    )
+        settings, bus, dlq, pipelines, store, sub, watcher, metrics, tracer, provider, proxy,
+        vault_db,
+    )  # fmt: skip

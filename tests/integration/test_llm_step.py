@@ -3,20 +3,31 @@ and one marked test against the embedded SmolLM2 model."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from outrigger.cli import app
 from outrigger.config.load import parse_pipelines
 from outrigger.errors import OutputValidationError, PermanentError, TransientError
 from outrigger.events.envelope import Event
 from outrigger.events.pipeline import PipelineSet, compile_pipelines
 from outrigger.llm.local import local_model_available
-from outrigger.privacy import EventSanitizer, RegexDetector, SanitizationConfig
+from outrigger.privacy import (
+    EventSanitizer,
+    PersistedVaults,
+    RegexDetector,
+    SanitizationConfig,
+    SqlVaultStore,
+    VaultCipher,
+)
 from outrigger.proxy.pipeline_client import PipelineLlm
 from outrigger.proxy.service import LlmProxy, build_proxy
 from outrigger.storage.tenants import Tenant
@@ -133,12 +144,12 @@ async def test_event_text_is_screened_and_pseudonymised_before_the_llm(
 
 SANITISED_PIPELINE = PIPELINES.replace(
     "data: {label: steps.triage.output.label, urgency: steps.triage.output.urgency}",
-    "data: {label: steps.triage.output.label, customer: data.customer}",
+    "data: {label: steps.triage.output.label, customer: data.customer, body: data.body}",
 )
 
 
 async def test_declared_event_fields_are_sanitised_before_any_step(
-    proxy: LlmProxy, upstream: UpstreamThread
+    proxy: LlmProxy, upstream: UpstreamThread, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = SanitizationConfig.model_validate(
         {
@@ -154,21 +165,41 @@ async def test_declared_event_fields_are_sanitised_before_any_step(
         }
     )
     sanitizer = EventSanitizer(config, RegexDetector())
+    key_file = data_dir / "vault.key"
+    key_file.write_text(VaultCipher.generate_key() + "\n")
+    vaults = PersistedVaults(
+        SqlVaultStore(proxy.db), VaultCipher.from_secret_file(key_file), ttl_s=3600
+    )
     pipeline = compile_pipelines(
         parse_pipelines(SANITISED_PIPELINE, "test"),
         Path("."),
         llm=PipelineLlm(proxy),
         sanitizer=sanitizer,
+        vaults=vaults,
     ).pipelines[0]
     email, card, ssn = "asha.rao@example.org", "4111 1111 1111 1111", "536-22-8741"
     event = ticket(f'Mail {email}\nREPLY:{{"label": "access", "urgency": 0.2}}')
     event.data["customer"] = {"card": card, "ssn": ssn}
-    result = json.loads((await pipeline.run(event, "support.ticket.created")).body)["data"]
+    published = json.loads((await pipeline.run(event, "support.ticket.created")).body)
+    result = published["data"]
     assert result["label"] == "access"
     assert result["customer"] == {"card": "**** **** **** 1111"}
     sent = json.dumps(upstream.behaviour.last["body"])
     for raw in (email, card, ssn):
         assert raw not in sent and raw not in json.dumps(result)
+    assert result["body"].startswith("Mail <EMAIL_1>")
+    # Those holding the vault key restore the result's placeholders by its id.
+    monkeypatch.setenv("OUTRIGGER_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("OUTRIGGER_PRIVACY__VAULT_KEY_FILE", str(key_file))
+    monkeypatch.setenv("OUTRIGGER_PRIVACY__EVENTS", config.model_dump_json())
+    invoke = partial(asyncio.to_thread, CliRunner().invoke, app)  # the CLI runs its own loop
+    restored = await invoke(
+        ["privacy", "rehydrate", "--result-id", published["id"]], input=result["body"]
+    )
+    assert restored.exit_code == 0, restored.output
+    assert restored.output.startswith(f"Mail {email}")
+    missing = await invoke(["privacy", "rehydrate", "--result-id", "nope"], input="x")
+    assert missing.exit_code == 1
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ from outrigger.cli import (
     events_cmd,
     ledger_cmd,
     models_cmd,
+    privacy_cmd,
     tenants_cmd,
 )
 from outrigger.cli.demo_cmd import demo_command
@@ -36,6 +37,7 @@ app.add_typer(tenants_cmd.keys_app, name="keys")
 app.command("usage")(ledger_cmd.usage_command)
 app.add_typer(ledger_cmd.audit_app, name="audit")
 app.add_typer(cache_cmd.app, name="cache")
+app.add_typer(privacy_cmd.app, name="privacy")
 
 
 @app.command("version")

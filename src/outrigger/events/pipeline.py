@@ -21,6 +21,7 @@ from outrigger.events.results import result_id
 from outrigger.events.steps import Batching, PublishRunner, ScoreRunner, StepContext
 from outrigger.events.topics import any_topic_matches
 from outrigger.inference.base import Scorer
+from outrigger.privacy.persist import PersistedVaults
 from outrigger.privacy.sanitize import EventSanitizer
 from outrigger.telemetry.tracing import current_headers, span
 
@@ -41,6 +42,9 @@ class Pipeline:
     #: Declared sensitive fields are dropped, masked, hashed or pseudonymised, and free
     #: text pseudonymised, before any step sees the event (so results carry no raw PII).
     sanitizer: EventSanitizer | None = None
+    #: Where the vault of a sanitised event is kept (sealed, expiring) under the result
+    #: event's id, so those allowed can restore its placeholders later.
+    vaults: PersistedVaults | None = None
 
     def runners(self) -> list[Runner]:
         """The score, llm and embed steps in the order the file declares them."""
@@ -76,10 +80,13 @@ class Pipeline:
             where = "/".join(str(p) for p in error.path) or "(data)"
             raise MalformedEvent("invalid_payload", f"event data at {where}: {error.message}")
 
-    def sanitized(self, event: Event) -> Event:
+    async def sanitized(self, event: Event) -> Event:
         if self.sanitizer is None or not isinstance(event.data, Mapping):
             return event
-        return replace(event, data=self.sanitizer.sanitize(event.type, event.data).payload)
+        done = self.sanitizer.sanitize(event.type, event.data)
+        if self.vaults is not None and len(done.vault):
+            await self.vaults.save(self.result_id(event), done.vault)
+        return replace(event, data=done.payload)
 
     async def run(
         self,
@@ -92,7 +99,7 @@ class Pipeline:
         publish span, whose trace context the result carries). Returns the result."""
         tracer = tracer or NoOpTracer()
         self.check_input(event)
-        ctx = StepContext(self.sanitized(event), routing_key)
+        ctx = StepContext(await self.sanitized(event), routing_key)
         for step in self.runners():
             if isinstance(step, LlmRunner):
                 await _run_llm(step, ctx, tracer)
@@ -206,6 +213,7 @@ def compile_pipelines(
     llm_aliases: Collection[str] | None = None,
     vectors: VectorTarget | None = None,
     sanitizer: EventSanitizer | None = None,
+    vaults: PersistedVaults | None = None,
 ) -> PipelineSet:
     """Load every model once and bind it to its steps; every problem names its key path."""
     problems: list[str] = []
@@ -246,6 +254,7 @@ def compile_pipelines(
                 llms,
                 embeds,
                 sanitizer,
+                vaults,
             )
         )
     if problems:
