@@ -80,7 +80,9 @@ def make_key(data_dir: Path) -> str:
     return key
 
 
-def start_gateway(data_dir: Path, upstream: str, port: int) -> subprocess.Popen[bytes]:
+def start_gateway(
+    data_dir: Path, upstream: str, port: int, guardrails: bool = True
+) -> subprocess.Popen[bytes]:
     config = {
         "llm": {
             "providers": {"up": {"kind": "openai", "base_url": upstream}},
@@ -92,6 +94,9 @@ def start_gateway(data_dir: Path, upstream: str, port: int) -> subprocess.Popen[
         # Limits are checked on every call, set high enough never to refuse one.
         "tenancy": {"tiers": {"bench": {"rpm": 10**8, "tpm": 10**10, "monthly_calls": 10**9}}},
     }
+    if not guardrails:  # auth, limits, ledger and audit only
+        config["privacy"] = {"default": {"enabled": False}}
+        config["guard"] = {"injection": {"enabled": False}}
     path = data_dir / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     env = {**os.environ, "OUTRIGGER_CONFIG_FILE": str(path), "OUTRIGGER_DATA_DIR": str(data_dir)}
@@ -162,6 +167,7 @@ def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> di
         "direct_rps": direct["rps"],
         "outrigger_rps": ours["rps"],
         "throughput_ratio": round(ours["rps"] / direct["rps"], 3),
+        "guardrails": not args.no_guardrails,
         "requests": args.requests,
         "clients": args.clients,
         "cpus": os.cpu_count(),
@@ -194,6 +200,12 @@ def main() -> None:
     parser.add_argument(
         "--upstream-port", type=int, default=0, help="fixed upstream port (for a peer)"
     )
+    parser.add_argument(
+        "--no-guardrails",
+        action="store_true",
+        help="turn off the default injection screen and PII redaction (auth, limits, ledger "
+        "and audit stay on)",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object on the last line")
     args = parser.parse_args()
     up_port = args.upstream_port or free_port()
@@ -203,7 +215,9 @@ def main() -> None:
         gateway = None
         try:
             key = make_key(Path(tmp))
-            gateway = start_gateway(Path(tmp), f"http://127.0.0.1:{up_port}/v1", gw_port)
+            gateway = start_gateway(
+                Path(tmp), f"http://127.0.0.1:{up_port}/v1", gw_port, not args.no_guardrails
+            )
             targets = {
                 "direct": target(f"http://127.0.0.1:{up_port}/v1", None, "m"),
                 "outrigger": target(f"http://127.0.0.1:{gw_port}/v1", key, "chat-default"),

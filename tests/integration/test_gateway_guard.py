@@ -275,3 +275,28 @@ def test_the_call_span_joins_the_callers_trace(data_dir: Path, upstream: Upstrea
     assert attributes["gen_ai.usage.input_tokens"] == 2
     assert attributes["outrigger.tenant"] == "acme"
     assert attributes["outrigger.cost_usd"] > 0
+
+
+def test_provider_keys_never_appear_in_logs_answers_or_metrics(
+    data_dir: Path, upstream: UpstreamThread, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = "sk-live-very-secret-4242"
+    key_file = tmp_path / "provider-key"
+    key_file.write_text(secret + "\n")
+    llm = {"providers": {"primary": {"kind": "openai", "base_url": upstream.url,
+                                     "api_key_file": str(key_file), "timeout_s": 5}}}  # fmt: skip
+    server = start_gateway(data_dir, {"primary": upstream}, llm=llm)
+    try:
+        key = new_key(server)
+        answers = [ask(server, key, "hello").model_dump_json()]
+        upstream.set("500", times=10)  # retries, warnings, then the fallback answer
+        answers.append(ask(server, key, "hello again").model_dump_json())
+        metrics = httpx.get(f"{server.url}/metrics").text
+    finally:
+        server.stop()
+    assert upstream.behaviour.last["headers"]["Authorization"] == f"Bearer {secret}"  # used
+    assert "deployment primary failed" in caplog.text  # the failures were logged ...
+    for text in (caplog.text, metrics, *answers):  # ... but never with the key
+        assert secret not in text
+    assert secret not in stored_bytes(server).decode("latin-1")
