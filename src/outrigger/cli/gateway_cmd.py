@@ -18,9 +18,9 @@ def gateway_command(
     host: str | None = typer.Option(None, help="Interface to listen on [OUTRIGGER_GATEWAY__HOST]."),
     port: int | None = typer.Option(None, help="Port to listen on [OUTRIGGER_GATEWAY__PORT]."),
 ) -> None:
-    """Serve POST /v1/chat/completions (plain and SSE), /v1/models, /v1/usage,
-    POST /v1/models/{name}/predict, /healthz, /readyz and /metrics. SIGTERM drains requests
-    and flushes the ledger and audit trail."""
+    """Serve POST /v1/chat/completions (plain and SSE), POST /v1/embeddings, /v1/models,
+    /v1/usage, DELETE /v1/cache, POST /v1/models/{name}/predict, /healthz, /readyz and
+    /metrics. SIGTERM drains requests and flushes the ledger and audit trail."""
     uvicorn = require("uvicorn", "gateway")
     from outrigger.gateway.app import create_app
     from outrigger.proxy.service import build_proxy
