@@ -7,9 +7,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from outrigger.storage.expiring import ExpiringMap
 from outrigger.storage.schema import privacy_vaults as table
+from outrigger.storage.statements import upsert
 
 if TYPE_CHECKING:
     from outrigger.storage.db import Database
@@ -17,27 +18,19 @@ if TYPE_CHECKING:
 
 class MemoryVaultStore:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
-        self._entries: dict[str, tuple[bytes, float]] = {}
+        self._entries: ExpiringMap[bytes] = ExpiringMap(clock)
 
     async def put(self, vault_id: str, sealed: bytes, ttl_s: float) -> None:
-        self._entries[vault_id] = (sealed, self._clock() + ttl_s)
+        self._entries.put(vault_id, sealed, ttl_s)
 
     async def get(self, vault_id: str) -> bytes | None:
-        found = self._entries.get(vault_id)
-        if found is None or found[1] <= self._clock():
-            return None
-        return found[0]
+        return self._entries.get(vault_id)
 
     async def delete(self, vault_id: str) -> None:
-        self._entries.pop(vault_id, None)
+        self._entries.delete(vault_id)
 
     async def purge_expired(self) -> int:
-        now = self._clock()
-        expired = [k for k, (_, expires) in self._entries.items() if expires <= now]
-        for key in expired:
-            del self._entries[key]
-        return len(expired)
+        return self._entries.purge_expired()
 
     async def close(self) -> None:
         pass
@@ -49,16 +42,7 @@ class SqlVaultStore:
     def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self._clock = clock
-        insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
-        upsert = insert(table)
-        self._upsert = upsert.on_conflict_do_update(
-            index_elements=[table.c.vault_id],
-            set_={
-                "sealed": upsert.excluded.sealed,
-                "created_at": upsert.excluded.created_at,
-                "expires_at": upsert.excluded.expires_at,
-            },
-        )
+        self._upsert = upsert(db.dialect, table, "vault_id", ["sealed", "created_at", "expires_at"])
         self._get = select(table.c.sealed).where(
             table.c.vault_id == bindparam("vault_id"), table.c.expires_at > bindparam("now")
         )

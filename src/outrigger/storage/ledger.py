@@ -7,11 +7,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from outrigger.storage.bulk import insert_rows
 from outrigger.storage.db import Database
 from outrigger.storage.schema import llm_calls
+from outrigger.storage.statements import insert_skipping_duplicates
 
 
 @dataclass(frozen=True)
@@ -45,15 +45,6 @@ class UsageLine:
         return asdict(self)
 
 
-def _insert_skipping_duplicates(dialect: str) -> sa.Insert | None:
-    """``INSERT ... ON CONFLICT (id) DO NOTHING`` where the dialect has it."""
-    if dialect == "sqlite":
-        return sqlite.insert(llm_calls).on_conflict_do_nothing(index_elements=["id"])
-    if dialect == "postgresql":
-        return postgresql.insert(llm_calls).on_conflict_do_nothing(index_elements=["id"])
-    return None
-
-
 class LedgerStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -64,7 +55,7 @@ class LedgerStore:
             return
         rows = [vars(r) for r in records]  # flat records: no asdict deep copy
         with self.db.engine.begin() as conn:
-            skip_duplicates = _insert_skipping_duplicates(conn.dialect.name)
+            skip_duplicates = insert_skipping_duplicates(conn.dialect.name, llm_calls, "id")
             if skip_duplicates is not None:  # no look-up first
                 insert_rows(
                     conn, llm_calls, rows, skip_duplicates_of="id", fallback=skip_duplicates

@@ -16,11 +16,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from outrigger.batching import MicroBatcher
 from outrigger.storage.db import Database
 from outrigger.storage.schema import idempotency_keys as table
+from outrigger.storage.statements import upsert
 
 
 class SqlIdempotencyStore:
@@ -28,16 +28,7 @@ class SqlIdempotencyStore:
         self.db = db
         self._ttl = ttl_s
         self._clock = clock
-        insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
-        upsert = insert(table)
-        self._upsert = upsert.on_conflict_do_update(
-            index_elements=[table.c.key],
-            set_={
-                "value": upsert.excluded.value,
-                "created_at": upsert.excluded.created_at,
-                "expires_at": upsert.excluded.expires_at,
-            },
-        )
+        self._upsert = upsert(db.dialect, table, "key", ["value", "created_at", "expires_at"])
         self._get_stmt = select(table.c.key, table.c.value).where(
             table.c.key.in_(bindparam("keys", expanding=True)),
             table.c.expires_at > bindparam("now"),
