@@ -40,17 +40,13 @@ def pipelines_path(settings: Settings) -> Path:
     return settings.pipelines_file or default_pipelines_file()
 
 
-def needs_llm(settings: Settings) -> bool:
-    """Does any pipeline have an ``llm`` step (and so need the LLM proxy)?"""
+def step_kinds(settings: Settings) -> set[str]:
+    """Which of the step kinds that need the proxy the pipelines use: ``llm`` (the LLM
+    proxy) and ``embed`` (its embedder and vector store)."""
     spec = load_pipelines(pipelines_path(settings))
-    return any(step.llm is not None for p in spec.pipelines for step in p.steps)
-
-
-def needs_vectors(settings: Settings) -> bool:
-    """Does any pipeline have an ``embed`` step (and so need the proxy's embedder and
-    vector store)?"""
-    spec = load_pipelines(pipelines_path(settings))
-    return any(step.embed is not None for p in spec.pipelines for step in p.steps)
+    steps = [step for p in spec.pipelines for step in p.steps]
+    kinds = {"llm"} if any(step.llm is not None for step in steps) else set()
+    return kinds | ({"embed"} if any(step.embed is not None for step in steps) else set())
 
 
 def vector_target(proxy: LlmProxy) -> VectorTarget:
@@ -90,7 +86,7 @@ def load_pipeline_set(
 def event_sanitizer(settings: Settings) -> EventSanitizer | None:
     """The sanitiser of ``privacy.events``, or None when no event type declares anything."""
     config = settings.privacy.events
-    if not config.events and config.default is None:
+    if not config.declares_any():
         return None
     hasher = SaltedHasher.from_secret_file(config.salt_file) if config.salt_file else None
     detector = open_detector(settings.privacy, settings.privacy.events_mode)
@@ -100,7 +96,7 @@ def event_sanitizer(settings: Settings) -> EventSanitizer | None:
 def event_vaults(settings: Settings, db: Database) -> PersistedVaults | None:
     """Sealed vaults of sanitised events (``privacy.vault_key_file``), or None."""
     config = settings.privacy
-    if config.vault_key_file is None or event_sanitizer(settings) is None:
+    if config.vault_key_file is None or not config.events.declares_any():
         return None
     cipher = VaultCipher.from_secret_file(config.vault_key_file)
     return PersistedVaults(SqlVaultStore(db), cipher, config.vault_ttl_s)
@@ -192,9 +188,10 @@ async def build_runtime(settings: Settings) -> Runtime:
     tracer, provider = tracer_for(settings.telemetry.otlp_endpoint)
     proxy: LlmProxy | None = None
     vectors: VectorTarget | None = None
-    if needs_llm(settings) or needs_vectors(settings) or settings.gateway.enabled:
+    kinds = step_kinds(settings)
+    if kinds or settings.gateway.enabled:
         proxy = await asyncio.to_thread(build_proxy, settings, metrics, tracer)
-        if needs_vectors(settings):
+        if "embed" in kinds:
             try:
                 vectors = vector_target(proxy)
             except ConfigError:

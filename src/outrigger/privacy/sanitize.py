@@ -73,6 +73,10 @@ class SanitizationConfig(BaseModel):
     #: Secret file holding the salt for ``hash`` (at least 16 bytes).
     salt_file: Path | None = None
 
+    def declares_any(self) -> bool:
+        """Does any event type (or the default) declare something to sanitise?"""
+        return bool(self.events) or self.default is not None
+
 
 class SaltedHasher:
     """HMAC-SHA256 with a secret salt: equal values hash equal, and can't be brute-forced
