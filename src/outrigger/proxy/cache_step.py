@@ -9,7 +9,6 @@ are stored (no fallbacks, no broken streams, no tool calls in a stream).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,8 +18,6 @@ from outrigger.llm.types import Usage
 from outrigger.proxy.chain import Next
 from outrigger.proxy.context import CallContext, Completion, Reply, Stream
 from outrigger.proxy.replies import completion_chunks, with_new_id
-
-log = logging.getLogger("outrigger.cache")
 
 
 class CacheStep:

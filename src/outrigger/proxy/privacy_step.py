@@ -11,19 +11,17 @@ from __future__ import annotations
 import asyncio
 import copy
 import hashlib
-import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from typing import Any
 
+from outrigger.llm.types import completion_text
 from outrigger.privacy.base import Detector
 from outrigger.privacy.policy import PrivacyConfig
 from outrigger.privacy.vault import Pseudonymizer
 from outrigger.proxy.chain import Next
 from outrigger.proxy.context import CallContext, Completion, Reply, Stream
 from outrigger.telemetry.metrics import Metrics
-
-log = logging.getLogger("outrigger.privacy")
 
 
 class PrivacyStep:
@@ -53,7 +51,7 @@ class PrivacyStep:
         if not policy.rehydrates_for(ctx.tenant.roles):
             return reply
         if isinstance(reply, Completion):
-            ctx.provider_text = _first_text(reply.body)
+            ctx.provider_text = completion_text(reply.body)
             return Completion(_rehydrated_body(pseudo, reply.body))
         return Stream(_rehydrated_chunks(ctx, pseudo, reply.chunks))
 
@@ -76,12 +74,6 @@ def _redact_part(pseudo: Pseudonymizer, part: Any) -> Any:
     if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
         return {**part, "text": pseudo.pseudonymize(part["text"])}
     return part
-
-
-def _first_text(body: dict[str, Any]) -> str:
-    choices = body.get("choices") or [{}]
-    content = (choices[0].get("message") or {}).get("content")
-    return content if isinstance(content, str) else ""
 
 
 def _rehydrated_body(pseudo: Pseudonymizer, body: dict[str, Any]) -> dict[str, Any]:
