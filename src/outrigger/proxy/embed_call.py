@@ -23,11 +23,9 @@ from outrigger.embeddings.settings import EmbeddingSettings
 from outrigger.errors import OutriggerError, TransientError
 from outrigger.llm.types import ChatRequest, Usage, estimate_tokens
 from outrigger.proxy.context import CallContext, Completion, ProxyError, Reply, Unavailable
-from outrigger.proxy.limits import month_of
 from outrigger.proxy.quota import LimitStep
 from outrigger.proxy.service import LlmProxy
-from outrigger.storage.audit import AuditEntry, sha256_text
-from outrigger.storage.ledger import LedgerRecord
+from outrigger.storage.audit import sha256_text
 from outrigger.storage.tenants import Tenant
 
 LOCAL_DEPLOYMENT = "local"
@@ -124,27 +122,7 @@ class EmbedCall:
         self, ctx: CallContext, texts: Sequence[str], vectors: Vectors | None, tokens: int
     ) -> None:
         ctx.usage = Usage(tokens, 0)
-        cost = tokens * self.input_price / 1e6
-        now = time.time()
-        latency = ctx.elapsed_ms()
         prompt = sha256_text(json.dumps(list(texts), ensure_ascii=False))
         answer = hashlib.sha256(b"" if vectors is None else vectors.tobytes()).hexdigest()
-        self.proxy.ledger_writer.add(
-            LedgerRecord(
-                ctx.call_id, now, month_of(now), ctx.tenant.id, ctx.feature, ctx.alias,
-                ctx.deployment, tokens, 0, cost, latency, ctx.cache, ctx.status, ctx.trace_id,
-            )
-        )  # fmt: skip
-        self.proxy.audit_writer.add(
-            AuditEntry(
-                now, ctx.call_id, ctx.tenant.id, ctx.feature, ctx.alias, ctx.deployment,
-                ctx.model, prompt, answer, tokens, 0, cost, ctx.status, ctx.trace_id,
-            )
-        )  # fmt: skip
-        m = self.proxy.metrics
-        m.llm_requests.labels(ctx.alias, ctx.deployment or "", ctx.feature, ctx.status).inc()
-        m.llm_latency.labels(ctx.alias).observe(latency / 1000)
-        m.llm_tokens.labels(ctx.alias, "in").inc(tokens)
-        m.llm_cost.labels(ctx.alias, ctx.feature).inc(cost)
-        for finisher in ctx.finishers:  # e.g. the TPM counters, corrected to the real count
-            await finisher(ctx)
+        cost = tokens * self.input_price / 1e6
+        await self.proxy.recorder.record(ctx, ctx.usage, cost, prompt, answer, "embeddings")

@@ -89,6 +89,19 @@ class RecordStep:
     async def finish(self, ctx: CallContext) -> None:
         usage = self._usage(ctx)
         cost = cost_usd(self.settings, ctx.deployment, usage)
+        await self.record(ctx, usage, cost, prompt_hash(ctx), sha256_text(_audited_text(ctx)))
+
+    async def record(
+        self,
+        ctx: CallContext,
+        usage: Usage,
+        cost: float,
+        prompt_digest: str,
+        response_digest: str,
+        operation: str = "chat",
+    ) -> None:
+        """Queue the call's ledger row and audit record, count it, trace it, and run its
+        finishers (chat calls through ``finish``; embedding calls directly)."""
         now = time.time()
         latency = ctx.elapsed_ms()
         self.ledger.add(
@@ -101,12 +114,12 @@ class RecordStep:
         self.audit.add(
             AuditEntry(
                 now, ctx.call_id, ctx.tenant.id, ctx.feature, ctx.alias, ctx.deployment,
-                ctx.model, prompt_hash(ctx), sha256_text(_audited_text(ctx)),
+                ctx.model, prompt_digest, response_digest,
                 usage.prompt_tokens, usage.completion_tokens, cost, ctx.status, ctx.trace_id,
             )
         )  # fmt: skip
         self._count(ctx, usage, cost, latency)
-        self._span(ctx, usage, cost)
+        self._span(ctx, usage, cost, operation)
         for finisher in ctx.finishers:
             await finisher(ctx)
 
@@ -116,16 +129,16 @@ class RecordStep:
         )
         series.count(latency_ms / 1000, usage.prompt_tokens, usage.completion_tokens, cost)
 
-    def _span(self, ctx: CallContext, usage: Usage, cost: float) -> None:
+    def _span(self, ctx: CallContext, usage: Usage, cost: float, operation: str) -> None:
         """One CLIENT span per call, child of the caller's trace (the gateway's
         ``traceparent``, or the pipeline step's span), with GenAI attributes."""
         span = self.tracer.start_span(
-            f"chat {ctx.alias or ctx.request.model}",
+            f"{operation} {ctx.alias or ctx.request.model}",
             context=ctx.parent,
             kind=SpanKind.CLIENT,
             start_time=ctx.started_ns,
             attributes={
-                "gen_ai.operation.name": "chat",
+                "gen_ai.operation.name": operation,
                 "gen_ai.request.model": ctx.request.model,
                 "gen_ai.response.model": ctx.model or "",
                 "gen_ai.usage.input_tokens": usage.prompt_tokens,

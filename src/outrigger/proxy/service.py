@@ -75,15 +75,12 @@ class LlmProxy:
         self.dispatcher = Dispatcher(self.settings.llm, self.providers, self._circuit_changed)
         for name in self.settings.llm.deployments:
             self.metrics.llm_circuit_state.labels(name).set(0)
+        self.recorder = RecordStep(
+            self.settings.llm, self.ledger_writer, self.audit_writer, self.metrics, self.tracer
+        )
         self._call: Next = build_chain(
             [
-                RecordStep(
-                    self.settings.llm,
-                    self.ledger_writer,
-                    self.audit_writer,
-                    self.metrics,
-                    self.tracer,
-                ),
+                self.recorder,
                 LimitStep(self.limiter, self.settings.tenancy, self._count_calls),
                 *self.steps,
             ],
