@@ -42,7 +42,7 @@ def proxy_error(exc: ProxyError) -> JSONResponse:
     )
 
 
-def _trace_id(traceparent: str | None) -> str | None:
+def trace_id_of(traceparent: str | None) -> str | None:
     parts = (traceparent or "").split("-")
     return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
 
@@ -54,9 +54,10 @@ def _parent(headers: Mapping[str, str]) -> Context | None:
     return extract({k: headers[k] for k in ("traceparent", "tracestate") if k in headers})
 
 
-def _feature(value: str | None) -> str:
+def feature_of(value: str | None, default: str = DEFAULT_FEATURE) -> str:
+    """The ``X-Outrigger-Feature`` header's value, checked, or ``default`` without one."""
     if value is None:
-        return DEFAULT_FEATURE
+        return default
     if not FEATURE.match(value):
         raise BadRequest("X-Outrigger-Feature: use 1-128 of A-Z a-z 0-9 _ . : -")
     return value
@@ -103,9 +104,9 @@ async def chat_completions(request: Request) -> Response:
         tenant = await proxy.auth.tenant(headers.get("authorization"))
         ctx = CallContext(
             tenant=tenant,
-            feature=_feature(headers.get("x-outrigger-feature")),
+            feature=feature_of(headers.get("x-outrigger-feature")),
             request=ChatRequest(body.model, body.message_dicts(), body.params(), body.stream),
-            trace_id=_trace_id(headers.get("traceparent")),
+            trace_id=trace_id_of(headers.get("traceparent")),
             parent=_parent(headers),
             cache_bypass=_bypass(headers.get("x-outrigger-cache")),
             call_id=request.app.state.call_ids.new(),

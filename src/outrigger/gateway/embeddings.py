@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse, Response
 
 from outrigger.embeddings.base import Vectors
-from outrigger.gateway.chat import _feature, _trace_id, proxy_error
+from outrigger.gateway.chat import feature_of, proxy_error, trace_id_of
 from outrigger.gateway.schemas import EmbeddingsRequest
 from outrigger.proxy.context import BadRequest, ProxyError
 from outrigger.proxy.embed_call import EmbedCall, Embedded
@@ -45,10 +45,8 @@ def router_for(proxy: LlmProxy) -> APIRouter:
                     "and keep embeddings.serve on"
                 )
             check(call, body)
-            feature = (
-                DEFAULT_FEATURE if x_outrigger_feature is None else _feature(x_outrigger_feature)
-            )
-            done = await call(tenant, feature, body.texts(), _trace_id(traceparent))
+            feature = feature_of(x_outrigger_feature, DEFAULT_FEATURE)
+            done = await call(tenant, feature, body.texts(), trace_id_of(traceparent))
         except ProxyError as exc:
             return proxy_error(exc)
         headers = {"X-Outrigger-Call-Id": done.call_id, "X-Outrigger-Deployment": done.deployment}
