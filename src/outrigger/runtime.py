@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from opentelemetry.sdk.trace import TracerProvider
@@ -190,7 +191,10 @@ async def build_runtime(settings: Settings) -> Runtime:
     vectors: VectorTarget | None = None
     kinds = step_kinds(settings)
     if kinds or settings.gateway.enabled:
-        proxy = await asyncio.to_thread(build_proxy, settings, metrics, tracer)
+        serves = "embed" in kinds or settings.gateway.enabled  # else no embedder to load
+        proxy = await asyncio.to_thread(
+            partial(build_proxy, settings, metrics, tracer, embeddings=serves)
+        )
         if "embed" in kinds:
             try:
                 vectors = vector_target(proxy)

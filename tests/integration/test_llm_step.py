@@ -232,3 +232,22 @@ async def test_the_embedded_model_answers_through_the_openai_client(data_dir: Pa
         assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
     finally:
         server.stop()
+
+
+async def test_a_worker_without_embed_steps_loads_no_embedder(data_dir: Path) -> None:
+    from outrigger.config.settings import Settings
+    from outrigger.runtime import build_runtime
+
+    pytest.importorskip("tokenizers", reason="extra 'embeddings' not installed")
+    base = {"data_dir": data_dir, "bus": {"kind": "memory"}, "storage": {"url": "memory://"}}
+    runtime = await build_runtime(Settings.model_validate(base))  # demo: llm steps, no embed
+    try:
+        assert runtime.proxy is not None and runtime.proxy.embedder is None
+    finally:
+        await runtime.close()
+    serving = Settings.model_validate({**base, "gateway": {"enabled": True}})
+    runtime = await build_runtime(serving)  # /v1/embeddings beside the worker
+    try:
+        assert runtime.proxy is not None and runtime.proxy.embedder is not None
+    finally:
+        await runtime.close()

@@ -18,8 +18,9 @@ class EmbeddingSettings(BaseModel):
     #: ``local``: all-MiniLM-L6-v2 int8 in process (extra ``embeddings``); ``openai``: an
     #: OpenAI-compatible endpoint; ``hashing``: a model-free stand-in for tests.
     kind: Literal["local", "openai", "hashing"] = "local"
-    #: Load the embedder at start-up for ``/v1/embeddings`` and the ``embed`` step (the
-    #: cache loads it whenever it is enabled). Without the extra, those are simply off.
+    #: Load the embedder at start-up for ``/v1/embeddings`` and the ``embed`` step (a
+    #: worker without ``embed`` steps never loads it; the cache loads it whenever it is
+    #: enabled). Without the extra, those are simply off.
     serve: bool = True
     batch_size: int = Field(default=32, ge=1, le=4096)
     threads: int = Field(default=1, ge=1, le=64)  # local: ONNX Runtime intra-op threads

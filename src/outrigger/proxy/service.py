@@ -129,14 +129,20 @@ def proxy_database(settings: Settings) -> Database:
 
 
 def build_proxy(
-    settings: Settings, metrics: Metrics | None = None, tracer: Tracer | None = None
+    settings: Settings,
+    metrics: Metrics | None = None,
+    tracer: Tracer | None = None,
+    *,
+    embeddings: bool = True,
 ) -> LlmProxy:
     """The proxy with its database migrated (blocking; call before the event loop or in a
-    thread). Its writers start with ``start()`` inside the loop."""
+    thread). Its writers start with ``start()`` inside the loop. ``embeddings=False``: the
+    caller serves no embeddings (a worker without ``embed`` steps), so the embedder is only
+    loaded when the cache needs it."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     metrics = metrics or Metrics()
     db = proxy_database(settings)
-    embedder = open_embedder_if_wanted(settings)
+    embedder = open_embedder_if_wanted(settings, embeddings)
     vectors = cache = None
     if embedder is not None:
         vectors = open_vector_store(
@@ -151,12 +157,13 @@ def build_proxy(
     )  # fmt: skip
 
 
-def open_embedder_if_wanted(settings: Settings) -> Embedder | None:
-    """The embedder when the cache needs one, or when it can be had (``/v1/embeddings`` and
-    the ``embed`` step use it); a missing extra only matters when the cache is on."""
+def open_embedder_if_wanted(settings: Settings, serves: bool = True) -> Embedder | None:
+    """The embedder when the cache needs one, or when it can be had and is served
+    (``/v1/embeddings``, the ``embed`` step); a missing extra only matters when the cache
+    is on."""
     from outrigger.embeddings.settings import open_embedder
 
-    if not (settings.cache.enabled or settings.embeddings.serve):
+    if not (settings.cache.enabled or (serves and settings.embeddings.serve)):
         return None
     try:
         return open_embedder(settings.embeddings)
