@@ -12,7 +12,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from tests.rabbit_cleanup import delete_rabbit_objects
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 EVENTS = 2_000
 PIPELINE = "credit-risk-assessment"
+VISIBILITY_TIMEOUT_S = 3
 
 
 @dataclass
@@ -45,7 +46,7 @@ def _env(tmp: Path, kind: str, exchange: str, queue: str, dlq: str) -> dict[str,
         "OUTRIGGER_BUS__EXCHANGE": exchange,
         "OUTRIGGER_BUS__QUEUE": queue,
         "OUTRIGGER_BUS__DEAD_LETTER_QUEUE": dlq,
-        "OUTRIGGER_BUS__SQLITE__VISIBILITY_TIMEOUT_S": "3",
+        "OUTRIGGER_BUS__SQLITE__VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
         "OUTRIGGER_WORKER__PREFETCH": "32",
         "OUTRIGGER_LOG_LEVEL": "WARNING",
         "OUTRIGGER_TELEMETRY__METRICS_PORT": "0",
@@ -96,15 +97,32 @@ def _stop(worker: WorkerProcess) -> None:
     assert worker.terminate() == 0, worker.output()
 
 
+async def _drained(bus: EventBus, queue: str, timeout: float) -> bool:
+    """Whether the work queue empties within ``timeout`` while the restarted worker runs.
+
+    Messages a killed worker had leased stay invisible on the SQLite bus until their
+    visibility timeout ends (RabbitMQ requeues them at once), and their results may
+    already be out; so wait past that timeout before trusting an empty queue."""
+    await asyncio.sleep(VISIBILITY_TIMEOUT_S + 1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await bus.depth(queue) == 0:
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
 async def _interrupt_and_finish(
     worker: WorkerProcess,
     collector: asyncio.Task[None],
     seen: dict[str, int],
     expected: set[str],
     interrupt: Callable[[WorkerProcess], None],
+    drained: Callable[[], Awaitable[bool]],
 ) -> tuple[int, bool]:
-    """Start the worker, interrupt it mid-stream, restart it and wait for every result;
-    returns (results seen at the interruption, whether all arrived)."""
+    """Start the worker, interrupt it mid-stream, restart it and wait for every result and
+    for the work queue to drain; returns (results seen at the interruption, whether all
+    arrived)."""
     try:
         worker.start()
         assert await _wait(lambda: len(seen) >= 150, 120), worker.output()
@@ -113,6 +131,7 @@ async def _interrupt_and_finish(
         assert at_interrupt < EVENTS, "the worker finished before it could be interrupted"
         worker.start()
         done = await _wait(lambda: expected <= set(seen), 300)
+        assert await drained(), "redelivered work was left in the queue"
         assert worker.terminate() == 0, worker.output()
     finally:
         worker.cleanup()
@@ -151,7 +170,9 @@ async def test_sigkill_mid_stream_loses_nothing(
     seen: dict[str, int] = {}
     collector = asyncio.create_task(_collect(bus, Subscription(*_results(target)), seen))
     worker = WorkerProcess(target.env, tmp_path / "worker.log")
-    before_restart, done = await _interrupt_and_finish(worker, collector, seen, expected, _kill)
+    before_restart, done = await _interrupt_and_finish(
+        worker, collector, seen, expected, _kill, lambda: _drained(bus, work.queue, 60)
+    )
     assert done, f"{len(expected - set(seen))} of {EVENTS} events never got a result"
     assert set(seen) == expected, "a result id that no source event should have produced"
     assert await dlq.count() == 0
@@ -169,11 +190,13 @@ async def test_sigterm_drains_in_flight_work_without_duplicates(
 ) -> None:
     """A clean stop finishes and acknowledges what it started: after SIGTERM mid-stream and a
     restart, every event has exactly one result and none was delivered twice."""
-    bus, dlq, _, expected = await _queue_events(target, monkeypatch, seed=99)
+    bus, dlq, work, expected = await _queue_events(target, monkeypatch, seed=99)
     seen: dict[str, int] = {}
     collector = asyncio.create_task(_collect(bus, Subscription(*_results(target)), seen))
     worker = WorkerProcess(target.env, tmp_path / "worker.log")
-    _, done = await _interrupt_and_finish(worker, collector, seen, expected, _stop)
+    _, done = await _interrupt_and_finish(
+        worker, collector, seen, expected, _stop, lambda: _drained(bus, work.queue, 60)
+    )
     assert done and set(seen) == expected
     assert sum(seen.values()) == EVENTS, "a result was published twice despite a clean stop"
     assert await dlq.count() == 0
