@@ -113,6 +113,27 @@ def test_semantic_hit_for_a_paraphrase(store: VectorStore, minilm: Embedder) -> 
     assert 0.7 <= hit.score < 1.0
 
 
+def test_a_served_paraphrase_is_filed_under_its_own_exact_key(
+    store: VectorStore, minilm: Embedder
+) -> None:
+    counting = CountingEmbedder(minilm)
+    cache, clock = make(store, counting, ttl_s=60)
+    original = "How do I reset my online banking password?"
+    paraphrase = "How can I reset my internet banking password?"
+    cache.store_sync("acme", req(original), answer("Reset it here."))
+    first = cache.lookup_sync("acme", req(paraphrase))
+    assert first is not None and first.kind == "semantic"
+    calls = counting.calls
+    again = cache.lookup_sync("acme", req(paraphrase))
+    assert counting.calls == calls, "a repeated paraphrase must not be embedded again"
+    assert again is not None and again.kind == "semantic"
+    assert (again.key, again.score, again.cached_text) == (first.key, first.score, original)
+    assert again.response == answer("Reset it here.")
+    assert cache.count_sync("acme") == 2
+    clock.now += 61  # the alias expires with the answer it repeats
+    assert cache.lookup_sync("acme", req(paraphrase)) is None
+
+
 def test_verifier_refuses_close_but_different_requests(
     store: VectorStore, minilm: Embedder
 ) -> None:

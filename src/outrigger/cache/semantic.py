@@ -7,7 +7,10 @@ ever reads A's namespace: a cross-tenant hit would need the store to break its c
 Semantic look-ups embed the last user message, ask the store for the nearest
 ``candidates`` entries *with the same fingerprint* (same tenant, alias, system prompt and
 earlier turns, answer-changing parameters, embedding model), and serve the first one that
-is above the threshold, not expired, and accepted by the verifier.
+is above the threshold, not expired, and accepted by the verifier. A served semantic hit
+is also filed under the new request's exact key as an *alias* (same answer, same expiry,
+not itself searchable), so a repeat of the paraphrase takes the exact path; aliases never
+chain, because verification always compares with the text the answer was made for.
 
 The ``*_sync`` methods block (embedding, store I/O); the async ones run them in a worker
 thread so the event loop never waits on them.
@@ -21,7 +24,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -44,6 +47,7 @@ class Hit:
     key: str  # the cached entry's exact key
     cached_text: str  # the user message the response was cached for
     age_s: float
+    payload: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 class TenantMismatchError(ValueError):
@@ -102,12 +106,21 @@ class SemanticCache:
         exact = self._store.get(namespace, [keys.exact])
         if exact:
             payload = exact[0].payload
-            if payload.get("exp", 0) > now:
+            if payload.get("exp", 0) <= now:
+                self._store.delete(namespace, [keys.exact])
+            elif "alias_of" not in payload:
                 return _hit("exact", keys.exact, 1.0, payload, now)
-            self._store.delete(namespace, [keys.exact])
+            elif policy.semantic and float(payload["alias_score"]) >= policy.threshold:
+                # a semantic hit filed for this exact request, served where semantic hits are
+                return _hit(
+                    "semantic", str(payload["alias_of"]), payload["alias_score"], payload, now
+                )
         if not self._semantic_eligible(policy, keys):
             return None
-        return self._semantic(namespace, policy, keys, now)
+        hit = self._semantic(namespace, policy, keys, now)
+        if hit is not None:
+            self._file_alias(namespace, keys, hit)
+        return hit
 
     def store_sync(self, tenant: str, request: CacheRequest, response: Mapping[str, Any]) -> None:
         """Cache ``response`` (a complete, successful answer) for ``request``."""
@@ -159,6 +172,12 @@ class SemanticCache:
         if expired:
             self._store.delete(namespace, expired)
         return found
+
+    def _file_alias(self, namespace: str, keys: CacheKeys, hit: Hit) -> None:
+        """Remember ``hit`` under the request's exact key (not searchable, same expiry)."""
+        source = hit.payload
+        payload = {**source, "sem": False, "alias_of": hit.key, "alias_score": hit.score}
+        self._store.upsert(namespace, [keys.exact], [self._placeholder], [payload])
 
     def _accepts(self, text: str, candidate: VectorHit) -> bool:
         verdict = self._verifier.verify(text, str(candidate.payload.get("text", "")))
@@ -215,4 +234,5 @@ def _hit(
         key=key,
         cached_text=str(payload.get("text", "")),
         age_s=max(0.0, now - float(payload.get("at", now))),
+        payload=payload,
     )
