@@ -41,6 +41,40 @@ def llm_settings(data_dir: Path, upstreams: dict[str, str], **extra: Any) -> Set
     )
 
 
+class SpanCapture:
+    """An SDK tracer whose finished spans are kept in memory, for trace assertions."""
+
+    def __init__(self) -> None:
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        self.exporter = InMemorySpanExporter()
+        self.provider = TracerProvider()
+        self.provider.add_span_processor(SimpleSpanProcessor(self.exporter))
+        self.tracer = self.provider.get_tracer("tests")
+
+    def finished(self, at_least: int = 1, timeout_s: float = 5) -> list[Any]:
+        """The finished spans, once ``at_least`` are there (spans end off the request)."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.exporter.get_finished_spans()) < at_least and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return list(self.exporter.get_finished_spans())
+
+
+TRACE_ID, PARENT_ID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+TRACEPARENT = f"00-{TRACE_ID}-{PARENT_ID}-01"
+
+
+def joins_the_callers_trace(span: Any) -> bool:
+    """Whether ``span`` is a child of the span ``TRACEPARENT`` names."""
+    return (
+        f"{span.context.trace_id:032x}" == TRACE_ID
+        and span.parent is not None
+        and f"{span.parent.span_id:016x}" == PARENT_ID
+    )
+
+
 class GatewayServer:
     def __init__(self, settings: Settings, proxy: LlmProxy | None = None) -> None:
         self.proxy = proxy or build_proxy(settings)

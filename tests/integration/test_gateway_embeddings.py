@@ -20,10 +20,17 @@ import sqlalchemy as sa
 
 from outrigger.embeddings.files import MINILM_INT8_ONNX, MINILM_TOKENIZER
 from outrigger.errors import ConfigError
+from outrigger.proxy.service import build_proxy
 from outrigger.storage.audit import AuditStore
 from outrigger.storage.schema import llm_calls
 from outrigger.storage.tenants import Tenant
-from tests.gateway_server import GatewayServer, llm_settings
+from tests.gateway_server import (
+    TRACEPARENT,
+    GatewayServer,
+    SpanCapture,
+    joins_the_callers_trace,
+    llm_settings,
+)
 from tests.upstream import UpstreamThread
 
 MINILM = "all-MiniLM-L6-v2-int8"
@@ -183,6 +190,11 @@ def test_unknown_model_is_a_404_naming_the_served_one(hashing: GatewayServer) ->
         )
 
 
+def test_models_lists_the_embedding_model_beside_the_chat_aliases(hashing: GatewayServer) -> None:
+    listed = [m.id for m in client(hashing, new_key(hashing)).models.list()]
+    assert listed == ["chat-default", HASHING]
+
+
 def test_every_call_has_a_ledger_row_and_an_audit_record(hashing: GatewayServer) -> None:
     key = new_key(hashing, "ledgered")
     raw = client(hashing, key).embeddings.with_raw_response.create(
@@ -205,6 +217,22 @@ def test_every_call_has_a_ledger_row_and_an_audit_record(hashing: GatewayServer)
     assert audit[0]["model"] == "local" and audit[0]["tokens_in"] == answer.usage.prompt_tokens
 
 
+def test_the_call_span_joins_the_callers_trace(tmp_path: Path, upstream: UpstreamThread) -> None:
+    spans = SpanCapture()
+    settings = llm_settings(tmp_path, {"up": upstream.url}, embeddings={"kind": "hashing"})
+    server = GatewayServer(settings, build_proxy(settings, tracer=spans.tracer)).start()
+    try:
+        key = new_key(server)
+        post(server, {"model": HASHING, "input": "hi"}, key, traceparent=TRACEPARENT)
+        post(server, {"model": HASHING, "input": "no parent"}, key)
+        joined, alone = spans.finished(at_least=2)
+    finally:
+        server.stop()
+    assert joined.name == "embeddings hashing-384" and joins_the_callers_trace(joined)
+    assert alone.parent is None and alone.context.trace_id != joined.context.trace_id
+    assert dict(joined.attributes or {})["gen_ai.operation.name"] == "embeddings"
+
+
 def test_embeddings_count_against_the_monthly_quota(hashing: GatewayServer) -> None:
     key = new_key(hashing, "tiny-co", tier="tiny")  # two calls a month
     embed = client(hashing, key).embeddings
@@ -225,5 +253,7 @@ def test_without_an_embedder_the_route_says_why(tmp_path: Path, upstream: Upstre
             error["code"] == "embeddings_unavailable"
             and "outrigger[embeddings]" in error["message"]
         )
+        listed = httpx.get(f"{server.url}/v1/models", timeout=30).json()["data"]
+        assert [m["id"] for m in listed] == ["chat-default"]
     finally:
         server.stop()

@@ -84,7 +84,9 @@ def test_streaming_ends_with_a_usage_chunk(gateway: GatewayServer) -> None:
 
 def test_models_lists_the_aliases(gateway: GatewayServer) -> None:
     key = new_key(gateway)
-    assert [m.id for m in client(gateway, key).models.list()] == ["chat-default"]
+    embedder = gateway.proxy.embedder  # the local MiniLM where the extra is installed
+    served = ["chat-default"] + ([embedder.model_id] if embedder is not None else [])
+    assert [m.id for m in client(gateway, key).models.list()] == served
 
 
 @pytest.mark.parametrize("kind", ["missing", "unknown", "revoked", "expired"])

@@ -12,12 +12,14 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from opentelemetry.context import Context
 from opentelemetry.propagate import extract
+from opentelemetry.trace import get_current_span
 
 from outrigger.gateway.body import openapi_body, parse_body
 from outrigger.gateway.errors import error_body
 from outrigger.gateway.schemas import ChatCompletionRequest
 from outrigger.llm.types import ChatRequest
 from outrigger.proxy.context import BadRequest, CallContext, Completion, ProxyError, Stream
+from outrigger.proxy.embed_call import model_names
 from outrigger.proxy.limits import month_of
 from outrigger.proxy.service import LlmProxy
 
@@ -42,16 +44,16 @@ def proxy_error(exc: ProxyError) -> JSONResponse:
     )
 
 
-def trace_id_of(traceparent: str | None) -> str | None:
-    parts = (traceparent or "").split("-")
-    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
-
-
-def _parent(headers: Mapping[str, str]) -> Context | None:
-    """The caller's W3C trace context, when it sent one (the span of this call joins it)."""
+def caller_trace(headers: Mapping[str, str]) -> tuple[str | None, Context | None]:
+    """The caller's W3C trace id and context, when it sent a valid ``traceparent`` (the
+    span of this call joins it); (None, None) otherwise."""
     if "traceparent" not in headers:
-        return None
-    return extract({k: headers[k] for k in ("traceparent", "tracestate") if k in headers})
+        return None, None
+    parent = extract({k: headers[k] for k in ("traceparent", "tracestate") if k in headers})
+    span = get_current_span(parent).get_span_context()
+    if not span.is_valid:
+        return None, None
+    return format(span.trace_id, "032x"), parent
 
 
 def feature_of(value: str | None, default: str = DEFAULT_FEATURE) -> str:
@@ -102,12 +104,13 @@ async def chat_completions(request: Request) -> Response:
     body = parse_body(await request.body(), headers.get("content-type"), ChatCompletionRequest)
     try:
         tenant = await proxy.auth.tenant(headers.get("authorization"))
+        trace_id, parent = caller_trace(headers)
         ctx = CallContext(
             tenant=tenant,
             feature=feature_of(headers.get("x-outrigger-feature")),
             request=ChatRequest(body.model, body.message_dicts(), body.params(), body.stream),
-            trace_id=trace_id_of(headers.get("traceparent")),
-            parent=_parent(headers),
+            trace_id=trace_id,
+            parent=parent,
             cache_bypass=_bypass(headers.get("x-outrigger-cache")),
             call_id=request.app.state.call_ids.new(),
         )
@@ -149,12 +152,16 @@ async def _sse(
 
 @router.get("/v1/models")
 async def list_models(request: Request) -> dict[str, Any]:
-    """The model aliases this gateway serves (OpenAI's list shape)."""
-    aliases = _proxy(request).dispatcher.router.aliases
+    """The chat model aliases and embedding models this gateway serves (OpenAI's list
+    shape)."""
+    proxy = _proxy(request)
+    names = list(proxy.dispatcher.router.aliases)
+    if proxy.embedder is not None:
+        names += sorted(model_names(proxy.embedder, proxy.settings.embeddings) - set(names))
     return {
         "object": "list",
         "data": [
-            {"id": a, "object": "model", "created": 0, "owned_by": "outrigger"} for a in aliases
+            {"id": a, "object": "model", "created": 0, "owned_by": "outrigger"} for a in names
         ],
     }
 

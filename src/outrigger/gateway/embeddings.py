@@ -6,11 +6,11 @@ import base64
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
 
 from outrigger.embeddings.base import Vectors
-from outrigger.gateway.chat import feature_of, proxy_error, trace_id_of
+from outrigger.gateway.chat import caller_trace, feature_of, proxy_error
 from outrigger.gateway.schemas import EmbeddingsRequest
 from outrigger.proxy.context import BadRequest, ProxyError
 from outrigger.proxy.embed_call import EmbedCall, Embedded
@@ -33,10 +33,12 @@ def router_for(proxy: LlmProxy) -> APIRouter:
     @router.post("/v1/embeddings", response_model=None)
     async def embeddings(
         body: EmbeddingsRequest,
+        request: Request,
         authorization: str | None = Header(default=None),
         x_outrigger_feature: str | None = Header(default=None),
-        traceparent: str | None = Header(default=None),
+        traceparent: str | None = Header(default=None, description="W3C trace context"),
     ) -> Response:
+        del traceparent  # declared for the OpenAPI document; read with tracestate below
         try:
             tenant = await proxy.auth.tenant(authorization)
             if call is None:
@@ -46,7 +48,8 @@ def router_for(proxy: LlmProxy) -> APIRouter:
                 )
             check(call, body)
             feature = feature_of(x_outrigger_feature, DEFAULT_FEATURE)
-            done = await call(tenant, feature, body.texts(), trace_id_of(traceparent))
+            trace_id, parent = caller_trace(request.headers)
+            done = await call(tenant, feature, body.texts(), trace_id, parent)
         except ProxyError as exc:
             return proxy_error(exc)
         headers = {"X-Outrigger-Call-Id": done.call_id, "X-Outrigger-Deployment": done.deployment}

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from opentelemetry.context import Context
+
 from outrigger.embeddings.base import Embedder, Vectors
 from outrigger.embeddings.settings import EmbeddingSettings
 from outrigger.errors import OutriggerError, TransientError
@@ -33,6 +35,11 @@ LOCAL_DEPLOYMENT = "local"
 
 class EmbeddingFailed(ProxyError):
     status, kind, code = 502, "server_error", "embedding_failed"
+
+
+def model_names(embedder: Embedder, settings: EmbeddingSettings) -> frozenset[str]:
+    """The names a caller may ask embeddings of: the embedder's id, and the remote model's."""
+    return frozenset({embedder.model_id, *([settings.model] if settings.kind == "openai" else [])})
 
 
 @runtime_checkable
@@ -64,16 +71,22 @@ class EmbedCall:
         remote = settings.kind == "openai"
         self.deployment = settings.model if remote else LOCAL_DEPLOYMENT
         self.input_price = settings.input_price if remote else 0.0
-        self.names = frozenset({embedder.model_id, *([settings.model] if remote else [])})
+        self.names = model_names(embedder, settings)
         self._limits = LimitStep(proxy.limiter, proxy.settings.tenancy, self._count_calls, clock)
 
     async def _count_calls(self, tenant_id: str, month: str) -> int:
         return await self.proxy.db.run(self.proxy.ledger.count_calls, tenant_id, month)
 
     async def __call__(
-        self, tenant: Tenant, feature: str, texts: Sequence[str], trace_id: str | None = None
+        self,
+        tenant: Tenant,
+        feature: str,
+        texts: Sequence[str],
+        trace_id: str | None = None,
+        parent: Context | None = None,
     ) -> Embedded:
-        """Embed ``texts`` for ``tenant``; ``ProxyError`` when refused or failed."""
+        """Embed ``texts`` for ``tenant``; ``ProxyError`` when refused or failed. ``parent``:
+        the caller's trace context, which the call's span joins."""
         # One user message per input: the limit step estimates tokens from them (TPM).
         messages: list[dict[str, Any]] = [{"role": "user", "content": t} for t in texts]
         ctx = CallContext(
@@ -81,6 +94,7 @@ class EmbedCall:
             feature=feature,
             request=ChatRequest(self.embedder.model_id, messages),
             trace_id=trace_id,
+            parent=parent,
             fallback_answer=False,
         )
         found: list[tuple[Vectors, int]] = []
