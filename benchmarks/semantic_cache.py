@@ -11,8 +11,10 @@ own pair's counts as wrong.
 Latency: one tenant holding N entries (synthetic vectors and payloads, all with the query's
 fingerprint, so every entry is a candidate); each look-up is the real thing: exact probe,
 embedding of a fresh query text with all-MiniLM-L6-v2, filtered top-k search, verification.
+The embedder computes as the cache's does (``--compute``, default ``int8``: integer
+products, see src/outrigger/embeddings/requantize.py; ``float`` for the model as shipped).
 
-    python benchmarks/semantic_cache.py [--pairs FILE] [--threshold 0.7]
+    python benchmarks/semantic_cache.py [--pairs FILE] [--threshold 0.7] [--compute int8]
         [--sizes 10000,100000] [--backends embedded,qdrant,pgvector] [--quick] [--json]
 """
 
@@ -389,15 +391,25 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="10k entries, embedded store, 50 look-ups"
     )
+    parser.add_argument(
+        "--compute",
+        choices=["int8", "float"],
+        default=CacheSettings().embedding_compute,
+        help="how the cache's embedder computes (cache.embedding_compute; default %(default)s)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
     args = parser.parse_args()
     args.sizes = [10000] if args.quick else [int(s) for s in args.sizes.split(",") if s]
     args.backends = ["embedded"] if args.quick else [b for b in args.backends.split(",") if b]
     args.queries = min(args.queries, 50) if args.quick else args.queries
     started = time.perf_counter()
-    embedder = MemoEmbedder(OnnxEmbedder.minilm())
+    embedder = MemoEmbedder(OnnxEmbedder.minilm(compute=args.compute))
     pairs = load_pairs(args.pairs)
-    figures: dict[str, Any] = {"cpus": os.cpu_count(), "loadavg_1m": os.getloadavg()[0]}
+    figures: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "loadavg_1m": os.getloadavg()[0],
+        "embedding_compute": args.compute,
+    }
     figures.update(quality(pairs, embedder, args.threshold))
     figures["latency"] = latency(args, embedder.inner, pairs)
     default = figures["latency"].get("embedded", {}).get("10000")

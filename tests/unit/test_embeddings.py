@@ -121,6 +121,42 @@ def test_int8_model_matches_the_fp32_original(embedder: OnnxEmbedder) -> None:
     np.testing.assert_allclose(got @ got.T, expected @ expected.T, atol=0.01)
 
 
+@pytest.fixture(scope="module")
+def integer() -> OnnxEmbedder:
+    return OnnxEmbedder.minilm(compute="int8", check=False)
+
+
+def test_folding_the_weight_dequantisation_changes_no_output() -> None:
+    import onnx
+    import onnxruntime as ort
+
+    from outrigger.embeddings.requantize import fold_weight_dequantisation
+
+    model = onnx.load(str(MINILM_INT8_ONNX.locate()))
+    assert fold_weight_dequantisation(model) == 38  # every int8 weight of the file
+    assert not [n for n in model.graph.node if n.op_type == "Cast" and "weight" in n.input[0]]
+    assert fold_weight_dequantisation(model) == 0  # float weights: nothing to fold
+    ids = np.array([[101, 2129, 2079, 1045, 25141, 2026, 20786, 102]], dtype=np.int64)
+    feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": 0 * ids}
+    shipped = ort.InferenceSession(str(MINILM_INT8_ONNX.locate())).run(None, feeds)[0]
+    folded = ort.InferenceSession(model.SerializeToString()).run(None, feeds)[0]
+    np.testing.assert_array_equal(folded, shipped)
+
+
+def test_integer_products_stay_close_to_the_float_model(
+    embedder: OnnxEmbedder, integer: OnnxEmbedder
+) -> None:
+    float_vectors, int_vectors = embedder.embed(SENTENCES), integer.embed(SENTENCES)
+    assert integer.model_id == "all-MiniLM-L6-v2-int8+int8-matmul" != embedder.model_id
+    assert (float_vectors * int_vectors).sum(axis=1).min() > 0.98
+    np.testing.assert_allclose(
+        int_vectors @ int_vectors.T, float_vectors @ float_vectors.T, atol=0.05
+    )
+    # Activations are quantised per call: texts are embedded alone, whatever the batch.
+    alone = np.vstack([integer.embed([s]) for s in SENTENCES])
+    np.testing.assert_array_equal(int_vectors, alone)
+
+
 def test_hashing_embedder_is_deterministic_and_normalised() -> None:
     embedder = HashingEmbedder(64)
     first = embedder.embed(["Refund my order", "refund my order!", "Track parcel 12"])

@@ -24,6 +24,11 @@ class EmbeddingSettings(BaseModel):
     serve: bool = True
     batch_size: int = Field(default=32, ge=1, le=4096)
     threads: int = Field(default=1, ge=1, le=64)  # local: ONNX Runtime intra-op threads
+    #: local: ``float`` runs the model file as it is; ``int8`` runs its constant-weight
+    #: products on integers (VNNI/AVX2), one text per call, about 1.7x faster for a short
+    #: text but slower in bulk, vectors within ~0.02 cosine of ``float``; its model id
+    #: gets the suffix ``+int8-matmul``.
+    compute: Literal["int8", "float"] = "float"
     model_path: Path | None = None  # local: another BERT-style ONNX encoder ...
     tokenizer_path: Path | None = None  # ... and its tokenizer.json
     base_url: str | None = None  # openai: e.g. https://api.openai.com/v1
@@ -80,5 +85,8 @@ def open_embedder(settings: EmbeddingSettings) -> Embedder:
             model_id=f"onnx:{settings.model_path.name}",
             batch_size=settings.batch_size,
             threads=settings.threads,
+            compute=settings.compute,
         )
-    return OnnxEmbedder.minilm(batch_size=settings.batch_size, threads=settings.threads)
+    return OnnxEmbedder.minilm(
+        batch_size=settings.batch_size, threads=settings.threads, compute=settings.compute
+    )

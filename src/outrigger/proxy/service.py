@@ -142,14 +142,15 @@ def build_proxy(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     metrics = metrics or Metrics()
     db = proxy_database(settings)
-    embedder = open_embedder_if_wanted(settings, embeddings)
+    embedder, cache_embedder = open_embedders(settings, embeddings)
     vectors = cache = None
-    if embedder is not None:
+    dim_source = embedder or cache_embedder
+    if dim_source is not None:
         vectors = open_vector_store(
-            settings.vectors, embedder.dim, settings.data_dir, indexed_fields=("fp", "sem")
+            settings.vectors, dim_source.dim, settings.data_dir, indexed_fields=("fp", "sem")
         )
-        if settings.cache.enabled:
-            cache = SemanticCache(vectors, embedder, settings.cache)
+        if cache_embedder is not None:
+            cache = SemanticCache(vectors, cache_embedder, settings.cache)
     steps = call_steps(settings, metrics, cache)
     return LlmProxy(
         settings, db, open_limiter(settings), build_providers(settings.llm), metrics,
@@ -157,21 +158,34 @@ def build_proxy(
     )  # fmt: skip
 
 
-def open_embedder_if_wanted(settings: Settings, serves: bool = True) -> Embedder | None:
-    """The embedder when the cache needs one, or when it can be had and is served
-    (``/v1/embeddings``, the ``embed`` step); a missing extra only matters when the cache
-    is on."""
+def open_embedders(
+    settings: Settings, serves: bool = True
+) -> tuple[Embedder | None, Embedder | None]:
+    """(the served embedder, the cache's embedder), each None when not wanted.
+
+    The served one (``/v1/embeddings``, the ``embed`` step) is loaded when it is served and
+    can be had: a missing extra only matters when the cache is on. The cache embeds one
+    text per look-up with its own ``cache.embedding_compute`` (integer products by
+    default, for latency); it shares the served embedder when that computes the same way.
+    """
     from outrigger.embeddings.settings import open_embedder
 
-    if not (settings.cache.enabled or (serves and settings.embeddings.serve)):
-        return None
-    try:
-        return open_embedder(settings.embeddings)
-    except (ImportError, MissingExtraError, ConfigError) as exc:
-        if settings.cache.enabled:
-            raise
-        log.info("embeddings unavailable (%s): /v1/embeddings and the cache are off", exc)
-        return None
+    served = None
+    if serves and settings.embeddings.serve:
+        try:
+            served = open_embedder(settings.embeddings)
+        except (ImportError, MissingExtraError, ConfigError) as exc:
+            if settings.cache.enabled:
+                raise
+            log.info("embeddings unavailable (%s): /v1/embeddings is off", exc)
+    if not settings.cache.enabled:
+        return served, None
+    for_cache = settings.embeddings
+    if for_cache.kind == "local":
+        for_cache = for_cache.model_copy(update={"compute": settings.cache.embedding_compute})
+    if served is not None and for_cache == settings.embeddings:
+        return served, served
+    return served, open_embedder(for_cache)
 
 
 def call_steps(settings: Settings, metrics: Metrics, cache: SemanticCache | None) -> list[Step]:
