@@ -27,7 +27,7 @@ from outrigger.privacy.factory import open_detector
 from outrigger.privacy.persist import PersistedVaults
 from outrigger.privacy.sanitize import EventSanitizer, SaltedHasher
 from outrigger.privacy.stores import SqlVaultStore
-from outrigger.proxy.pipeline_client import PipelineLlm
+from outrigger.proxy.pipeline_client import PipelineEmbeddings, PipelineLlm
 from outrigger.proxy.service import LlmProxy, build_proxy, proxy_database
 from outrigger.registry.serving import ModelWatcher, RegistryLoader, open_registry
 from outrigger.storage.base import IdempotencyStore
@@ -56,7 +56,7 @@ def vector_target(proxy: LlmProxy) -> VectorTarget:
             "a pipeline has an embed step but no embedder is loaded: install "
             "outrigger[embeddings] (or configure embeddings.kind) and keep embeddings.serve on"
         )
-    return VectorTarget(proxy.embedder, proxy.vectors)
+    return VectorTarget(proxy.embedder, proxy.vectors, PipelineEmbeddings(proxy, proxy.embedder))
 
 
 def load_pipeline_set(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,14 +19,16 @@ from pydantic import ValidationError
 from outrigger.config.load import parse_pipelines
 from outrigger.config.settings import WorkerSettings
 from outrigger.embeddings import Embedder, HashingEmbedder
-from outrigger.errors import ConfigError, TransientError
+from outrigger.errors import ConfigError, PermanentError, TransientError
 from outrigger.events.base import BusMessage, Subscription
 from outrigger.events.embed_step import VectorTarget
 from outrigger.events.envelope import Event
 from outrigger.events.memory import MemoryBus, MemoryDeadLetterQueue
 from outrigger.events.pipeline import PipelineSet, compile_pipelines
 from outrigger.events.worker import Worker
+from outrigger.proxy.limits import month_of
 from outrigger.storage.memory import MemoryIdempotencyStore
+from outrigger.storage.tenants import Tenant
 from outrigger.vector.embedded import EmbeddedVectorStore
 from tests.helpers import wait_until
 
@@ -263,21 +266,63 @@ def runtime_settings(data_dir: Path, **embeddings: Any) -> Any:
             "bus": {"kind": "memory"},
             "embeddings": {"kind": "hashing", **embeddings},
             "vectors": {"kind": "memory"},
+            "tenancy": {"tiers": {"enterprise": {}, "none": {"monthly_calls": 0}}},
         }
     )
 
 
-async def test_the_runtime_connects_embed_steps_to_the_proxys_store(data_dir: Path) -> None:
+def ticket_event(ticket_id: str, tenant: str) -> Event:
+    data = {"ticket_id": ticket_id, "tenant_id": tenant, "body": f"lost card {ticket_id}"}
+    return Event(
+        f"ev-{ticket_id}", "com.acme.support.TicketCreated", "urn:test", data, "structured"
+    )
+
+
+async def test_the_runtime_connects_embed_steps_to_the_proxys_store_and_ledger(
+    data_dir: Path,
+) -> None:
     from outrigger.runtime import build_runtime
 
     runtime = await build_runtime(runtime_settings(data_dir))
     try:
-        assert runtime.proxy is not None and runtime.proxy.vectors is not None
+        proxy = runtime.proxy
+        assert proxy is not None and proxy.vectors is not None
+        proxy.tenants.create_tenant(Tenant("acme", "Acme", "enterprise"))
         pipeline = runtime.pipelines.pipelines[0]
-        data = {"ticket_id": "T-7", "tenant_id": "acme", "body": "lost card"}
-        event = Event("ev-7", "com.acme.support.TicketCreated", "urn:test", data, "structured")
-        await pipeline.run(event, "support.ticket.created")
-        assert runtime.proxy.vectors.count("tickets.acme") == 1
+        await pipeline.run(ticket_event("T-7", "acme"), "support.ticket.created")
+        assert proxy.vectors.count("tickets.acme") == 1
+        await proxy.flush()
+        (line,) = proxy.ledger.usage("acme", month_of(time.time()))
+        assert (line.feature, line.alias, line.calls) == ("ticket-index", "hashing-384", 1)
+        assert line.tokens_in > 0
+    finally:
+        await runtime.close()
+
+
+async def test_a_refused_tenant_fails_alone_and_nothing_unknown_is_embedded(
+    data_dir: Path,
+) -> None:
+    from outrigger.runtime import build_runtime
+
+    runtime = await build_runtime(runtime_settings(data_dir))
+    try:
+        proxy = runtime.proxy
+        assert proxy is not None and proxy.vectors is not None
+        proxy.tenants.create_tenant(Tenant("acme", "Acme", "enterprise"))
+        proxy.tenants.create_tenant(Tenant("broke", "Broke", "none"))  # no calls a month
+        pipeline = runtime.pipelines.pipelines[0]
+        outcomes = await asyncio.gather(
+            *(
+                pipeline.run(ticket_event(t, tenant), "support.ticket.created")
+                for t, tenant in (("T-1", "acme"), ("T-2", "broke"), ("T-3", "ghost"))
+            ),
+            return_exceptions=True,
+        )
+        assert not isinstance(outcomes[0], BaseException)
+        assert isinstance(outcomes[1], PermanentError) and outcomes[1].code == "quota_exceeded"
+        assert isinstance(outcomes[2], PermanentError) and outcomes[2].code == "unknown_tenant"
+        counts = [proxy.vectors.count(f"tickets.{t}") for t in ("acme", "broke", "ghost")]
+        assert counts == [1, 0, 0]
     finally:
         await runtime.close()
 

@@ -1,8 +1,10 @@
 """The ``embed`` step: an event's text -> a vector in the tenant's namespace of the vector
 store (``<namespace>.<tenant>``), with metadata; ``steps.<name>`` gets the vector's id.
 
-Concurrent events are embedded in one batch (one model call, one upsert per namespace),
-in a worker thread so the event loop keeps serving other deliveries meanwhile.
+Concurrent events are batched: one embedding call per tenant in the batch (through the
+proxy's limits, ledger and audit trail when the worker connects it: ``PipelineEmbeddings``),
+then one upsert per namespace in a worker thread. A tenant's refusal (quota, unknown
+tenant) fails that tenant's events only.
 """
 
 from __future__ import annotations
@@ -10,24 +12,45 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from outrigger.batching import MicroBatcher
 from outrigger.config.pipelines import EmbedStep
-from outrigger.embeddings.base import Embedder
-from outrigger.errors import ConfigError, MappingError, TransientError
+from outrigger.embeddings.base import Embedder, Vectors
+from outrigger.errors import ConfigError, MappingError, OutriggerError, TransientError
 from outrigger.events.mapping import MISSING, resolve
 from outrigger.events.steps import Batching, StepContext
 from outrigger.storage.tenants import TENANT_ID
 from outrigger.vector.base import VectorStore
 
 
+class EmbedClient(Protocol):
+    async def embed(self, tenant_id: str, feature: str, texts: Sequence[str]) -> Vectors: ...
+
+
+class UnrecordedEmbeddings:
+    """The embedder called directly, in a worker thread, with no ledger row: for tools and
+    tests that run ``embed`` steps without a proxy (the worker always connects one)."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    async def embed(self, tenant_id: str, feature: str, texts: Sequence[str]) -> Vectors:
+        return await asyncio.to_thread(self.embedder.embed, list(texts))
+
+
 @dataclass(frozen=True)
 class VectorTarget:
-    """Where ``embed`` steps write: the embedder and the vector store (same dimension)."""
+    """Where ``embed`` steps write: the embedder and the vector store (same dimension), and
+    the client that makes the embedding calls (default: the embedder, unrecorded)."""
 
     embedder: Embedder
     store: VectorStore
+    client: EmbedClient | None = None
+
+    async def embed(self, tenant_id: str, feature: str, texts: Sequence[str]) -> Vectors:
+        client = self.client or UnrecordedEmbeddings(self.embedder)
+        return await client.embed(tenant_id, feature, texts)
 
     def __post_init__(self) -> None:
         if self.embedder.dim != self.store.dim:
@@ -39,6 +62,7 @@ class VectorTarget:
 
 @dataclass(frozen=True)
 class Row:
+    tenant: str
     namespace: str
     id: str
     text: str
@@ -47,19 +71,26 @@ class Row:
 
 class EmbedRunner:
     def __init__(
-        self, spec: EmbedStep, target: VectorTarget | None, batching: Batching | None = None
+        self,
+        spec: EmbedStep,
+        target: VectorTarget | None,
+        batching: Batching | None = None,
+        feature: str = "embed",
     ) -> None:
         self.spec = spec
         self.target = target
+        self.feature = feature  # the ledger's feature: the pipeline's name
         batching = batching or Batching()
-        self.batcher: MicroBatcher[Row, None] = MicroBatcher(
+        self.batcher: MicroBatcher[Row, OutriggerError | None] = MicroBatcher(
             self._execute, max_size=batching.max_size, max_wait_s=batching.max_wait_s
         )
 
     async def run(self, ctx: StepContext) -> None:
         target = self._target()
         row = self.prepare(ctx)
-        await self.batcher.submit(row)
+        failure = await self.batcher.submit(row)
+        if failure is not None:
+            raise failure
         ctx.steps[self.spec.name] = {
             "id": row.id,
             "namespace": row.namespace,
@@ -89,7 +120,7 @@ class EmbedRunner:
         payload.update(tenant=tenant, event_id=ctx.event.id, event_type=ctx.event.type)
         if self.spec.store_text:
             payload["text"] = text
-        return Row(f"{self.spec.namespace}.{tenant}", ident, text, payload)
+        return Row(tenant, f"{self.spec.namespace}.{tenant}", ident, text, payload)
 
     def _tenant(self, root: dict[str, Any]) -> str:
         value = resolve(root, self.spec.tenant_path)
@@ -108,21 +139,34 @@ class EmbedRunner:
             raise MappingError(f"{path}: missing or not a value ({what} of {self.spec.name!r})")
         return value if isinstance(value, str) else str(value)
 
-    async def _execute(self, rows: Sequence[Row]) -> list[None]:
-        await asyncio.to_thread(self.write, rows, self._target())
-        return [None] * len(rows)
+    async def _execute(self, rows: Sequence[Row]) -> list[OutriggerError | None]:
+        """One embedding call per tenant, then its upserts; a tenant's failure is its rows'
+        outcome, the other tenants' rows go on."""
+        target = self._target()
+        by_tenant: dict[str, list[int]] = {}
+        for i, row in enumerate(rows):
+            by_tenant.setdefault(row.tenant, []).append(i)
+        outcomes: list[OutriggerError | None] = [None] * len(rows)
+        for tenant, chosen in by_tenant.items():
+            mine = [rows[i] for i in chosen]
+            try:
+                vectors = await target.embed(tenant, self.feature, [r.text for r in mine])
+                await asyncio.to_thread(self.write, mine, vectors, target.store)
+            except OutriggerError as exc:
+                for i in chosen:
+                    outcomes[i] = exc
+        return outcomes
 
     @staticmethod
-    def write(rows: Sequence[Row], target: VectorTarget) -> None:
-        """Embed every row in one call, then upsert per namespace (the last row of an id
-        wins when a batch holds one id twice)."""
-        vectors = target.embedder.embed([r.text for r in rows])
+    def write(rows: Sequence[Row], vectors: Vectors, store: VectorStore) -> None:
+        """Upsert ``rows`` with their ``vectors`` per namespace (the last row of an id wins
+        when a batch holds one id twice)."""
         groups: dict[str, dict[str, int]] = {}
         for i, row in enumerate(rows):
             groups.setdefault(row.namespace, {})[row.id] = i
         for namespace, index in groups.items():
             chosen = list(index.values())
-            target.store.upsert(
+            store.upsert(
                 namespace,
                 [rows[i].id for i in chosen],
                 vectors[chosen],

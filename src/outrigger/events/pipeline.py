@@ -236,7 +236,7 @@ def compile_pipelines(
                     )
                 llms.append(LlmRunner(step.llm, p.name, llm or UnconnectedLlm()))
             if step.embed is not None:
-                embeds.append(EmbedRunner(step.embed, vectors, batching))
+                embeds.append(EmbedRunner(step.embed, vectors, batching, p.name))
             if step.score is not None and step.score.model in models:
                 try:
                     scores.append(ScoreRunner(step.score, models[step.score.model], batching))
