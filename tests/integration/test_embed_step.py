@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from pydantic import ValidationError
 
 from outrigger.config.load import parse_pipelines
@@ -28,8 +29,10 @@ from outrigger.events.pipeline import PipelineSet, compile_pipelines
 from outrigger.events.worker import Worker
 from outrigger.proxy.limits import month_of
 from outrigger.storage.memory import MemoryIdempotencyStore
+from outrigger.storage.schema import llm_calls
 from outrigger.storage.tenants import Tenant
 from outrigger.vector.embedded import EmbeddedVectorStore
+from tests.gateway_server import SpanCapture
 from tests.helpers import wait_until
 
 EXCHANGE = "domain.events"
@@ -284,19 +287,50 @@ async def test_the_runtime_connects_embed_steps_to_the_proxys_store_and_ledger(
     from outrigger.runtime import build_runtime
 
     runtime = await build_runtime(runtime_settings(data_dir))
+    spans = SpanCapture()
     try:
         proxy = runtime.proxy
         assert proxy is not None and proxy.vectors is not None
         proxy.tenants.create_tenant(Tenant("acme", "Acme", "enterprise"))
         pipeline = runtime.pipelines.pipelines[0]
-        await pipeline.run(ticket_event("T-7", "acme"), "support.ticket.created")
+        event = ticket_event("T-7", "acme")
+        await pipeline.run(event, "support.ticket.created", tracer=spans.tracer)
         assert proxy.vectors.count("tickets.acme") == 1
         await proxy.flush()
         (line,) = proxy.ledger.usage("acme", month_of(time.time()))
         assert (line.feature, line.alias, line.calls) == ("ticket-index", "hashing-384", 1)
         assert line.tokens_in > 0
+        with proxy.db.engine.connect() as conn:
+            (row,) = conn.execute(sa.select(llm_calls.c.trace_id)).all()
     finally:
         await runtime.close()
+    (step,) = [s for s in spans.finished() if s.name == "embeddings tickets"]
+    assert row.trace_id == f"{step.context.trace_id:032x}"  # the ledger row joins the event
+
+
+async def test_an_unexpected_store_error_is_retried_for_its_tenant_only(
+    store: EmbeddedVectorStore,
+) -> None:
+    class Flaky:
+        dim = store.dim
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(store, name)
+
+        def upsert(self, namespace: str, *args: Any) -> None:
+            if namespace == "tickets.flaky":
+                raise OSError("the disk went away")
+            store.upsert(namespace, *args)
+
+    pipeline = compiled(VectorTarget(HashingEmbedder(384), Flaky())).pipelines[0]  # type: ignore[arg-type]
+    outcomes = await asyncio.gather(
+        pipeline.run(ticket_event("T-1", "acme"), "support.ticket.created"),
+        pipeline.run(ticket_event("T-2", "flaky"), "support.ticket.created"),
+        return_exceptions=True,
+    )
+    assert not isinstance(outcomes[0], BaseException)
+    assert isinstance(outcomes[1], TransientError) and "disk went away" in str(outcomes[1])
+    assert (store.count("tickets.acme"), store.count("tickets.flaky")) == (1, 0)
 
 
 async def test_a_refused_tenant_fails_alone_and_nothing_unknown_is_embedded(

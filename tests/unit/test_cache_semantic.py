@@ -134,6 +134,23 @@ def test_a_served_paraphrase_is_filed_under_its_own_exact_key(
     assert cache.lookup_sync("acme", req(paraphrase)) is None
 
 
+def test_a_failed_alias_write_still_serves_the_hit(store: VectorStore, minilm: Embedder) -> None:
+    class NoAliases:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(store, name)
+
+        def upsert(self, namespace: str, ids: Any, vectors: Any, payloads: Any) -> None:
+            if any("alias_of" in p for p in payloads):
+                raise OSError("disk full")
+            store.upsert(namespace, ids, vectors, payloads)
+
+    cache = SemanticCache(NoAliases(), minilm, CacheSettings())  # type: ignore[arg-type]
+    cache.store_sync("acme", req("How do I reset my online banking password?"), answer("A"))
+    hit = cache.lookup_sync("acme", req("How can I reset my internet banking password?"))
+    assert hit is not None and hit.kind == "semantic" and hit.response == answer("A")
+    assert cache.count_sync("acme") == 1
+
+
 def test_verifier_refuses_close_but_different_requests(
     store: VectorStore, minilm: Embedder
 ) -> None:

@@ -174,10 +174,16 @@ class SemanticCache:
         return found
 
     def _file_alias(self, namespace: str, keys: CacheKeys, hit: Hit) -> None:
-        """Remember ``hit`` under the request's exact key (not searchable, same expiry)."""
+        """Remember ``hit`` under the request's exact key (not searchable, same expiry). A
+        shortcut only: a failed write is logged and the hit is served all the same. (An
+        answer stored under the same key at the same moment may be replaced by the alias;
+        the next miss of that request stores it again.)"""
         source = hit.payload
         payload = {**source, "sem": False, "alias_of": hit.key, "alias_score": hit.score}
-        self._store.upsert(namespace, [keys.exact], [self._placeholder], [payload])
+        try:
+            self._store.upsert(namespace, [keys.exact], [self._placeholder], [payload])
+        except Exception:
+            log.warning("could not file a cache alias in %s", namespace, exc_info=True)
 
     def _accepts(self, text: str, candidate: VectorHit) -> bool:
         verdict = self._verifier.verify(text, str(candidate.payload.get("text", "")))

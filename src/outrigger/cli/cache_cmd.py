@@ -28,7 +28,8 @@ def _namespace(tenant: str) -> str:
 
 @app.command("count")
 def count(tenant: str = typer.Option(..., "--tenant", help="Whose entries.")) -> None:
-    """How many answers are cached for a tenant."""
+    """How many entries a tenant's cache holds (answers, and the exact-key aliases of
+    served semantic hits)."""
     store = _store()
     try:
         print(store.count(_namespace(tenant)))
@@ -46,4 +47,4 @@ def purge(tenant: str = typer.Option(..., "--tenant", help="Whose entries to del
         store.delete_all(namespace)
     finally:
         store.close()
-    out.print(f"deleted {deleted} cached answers of tenant {tenant}")
+    out.print(f"deleted {deleted} cache entries of tenant {tenant}")

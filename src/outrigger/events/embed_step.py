@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
+
+from opentelemetry.context import Context, get_current
 
 from outrigger.batching import MicroBatcher
 from outrigger.config.pipelines import EmbedStep
@@ -25,7 +27,14 @@ from outrigger.vector.base import VectorStore
 
 
 class EmbedClient(Protocol):
-    async def embed(self, tenant_id: str, feature: str, texts: Sequence[str]) -> Vectors: ...
+    async def embed(
+        self,
+        tenant_id: str,
+        feature: str,
+        texts: Sequence[str],
+        trace_id: str | None = None,
+        parent: Context | None = None,
+    ) -> Vectors: ...
 
 
 class UnrecordedEmbeddings:
@@ -35,7 +44,14 @@ class UnrecordedEmbeddings:
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
 
-    async def embed(self, tenant_id: str, feature: str, texts: Sequence[str]) -> Vectors:
+    async def embed(
+        self,
+        tenant_id: str,
+        feature: str,
+        texts: Sequence[str],
+        trace_id: str | None = None,
+        parent: Context | None = None,
+    ) -> Vectors:
         return await asyncio.to_thread(self.embedder.embed, list(texts))
 
 
@@ -48,9 +64,16 @@ class VectorTarget:
     store: VectorStore
     client: EmbedClient | None = None
 
-    async def embed(self, tenant_id: str, feature: str, texts: Sequence[str]) -> Vectors:
+    async def embed(
+        self,
+        tenant_id: str,
+        feature: str,
+        texts: Sequence[str],
+        trace_id: str | None = None,
+        parent: Context | None = None,
+    ) -> Vectors:
         client = self.client or UnrecordedEmbeddings(self.embedder)
-        return await client.embed(tenant_id, feature, texts)
+        return await client.embed(tenant_id, feature, texts, trace_id, parent)
 
     def __post_init__(self) -> None:
         if self.embedder.dim != self.store.dim:
@@ -67,6 +90,8 @@ class Row:
     id: str
     text: str
     payload: dict[str, Any]
+    trace_id: str | None = None  # the event's trace, for the ledger row and the call's span
+    parent: Context | None = field(default=None, hash=False, compare=False)
 
 
 class EmbedRunner:
@@ -85,9 +110,11 @@ class EmbedRunner:
             self._execute, max_size=batching.max_size, max_wait_s=batching.max_wait_s
         )
 
-    async def run(self, ctx: StepContext) -> None:
+    async def run(self, ctx: StepContext, trace_id: str | None = None) -> None:
+        """Embed and store the event's text; ``trace_id``: the step span's trace, which the
+        embedding call joins (when its batch holds this tenant's event alone)."""
         target = self._target()
-        row = self.prepare(ctx)
+        row = replace(self.prepare(ctx), trace_id=trace_id, parent=get_current())
         failure = await self.batcher.submit(row)
         if failure is not None:
             raise failure
@@ -140,22 +167,36 @@ class EmbedRunner:
         return value if isinstance(value, str) else str(value)
 
     async def _execute(self, rows: Sequence[Row]) -> list[OutriggerError | None]:
-        """One embedding call per tenant, then its upserts; a tenant's failure is its rows'
-        outcome, the other tenants' rows go on."""
+        """One embedding call per tenant (concurrently), then its upserts; a tenant's failure
+        is only its own rows' outcome."""
         target = self._target()
         by_tenant: dict[str, list[int]] = {}
         for i, row in enumerate(rows):
             by_tenant.setdefault(row.tenant, []).append(i)
         outcomes: list[OutriggerError | None] = [None] * len(rows)
-        for tenant, chosen in by_tenant.items():
-            mine = [rows[i] for i in chosen]
-            try:
-                vectors = await target.embed(tenant, self.feature, [r.text for r in mine])
-                await asyncio.to_thread(self.write, mine, vectors, target.store)
-            except OutriggerError as exc:
-                for i in chosen:
-                    outcomes[i] = exc
+        groups = [[rows[i] for i in chosen] for chosen in by_tenant.values()]
+        failures = await asyncio.gather(*(self._embed_group(target, g) for g in groups))
+        for chosen, failure in zip(by_tenant.values(), failures, strict=True):
+            for i in chosen:
+                outcomes[i] = failure
         return outcomes
+
+    async def _embed_group(self, target: VectorTarget, rows: list[Row]) -> OutriggerError | None:
+        """Embed and upsert one tenant's rows; the failure, if any (anything unexpected, such
+        as a vector store's own error, is transient: retried)."""
+        alone = len({r.trace_id for r in rows}) == 1  # one event (or one trace) only
+        trace_id, parent = (rows[0].trace_id, rows[0].parent) if alone else (None, None)
+        try:
+            texts = [r.text for r in rows]
+            vectors = await target.embed(rows[0].tenant, self.feature, texts, trace_id, parent)
+            await asyncio.to_thread(self.write, rows, vectors, target.store)
+        except OutriggerError as exc:
+            return exc
+        except Exception as exc:
+            failure = TransientError(f"embed step {self.spec.name!r}: {exc!r}")
+            failure.__cause__ = exc
+            return failure
+        return None
 
     @staticmethod
     def write(rows: Sequence[Row], vectors: Vectors, store: VectorStore) -> None:

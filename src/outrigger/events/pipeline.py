@@ -150,7 +150,10 @@ async def _run_llm(step: LlmRunner, ctx: StepContext, tracer: Tracer) -> None:
 
 async def _run_embed(step: EmbedRunner, ctx: StepContext, tracer: Tracer) -> None:
     with span(tracer, f"embeddings {step.spec.namespace}", kind=SpanKind.CLIENT) as current:
-        await step.run(ctx)
+        trace_id = None
+        if current is not None:
+            trace_id = format(current.get_span_context().trace_id, "032x")
+        await step.run(ctx, trace_id)
         if current is not None:
             done = ctx.steps[step.spec.name]
             current.set_attributes(

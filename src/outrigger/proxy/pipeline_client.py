@@ -8,6 +8,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from opentelemetry.context import Context
+
 from outrigger.embeddings.base import Embedder, Vectors
 from outrigger.errors import PermanentError, TransientError
 from outrigger.llm.types import ChatRequest, completion_text
@@ -19,7 +21,7 @@ from outrigger.proxy.context import (
     RateLimited,
     Unavailable,
 )
-from outrigger.proxy.embed_call import EmbedCall
+from outrigger.proxy.embed_call import EmbedCall, EmbeddingFailed
 from outrigger.proxy.service import LlmProxy
 from outrigger.storage.tenants import Tenant
 
@@ -97,10 +99,21 @@ class PipelineEmbeddings:
         self.call = EmbedCall(proxy, embedder, proxy.settings.embeddings)
         self._tenant = TenantLookup(proxy)
 
-    async def embed(self, tenant_id: str, feature: str, texts: Sequence[str]) -> Vectors:
+    async def embed(
+        self,
+        tenant_id: str,
+        feature: str,
+        texts: Sequence[str],
+        trace_id: str | None = None,
+        parent: Context | None = None,
+    ) -> Vectors:
+        """The vectors of ``texts``; a failed embedding (a remote provider's refusal, say) is
+        retried like an unavailable LLM, not dead-lettered at once."""
         tenant = await self._tenant(tenant_id)
         try:
-            done = await self.call(tenant, feature, texts)
+            done = await self.call(tenant, feature, texts, trace_id, parent)
+        except EmbeddingFailed as exc:
+            raise TransientError(f"embeddings: {exc}") from exc
         except ProxyError as exc:
             raise delivery_error(exc, "embeddings") from exc
         return done.vectors
