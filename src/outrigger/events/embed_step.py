@@ -64,16 +64,10 @@ class VectorTarget:
     store: VectorStore
     client: EmbedClient | None = None
 
-    async def embed(
-        self,
-        tenant_id: str,
-        feature: str,
-        texts: Sequence[str],
-        trace_id: str | None = None,
-        parent: Context | None = None,
-    ) -> Vectors:
-        client = self.client or UnrecordedEmbeddings(self.embedder)
-        return await client.embed(tenant_id, feature, texts, trace_id, parent)
+    @property
+    def calls(self) -> EmbedClient:
+        """The client embedding calls go through."""
+        return self.client or UnrecordedEmbeddings(self.embedder)
 
     def __post_init__(self) -> None:
         if self.embedder.dim != self.store.dim:
@@ -188,7 +182,9 @@ class EmbedRunner:
         trace_id, parent = (rows[0].trace_id, rows[0].parent) if alone else (None, None)
         try:
             texts = [r.text for r in rows]
-            vectors = await target.embed(rows[0].tenant, self.feature, texts, trace_id, parent)
+            vectors = await target.calls.embed(
+                rows[0].tenant, self.feature, texts, trace_id, parent
+            )
             await asyncio.to_thread(self.write, rows, vectors, target.store)
         except OutriggerError as exc:
             return exc
