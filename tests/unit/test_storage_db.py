@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from outrigger.errors import ConfigError
-from outrigger.storage.db import SQLITE_BUSY_TIMEOUT_MS, Database, head_revision, normalise_url
+from outrigger.storage.db import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    Database,
+    head_revision,
+    normalise_url,
+    wal_mode,
+)
 from outrigger.storage.schema import metadata
 from outrigger.storage.sql import SqlIdempotencyStore
 
@@ -130,3 +137,23 @@ async def test_a_failed_write_fails_its_callers_and_does_not_stall_later_puts(
     assert await store.get("b") == "2"
     assert await store.get("a") is None
     await store.close()
+
+
+class BusyCursor:
+    """Answers "database is locked" to the WAL switch ``busy`` times, then accepts it."""
+
+    def __init__(self, busy: int, message: str = "database is locked") -> None:
+        self.busy, self.message, self.calls = busy, message, 0
+
+    def execute(self, sql: str) -> None:
+        self.calls += 1
+        if self.calls <= self.busy:
+            raise sqlite3.OperationalError(self.message)
+
+
+def test_the_wal_switch_is_retried_while_another_process_holds_the_file() -> None:
+    cursor = BusyCursor(busy=3)
+    wal_mode(cursor)
+    assert cursor.calls == 4
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        wal_mode(BusyCursor(busy=1, message="disk I/O error"))  # not a lock: at once

@@ -18,7 +18,7 @@ from typing import Any
 
 from outrigger.events.base import BusMessage, DeadLetter, replay_message
 from outrigger.events.topics import topic_matches
-from outrigger.storage.db import SQLITE_BUSY_TIMEOUT_MS
+from outrigger.storage.db import sqlite_setup
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bindings (
@@ -55,9 +55,7 @@ class SqliteQueueStore:
     def __init__(self, path: Path, synchronous: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous}")
-        self._db.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        sqlite_setup(self._db, synchronous)
         self._db.executescript(SCHEMA)
 
     def close(self) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,7 +23,7 @@ from outrigger.errors import ConfigError
 
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
-SQLITE_BUSY_TIMEOUT_MS = 10_000  # shared with the SQLite bus (events/sqlite_store.py)
+SQLITE_BUSY_TIMEOUT_MS = 10_000  # every SQLite file we open (sqlite_setup)
 # Any constant bigint; PostgreSQL advisory locks are per database, so start-ups serialise
 # ("outriger").
 _PG_MIGRATION_LOCK = 0x6F75747269676572
@@ -55,10 +57,31 @@ def head_revision() -> str:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    sqlite_setup(cursor)
     cursor.close()
+
+
+def sqlite_setup(db: Any, synchronous: str = "NORMAL") -> None:
+    """What every SQLite file we open gets, on ``db`` (a sqlite3 connection or cursor): the
+    busy timeout, WAL (several processes share the file), and ``synchronous``."""
+    db.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    wal_mode(db)
+    db.execute(f"PRAGMA synchronous={synchronous}")
+
+
+def wal_mode(cursor: Any) -> None:
+    """Switch the database file to WAL. The switch needs the file to itself and SQLite
+    answers "database is locked" at once, without waiting, while another connection holds
+    it (replicas starting together on one file): retry until the busy timeout."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def lock_writes(connection: Connection, key: int) -> None:

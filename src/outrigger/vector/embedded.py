@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from outrigger.errors import ConfigError
+from outrigger.storage.db import sqlite_setup
 from outrigger.vector.base import (
     Filter,
     Payload,
@@ -59,8 +60,7 @@ class EmbeddedVectorStore:
         self._lock = threading.RLock()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous}")
+        sqlite_setup(self._db, synchronous)
         with self._db:
             self._db.executescript(_SCHEMA)
             self._check_dim(path)
