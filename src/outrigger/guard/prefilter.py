@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 # The parser and opcodes of CPython's own re package (typeshed does not describe them).
@@ -134,18 +134,10 @@ def _required(items: list[Any]) -> Strings | None:
 def _required_item(item: Any) -> Strings | None:
     op, av = item
     if op is sre.SUBPATTERN:
-        _group, add_flags, del_flags, sub = av
-        if (add_flags | del_flags) & re.IGNORECASE:
-            return None
-        return _required(list(sub))
+        sub = _case_sensitive_group(av)
+        return None if sub is None else _required(sub)
     if op is sre.BRANCH:
-        union: set[str] = set()
-        for branch in av[1]:
-            found = _required(list(branch))
-            if found is None:
-                return None
-            union |= found
-        return frozenset(union)
+        return _union(av[1], _required)
     if op in _REPEATS:
         low, _high, sub = av
         return _required(list(sub)) if low >= 1 else None
@@ -164,25 +156,32 @@ def _exact(item: Any) -> Strings | None:
     if op is sre.IN:
         return _exact_class(av)
     if op is sre.SUBPATTERN:
-        _group, add_flags, del_flags, sub = av
-        if (add_flags | del_flags) & re.IGNORECASE:
-            return None
-        return _exact_sequence(list(sub))
+        sub = _case_sensitive_group(av)
+        return None if sub is None else _exact_sequence(sub)
     if op is sre.BRANCH:
-        return _exact_branches(av[1])
+        union = _union(av[1], _exact_sequence)
+        return union if union is not None and len(union) <= _MAX_STRINGS else None
     if op in _REPEATS:
         return _exact_repeat(*av)
     return None
 
 
-def _exact_branches(branches: list[Any]) -> Strings | None:
+def _case_sensitive_group(av: Any) -> list[Any] | None:
+    """A group's items, or None when the group changes case sensitivity (its literals
+    would not be what the text holds)."""
+    _group, add_flags, del_flags, sub = av
+    return None if (add_flags | del_flags) & re.IGNORECASE else list(sub)
+
+
+def _union(branches: list[Any], analyse: Callable[[list[Any]], Strings | None]) -> Strings | None:
+    """The union of ``analyse`` over every branch; None when any branch gives None."""
     union: set[str] = set()
     for branch in branches:
-        found = _exact_sequence(list(branch))
+        found = analyse(list(branch))
         if found is None:
             return None
         union |= found
-    return frozenset(union) if len(union) <= _MAX_STRINGS else None
+    return frozenset(union)
 
 
 def _exact_repeat(low: int, high: int, sub: Any) -> Strings | None:
