@@ -13,8 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -25,7 +24,6 @@ from outrigger.embeddings.settings import EmbeddingSettings
 from outrigger.errors import OutriggerError, TransientError
 from outrigger.llm.types import ChatRequest, Usage, estimate_tokens
 from outrigger.proxy.context import CallContext, Completion, ProxyError, Reply, Unavailable
-from outrigger.proxy.quota import LimitStep
 from outrigger.proxy.service import LlmProxy
 from outrigger.storage.audit import sha256_text
 from outrigger.storage.tenants import Tenant
@@ -59,23 +57,13 @@ class Embedded:
 
 
 class EmbedCall:
-    def __init__(
-        self,
-        proxy: LlmProxy,
-        embedder: Embedder,
-        settings: EmbeddingSettings,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, proxy: LlmProxy, embedder: Embedder, settings: EmbeddingSettings) -> None:
         self.proxy = proxy
         self.embedder = embedder
         remote = settings.kind == "openai"
         self.deployment = settings.model if remote else LOCAL_DEPLOYMENT
         self.input_price = settings.input_price if remote else 0.0
         self.names = model_names(embedder, settings)
-        self._limits = LimitStep(proxy.limiter, proxy.settings.tenancy, self._count_calls, clock)
-
-    async def _count_calls(self, tenant_id: str, month: str) -> int:
-        return await self.proxy.db.run(self.proxy.ledger.count_calls, tenant_id, month)
 
     async def __call__(
         self,
@@ -106,7 +94,7 @@ class EmbedCall:
             return Completion({})
 
         try:
-            await self._limits(ctx, run)
+            await self.proxy.limits(ctx, run)
         except ProxyError as exc:
             if ctx.alias:  # admitted, then failed: on the record like a failed chat call
                 ctx.status = "error"

@@ -51,8 +51,8 @@ class LlmProxy:
     providers: Mapping[str, Provider]
     metrics: Metrics = field(default_factory=Metrics)
     steps: Sequence[Step] = ()  # guard, privacy and cache steps, between limits and dispatch
-    #: Shared by the cache, ``/v1/embeddings`` and the ``embed`` pipeline step (None: the
-    #: ``embeddings`` extra is not installed and nothing asked for it).
+    #: Served by ``/v1/embeddings`` and the ``embed`` pipeline step (None: not served, or
+    #: the ``embeddings`` extra is missing); the cache holds its own (``open_embedders``).
     embedder: Embedder | None = None
     vectors: VectorStore | None = None
     cache: SemanticCache | None = None
@@ -78,14 +78,9 @@ class LlmProxy:
         self.recorder = RecordStep(
             self.settings.llm, self.ledger_writer, self.audit_writer, self.metrics, self.tracer
         )
-        self._call: Next = build_chain(
-            [
-                self.recorder,
-                LimitStep(self.limiter, self.settings.tenancy, self._count_calls),
-                *self.steps,
-            ],
-            self.dispatcher,
-        )
+        #: RPM, TPM and the monthly quota: chat calls' chain step, and embedding calls'.
+        self.limits = LimitStep(self.limiter, self.settings.tenancy, self._count_calls)
+        self._call: Next = build_chain([self.recorder, self.limits, *self.steps], self.dispatcher)
 
     def _circuit_changed(self, deployment: str, state: State) -> None:
         self.metrics.llm_circuit_state.labels(deployment).set(STATE_VALUE[state])
