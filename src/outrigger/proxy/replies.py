@@ -11,11 +11,16 @@ from typing import Any
 from outrigger.llm.types import Usage
 
 
+def new_id(prefix: str = "chatcmpl-outrigger") -> str:
+    """An answer id in OpenAI's style: ``<prefix>-<16 hex digits>``."""
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+
 def completion_body(
     model: str, answer: str, usage: Usage | None = None, id_prefix: str = "chatcmpl-outrigger"
 ) -> dict[str, Any]:
     return {
-        "id": f"{id_prefix}-{uuid.uuid4().hex[:16]}",
+        "id": new_id(id_prefix),
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
@@ -34,7 +39,7 @@ async def completion_chunks(body: dict[str, Any]) -> AsyncIterator[dict[str, Any
     """A whole completion replayed as a stream: one content chunk per choice, the finish
     chunks, then the usage chunk (as OpenAI sends with ``include_usage``)."""
     base = {
-        "id": body.get("id", f"chatcmpl-outrigger-{uuid.uuid4().hex[:16]}"),
+        "id": body["id"] if "id" in body else new_id(),
         "object": "chat.completion.chunk",
         "created": body.get("created", int(time.time())),
         "model": body.get("model", ""),
@@ -60,6 +65,6 @@ def with_new_id(body: dict[str, Any], id_prefix: str) -> dict[str, Any]:
     """A copy of a stored answer under a fresh id and timestamp."""
     return {
         **body,
-        "id": f"{id_prefix}-{uuid.uuid4().hex[:16]}",
+        "id": new_id(id_prefix),
         "created": int(time.time()),
     }
