@@ -48,6 +48,7 @@ class UsageLine:
 class LedgerStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._skip_duplicates = insert_skipping_duplicates(db.dialect, llm_calls, "id")
 
     def write(self, records: Sequence[LedgerRecord]) -> None:
         """Insert a batch; a record already written (a retried flush) is skipped."""
@@ -55,10 +56,9 @@ class LedgerStore:
             return
         rows = [vars(r) for r in records]  # flat records: no asdict deep copy
         with self.db.engine.begin() as conn:
-            skip_duplicates = insert_skipping_duplicates(conn.dialect.name, llm_calls, "id")
-            if skip_duplicates is not None:  # no look-up first
+            if self._skip_duplicates is not None:  # no look-up first
                 insert_rows(
-                    conn, llm_calls, rows, skip_duplicates_of="id", fallback=skip_duplicates
+                    conn, llm_calls, rows, skip_duplicates_of="id", fallback=self._skip_duplicates
                 )
                 return
             ids = [r.id for r in records]

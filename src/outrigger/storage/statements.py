@@ -21,7 +21,9 @@ def conflict_insert(dialect: str, table: sa.Table) -> sqlite.Insert | postgresql
 def upsert(dialect: str, table: sa.Table, key: str, updated: Sequence[str]) -> sa.Insert:
     """``INSERT … ON CONFLICT (key) DO UPDATE`` of the ``updated`` columns (SQLite's form
     for every dialect but PostgreSQL)."""
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    insert = conflict_insert(dialect, table)
+    if insert is None:
+        insert = sqlite.insert(table)
     return insert.on_conflict_do_update(
         index_elements=[key], set_={column: insert.excluded[column] for column in updated}
     )
