@@ -30,10 +30,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from outrigger.bus.base import BusMessage, EventBus, Subscription
+from outrigger.bus.registry import open_bus
 from outrigger.config.settings import Settings
 from outrigger.demo.loans import LoanService, holdout_rows
-from outrigger.events.base import BusMessage, EventBus, Subscription
-from outrigger.events.factory import open_bus
 
 RESULT_KEY = "ai.assessment.completed"
 WORK_KEY = "loans.application.submitted"
@@ -63,7 +63,7 @@ def settings_from(env: dict[str, str]) -> Settings:
 async def forwarder() -> None:
     """The raw round trip: consume, publish the same bytes as the result, then ack."""
     settings = Settings()
-    bus, _ = open_bus(settings)
+    bus, _ = open_bus(settings.bus, settings.data_dir)
     await bus.start()
     work = Subscription(settings.bus.queue, settings.bus.exchange, (WORK_KEY,))
     inflight: set[asyncio.Task[None]] = set()
@@ -120,7 +120,7 @@ async def measure(role: str, kind: str, events: int, prefetch: int, url: str) ->
     with tempfile.TemporaryDirectory(prefix="outrigger-bench-") as tmp:
         env = case_env(kind, Path(tmp), prefetch, url)
         settings = settings_from(env)
-        bus, _ = open_bus(settings)
+        bus, _ = open_bus(settings.bus, settings.data_dir)
         await bus.start()
         exchange = settings.bus.exchange
         results = Subscription(f"{settings.bus.queue}.results", exchange, (RESULT_KEY,))

@@ -27,10 +27,10 @@ from typing import Any
 
 import yaml
 
+from outrigger.bus.base import Subscription
 from outrigger.config.load import bundled_root, default_pipelines_file
 from outrigger.config.settings import Settings
 from outrigger.demo.loans import LoanService, holdout_rows
-from outrigger.events.base import Subscription
 from outrigger.inference.onnx import OnnxModel
 from outrigger.registry.gate import promote
 from outrigger.registry.serving import open_registry

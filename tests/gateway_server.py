@@ -10,7 +10,7 @@ from typing import Any
 import uvicorn
 
 from outrigger.config.settings import Settings
-from outrigger.events.pipeline import PipelineSet
+from outrigger.engine.pipeline import PipelineSet
 from outrigger.gateway.app import create_app
 from outrigger.proxy.service import LlmProxy, build_proxy
 

@@ -11,7 +11,7 @@ import numpy as np
 import yaml
 
 from outrigger.config.load import default_pipelines_file, parse_pipelines
-from outrigger.events.pipeline import PipelineSet, compile_pipelines
+from outrigger.engine.pipeline import PipelineSet, compile_pipelines
 from outrigger.inference.base import FunctionScorer, TensorSpec
 
 NUMERIC = ["seniority", "time", "age", "expenses", "income", "assets", "debt", "amount", "price"]

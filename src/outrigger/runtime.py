@@ -12,16 +12,16 @@ from pathlib import Path
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import NoOpTracer, Tracer
 
+from outrigger.bus.base import DeadLetterQueue, EventBus, Subscription
+from outrigger.bus.registry import open_bus
 from outrigger.config.load import default_pipelines_file, load_pipelines
 from outrigger.config.settings import Settings
+from outrigger.engine.embed_step import VectorTarget
+from outrigger.engine.llm_step import LlmClient
+from outrigger.engine.pipeline import PipelineSet, compile_pipelines
+from outrigger.engine.steps import Batching
+from outrigger.engine.worker import Worker
 from outrigger.errors import ConfigError
-from outrigger.events.base import DeadLetterQueue, EventBus, Subscription
-from outrigger.events.embed_step import VectorTarget
-from outrigger.events.factory import open_bus
-from outrigger.events.llm_step import LlmClient
-from outrigger.events.pipeline import PipelineSet, compile_pipelines
-from outrigger.events.steps import Batching
-from outrigger.events.worker import Worker
 from outrigger.privacy.cipher import VaultCipher
 from outrigger.privacy.factory import open_detector
 from outrigger.privacy.persist import PersistedVaults
@@ -169,7 +169,7 @@ class Runtime:
 
 
 async def open_bus_only(settings: Settings) -> tuple[EventBus, DeadLetterQueue]:
-    bus, dlq = open_bus(settings)
+    bus, dlq = open_bus(settings.bus, settings.data_dir)
     await bus.start()
     return bus, dlq
 

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from outrigger.events.base import DeadLetterQueue, EventBus, Subscription
-from outrigger.events.memory import MemoryBus, MemoryDeadLetterQueue
-from outrigger.events.sqlite import SqliteBus, SqliteDeadLetterQueue
+from outrigger.bus.base import DeadLetterQueue, EventBus, Subscription
+from outrigger.bus.memory.bus import MemoryBus
+from outrigger.bus.memory.dlq import MemoryDeadLetterQueue
+from outrigger.bus.sqlite.bus import SqliteBus
+from outrigger.bus.sqlite.dlq import SqliteDeadLetterQueue
 from tests.rabbit_cleanup import delete_rabbit_objects
 
 Pair = tuple[EventBus, DeadLetterQueue]
@@ -70,8 +72,8 @@ async def _sqlite_kit(tmp_path: Path, request: pytest.FixtureRequest) -> BusKit:
 
 
 async def _rabbitmq_kit(tmp_path: Path, request: pytest.FixtureRequest) -> BusKit:
-    from outrigger.events.rabbitmq import RabbitBus
-    from outrigger.events.rabbitmq_dlq import RabbitDeadLetterQueue
+    from outrigger.bus.rabbitmq.bus import RabbitBus
+    from outrigger.bus.rabbitmq.dlq import RabbitDeadLetterQueue
 
     url = request.getfixturevalue("rabbitmq_url")
     tag = uuid.uuid4().hex[:10]

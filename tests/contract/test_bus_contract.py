@@ -7,8 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from outrigger.errors import TransientError
-from outrigger.events.base import (
+from outrigger.bus.base import (
     REPLAYED_FROM_HEADER,
     ROUTING_KEY_HEADER,
     BusMessage,
@@ -16,7 +15,8 @@ from outrigger.events.base import (
     Delivery,
     EventBus,
 )
-from outrigger.events.delivery import AlreadySettled
+from outrigger.bus.delivery import AlreadySettled
+from outrigger.errors import TransientError
 from tests.contract.conftest import BusKit
 
 pytestmark = pytest.mark.timeout(60)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from outrigger.bus.base import Subscription
 from outrigger.config.settings import Settings
 from outrigger.demo.loans import LoanService, holdout_rows
 from outrigger.demo.malformed import CORPUS
-from outrigger.events.base import Subscription
 from outrigger.runtime import build_runtime
 from tests.helpers import wait_until
 from tests.rabbit_cleanup import delete_rabbit_objects

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from outrigger.bus.base import DeadLetterQueue, EventBus, Subscription
+from outrigger.bus.registry import open_bus
 from outrigger.config.settings import Settings
 from outrigger.demo.loans import LoanService, holdout_rows
-from outrigger.events.base import DeadLetterQueue, EventBus, Subscription
-from outrigger.events.factory import open_bus
-from outrigger.events.results import result_id
+from outrigger.engine.results import result_id
 from tests.integration.worker_process import WorkerProcess
 from tests.rabbit_cleanup import delete_rabbit_objects
 
@@ -152,7 +152,7 @@ async def _queue_events(
 ) -> tuple[EventBus, DeadLetterQueue, Subscription, set[str]]:
     """Declare the queues and queue EVENTS applications; return the expected result ids."""
     settings = settings_for(target.env, monkeypatch)
-    bus, dlq = open_bus(settings)
+    bus, dlq = open_bus(settings.bus, settings.data_dir)
     await bus.start()
     work = Subscription(settings.bus.queue, target.exchange, ("loans.application.submitted",))
     await bus.declare(Subscription(*_results(target)))

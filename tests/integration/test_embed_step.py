@@ -17,16 +17,17 @@ import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
 
+from outrigger.bus.base import BusMessage, Subscription
+from outrigger.bus.memory.bus import MemoryBus
+from outrigger.bus.memory.dlq import MemoryDeadLetterQueue
 from outrigger.config.load import parse_pipelines
 from outrigger.config.settings import WorkerSettings
 from outrigger.embeddings import Embedder, HashingEmbedder
+from outrigger.engine.embed_step import VectorTarget
+from outrigger.engine.envelope import Event
+from outrigger.engine.pipeline import PipelineSet, compile_pipelines
+from outrigger.engine.worker import Worker
 from outrigger.errors import ConfigError, PermanentError, TransientError
-from outrigger.events.base import BusMessage, Subscription
-from outrigger.events.embed_step import VectorTarget
-from outrigger.events.envelope import Event
-from outrigger.events.memory import MemoryBus, MemoryDeadLetterQueue
-from outrigger.events.pipeline import PipelineSet, compile_pipelines
-from outrigger.events.worker import Worker
 from outrigger.proxy.limits import month_of
 from outrigger.storage.memory import MemoryIdempotencyStore
 from outrigger.storage.schema import llm_calls

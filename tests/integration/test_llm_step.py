@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 
 from outrigger.cli import app
 from outrigger.config.load import parse_pipelines
+from outrigger.engine.envelope import Event
+from outrigger.engine.pipeline import PipelineSet, compile_pipelines
 from outrigger.errors import OutputValidationError, PermanentError, TransientError
-from outrigger.events.envelope import Event
-from outrigger.events.pipeline import PipelineSet, compile_pipelines
 from outrigger.llm.local import local_model_available
 from outrigger.privacy import (
     EventSanitizer,

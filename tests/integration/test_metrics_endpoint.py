@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from outrigger.bus.base import BusMessage, Subscription
+from outrigger.bus.registry import open_bus
 from outrigger.config.settings import Settings
 from outrigger.demo.loans import LoanService, holdout_rows
-from outrigger.events.base import BusMessage, Subscription
-from outrigger.events.factory import open_bus
 from tests.integration.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.timeout(120)
@@ -42,7 +42,7 @@ async def test_worker_metrics_endpoint(tmp_path: Path, monkeypatch: pytest.Monke
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     settings = Settings()
-    bus, _ = open_bus(settings)
+    bus, _ = open_bus(settings.bus, settings.data_dir)
     await bus.start()
     await bus.declare(Subscription("results", settings.bus.exchange, ("ai.#",)))
     await bus.declare(Subscription(settings.bus.queue, settings.bus.exchange, ("loans.#",)))

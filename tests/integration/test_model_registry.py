@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from outrigger.bus.base import Subscription
 from outrigger.config.load import default_pipelines_file
 from outrigger.config.settings import Settings
 from outrigger.demo.loans import LoanService, holdout_rows
-from outrigger.events.base import Subscription
 from outrigger.registry.gate import promote
 from outrigger.registry.registry import Registry
 from outrigger.registry.serving import open_registry

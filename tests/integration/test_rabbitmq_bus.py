@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 import aio_pika
 import pytest
 
+from outrigger.bus.base import BusMessage, DeadLetter, Delivery, Subscription
+from outrigger.bus.rabbitmq.bus import RabbitBus
+from outrigger.bus.rabbitmq.dlq import RabbitDeadLetterQueue
 from outrigger.errors import TransientError
-from outrigger.events.base import BusMessage, DeadLetter, Delivery, Subscription
-from outrigger.events.rabbitmq import RabbitBus
-from outrigger.events.rabbitmq_dlq import RabbitDeadLetterQueue
 from tests.rabbit_cleanup import delete_rabbit_objects
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.timeout(120)]

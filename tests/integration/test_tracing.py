@@ -16,9 +16,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from outrigger.bus.base import BusMessage, Subscription
 from outrigger.config.settings import Settings
 from outrigger.demo.loans import LoanService, holdout_rows
-from outrigger.events.base import BusMessage, Subscription
 from outrigger.runtime import Runtime, build_runtime
 from outrigger.telemetry.tracing import current_headers
 from tests.rabbit_cleanup import delete_rabbit_objects

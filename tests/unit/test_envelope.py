@@ -3,10 +3,10 @@ import json
 
 import pytest
 
+from outrigger.bus.base import ROUTING_KEY_HEADER, BusMessage
+from outrigger.engine.envelope import PlainRule, parse_event
+from outrigger.engine.results import encode_result, result_id
 from outrigger.errors import MalformedEvent
-from outrigger.events.base import ROUTING_KEY_HEADER, BusMessage
-from outrigger.events.envelope import PlainRule, parse_event
-from outrigger.events.results import encode_result, result_id
 
 RULES = [PlainRule("event_type", "event_id")]
 

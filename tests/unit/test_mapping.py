@@ -2,8 +2,8 @@ import math
 
 import pytest
 
+from outrigger.engine.mapping import MISSING, Field, resolve
 from outrigger.errors import MappingError
-from outrigger.events.mapping import MISSING, Field, resolve
 
 ROOT = {
     "data": {

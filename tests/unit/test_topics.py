@@ -1,6 +1,6 @@
 import pytest
 
-from outrigger.events.topics import any_topic_matches, topic_matches
+from outrigger.bus.topics import any_topic_matches, topic_matches
 
 
 @pytest.mark.parametrize(

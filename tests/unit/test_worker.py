@@ -12,15 +12,16 @@ from typing import Any
 
 import pytest
 
+from outrigger.bus.base import BusMessage, Subscription
+from outrigger.bus.memory.bus import MemoryBus
+from outrigger.bus.memory.dlq import MemoryDeadLetterQueue
 from outrigger.config.settings import WorkerSettings
 from outrigger.demo.loans import LoanService, holdout_rows
 from outrigger.demo.malformed import CORPUS
+from outrigger.engine.pipeline import PipelineSet
+from outrigger.engine.results import result_id
+from outrigger.engine.worker import Worker
 from outrigger.errors import TransientError
-from outrigger.events.base import BusMessage, Subscription
-from outrigger.events.memory import MemoryBus, MemoryDeadLetterQueue
-from outrigger.events.pipeline import PipelineSet
-from outrigger.events.results import result_id
-from outrigger.events.worker import Worker
 from outrigger.storage.memory import MemoryIdempotencyStore
 from tests.helpers import demo_pipelines, wait_until
 

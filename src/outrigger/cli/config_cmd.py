@@ -8,7 +8,7 @@ import typer
 
 from outrigger.cli.common import err, out, with_pipelines
 from outrigger.config.load import ConfigProblems, load_pipelines
-from outrigger.events.pipeline import compile_pipelines
+from outrigger.engine.pipeline import compile_pipelines
 from outrigger.runtime import pipelines_path
 
 app = typer.Typer(help="Validate configuration.", no_args_is_help=True)

@@ -7,9 +7,9 @@ import json
 import typer
 from rich.table import Table
 
+from outrigger.bus.base import DeadLetter
 from outrigger.cli.common import fail, load_settings, out, run
 from outrigger.config.settings import Settings
-from outrigger.events.base import DeadLetter
 from outrigger.runtime import bus_session, load_pipeline_set, subscription
 
 app = typer.Typer(help="Inspect and replay dead letters.", no_args_is_help=True)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import typer
 
+from outrigger.bus.base import BusMessage
 from outrigger.cli.common import fail, load_settings, out, run
 from outrigger.config.settings import Settings
-from outrigger.events.base import BusMessage
 from outrigger.runtime import bus_session, load_pipeline_set, subscription
 
 app = typer.Typer(help="Work with events on the bus.", no_args_is_help=True)

@@ -23,7 +23,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from outrigger.events.mapping import KINDS, UNITS, valid_path
+from outrigger.config.fields import KINDS, UNITS, valid_path
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 

@@ -19,6 +19,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from outrigger.bus.settings import BusSettings
+from outrigger.bus.sqlite import bus_path as sqlite_bus_path
 from outrigger.cache.settings import CacheSettings
 from outrigger.config.guard import GuardSettings
 from outrigger.config.llm import GatewaySettings, LlmSettings, TenancySettings
@@ -32,40 +34,6 @@ CONFIG_FILE_VAR = "OUTRIGGER_CONFIG_FILE"
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SqliteBusSettings(Section):
-    path: Path | None = None  # default: <data_dir>/bus.sqlite3
-    visibility_timeout_s: float = Field(default=60.0, gt=0)
-    poll_interval_s: float = Field(default=0.05, gt=0)
-    synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
-
-
-class RabbitSettings(Section):
-    url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
-    url_file: Path | None = None  # a mounted secret; wins over url
-    exchange_type: Literal["topic", "direct", "fanout", "headers"] = "topic"
-    declare_exchanges: bool = False  # the domain owns its exchange; we only bind to it
-    queue_type: Literal["classic", "quorum"] = "classic"
-
-    def resolved_url(self) -> str:
-        if self.url_file is not None:
-            return self.url_file.read_text(encoding="utf-8").strip()
-        return self.url.get_secret_value()
-
-
-class BusSettings(Section):
-    kind: Literal["sqlite", "rabbitmq", "memory"] = "sqlite"
-    exchange: str = "domain.events"  # where the core services publish domain events
-    result_exchange: str | None = None  # where result events go; default: ``exchange``
-    queue: str = "outrigger.pipelines"  # Outrigger's own durable queue
-    dead_letter_queue: str = "outrigger.dlq"
-    sqlite: SqliteBusSettings = SqliteBusSettings()
-    rabbitmq: RabbitSettings = RabbitSettings()
-
-    @property
-    def results_to(self) -> str:
-        return self.result_exchange or self.exchange
 
 
 class WorkerSettings(Section):
@@ -173,7 +141,7 @@ class Settings(BaseSettings):
         return None
 
     def sqlite_bus_path(self) -> Path:
-        return self.bus.sqlite.path or self.data_dir / "bus.sqlite3"
+        return sqlite_bus_path(self.bus, self.data_dir)
 
     def registry_path(self) -> Path:
         return self.registry.path or self.data_dir / "registry"

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from outrigger.bus.base import BusMessage
 from outrigger.config.load import bundled_root
-from outrigger.events.base import BusMessage
 
 EVENT_TYPE = "com.acme.loans.LoanApplicationSubmitted"
 ROUTING_KEY = "loans.application.submitted"

@@ -10,8 +10,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from outrigger.bus.base import BusMessage
 from outrigger.demo.loans import EVENT_TYPE, ROUTING_KEY, SOURCE, LoanService
-from outrigger.events.base import BusMessage
 
 Maker = Callable[[LoanService, int], BusMessage]
 

@@ -17,11 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from outrigger.bus.base import Delivery, EventBus, Subscription
 from outrigger.config.settings import Settings
 from outrigger.demo.loans import LoanService, holdout_rows
 from outrigger.demo.malformed import CORPUS
 from outrigger.demo.tickets import DEMO_TENANT, SUMMARY_KEY, ticket_event
-from outrigger.events.base import Delivery, EventBus, Subscription
 from outrigger.llm.local import local_model_available
 from outrigger.runtime import Runtime, build_runtime
 from outrigger.storage.tenants import Tenant

@@ -6,7 +6,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 
-from outrigger.events.base import BusMessage
+from outrigger.bus.base import BusMessage
 
 TICKET_TYPE = "com.acme.support.TicketCreated"
 TICKET_KEY = "support.ticket.created"

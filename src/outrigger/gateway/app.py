@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from outrigger import __version__
-from outrigger.events.pipeline import PipelineSet
+from outrigger.engine.pipeline import PipelineSet
 from outrigger.gateway import cache, chat, embeddings, errors, models
 from outrigger.proxy.ids import CallIds
 from outrigger.proxy.service import LlmProxy

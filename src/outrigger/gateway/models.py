@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from outrigger.events.pipeline import PipelineSet
+from outrigger.engine.pipeline import PipelineSet
 from outrigger.gateway.errors import error_body
 from outrigger.inference.base import Scorer
 from outrigger.inference.validate import InputError, validate_rows

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from outrigger.config.pipelines import ModelSpec
 from outrigger.config.settings import Settings
+from outrigger.engine.pipeline import PipelineSet, load_onnx
 from outrigger.errors import ConfigError
-from outrigger.events.pipeline import PipelineSet, load_onnx
 from outrigger.inference.base import Scorer
 from outrigger.registry.base import BlobStore
 from outrigger.registry.directory import DirectoryBlobStore

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 
-from outrigger.events.base import DeadLetterQueue, EventBus
+from outrigger.bus.base import DeadLetterQueue, EventBus
 from outrigger.telemetry.metrics import Metrics
 
 log = logging.getLogger("outrigger.telemetry")

@@ -24,9 +24,7 @@ from dataclasses import dataclass
 
 from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
 
-from outrigger.config.settings import WorkerSettings
-from outrigger.errors import MalformedEvent, PermanentError
-from outrigger.events.base import (
+from outrigger.bus.base import (
     BusMessage,
     DeadLetter,
     DeadLetterQueue,
@@ -34,8 +32,10 @@ from outrigger.events.base import (
     EventBus,
     Subscription,
 )
-from outrigger.events.envelope import Event, parse_event
-from outrigger.events.pipeline import Pipeline, PipelineSet
+from outrigger.config.settings import WorkerSettings
+from outrigger.engine.envelope import Event, parse_event
+from outrigger.engine.pipeline import Pipeline, PipelineSet
+from outrigger.errors import MalformedEvent, PermanentError
 from outrigger.storage.base import IdempotencyStore
 from outrigger.telemetry.metrics import Metrics
 from outrigger.telemetry.tracing import context_from, span

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from outrigger.events.base import BusMessage, DeadLetter, replay_message
-from outrigger.events.topics import topic_matches
+from outrigger.bus.base import BusMessage, DeadLetter, replay_message
+from outrigger.bus.topics import topic_matches
 from outrigger.storage.db import sqlite_setup
 
 SCHEMA = """

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from outrigger.config.pipelines import LlmStep
+from outrigger.engine.mapping import MISSING, resolve
+from outrigger.engine.steps import StepContext
 from outrigger.errors import MappingError, OutputValidationError, TransientError
-from outrigger.events.mapping import MISSING, resolve
-from outrigger.events.steps import StepContext
 from outrigger.guard.messages import PromptTemplate
 from outrigger.guard.output import OutputValidator, repair_prompt
 from outrigger.llm.types import ChatRequest

@@ -16,12 +16,12 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from outrigger.batching import MicroBatcher
+from outrigger.bus.base import BusMessage
 from outrigger.config.pipelines import FieldSpec, PublishStep, ScoreStep
+from outrigger.engine.envelope import Event
+from outrigger.engine.mapping import MISSING, Field, resolve
+from outrigger.engine.results import encode_result
 from outrigger.errors import ConfigError, OutputValidationError
-from outrigger.events.base import BusMessage
-from outrigger.events.envelope import Event
-from outrigger.events.mapping import MISSING, Field, resolve
-from outrigger.events.results import encode_result
 from outrigger.inference.base import Scorer
 
 

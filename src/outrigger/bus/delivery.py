@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from outrigger.events.base import BusMessage
+from outrigger.bus.base import BusMessage
 
 #: settle(ack, requeue) — ``ack=True`` removes the message, otherwise it is returned
 #: (``requeue=True``) or dropped.

@@ -10,16 +10,16 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
 
+from outrigger.bus.base import BusMessage
+from outrigger.bus.topics import any_topic_matches
 from outrigger.config.load import ConfigProblems, resolve_model_path
 from outrigger.config.pipelines import ModelSpec, PipelinesFile, PipelineSpec
+from outrigger.engine.embed_step import EmbedRunner, VectorTarget
+from outrigger.engine.envelope import Event, PlainRule
+from outrigger.engine.llm_step import LlmClient, LlmRunner, UnconnectedLlm
+from outrigger.engine.results import result_id
+from outrigger.engine.steps import Batching, PublishRunner, ScoreRunner, StepContext
 from outrigger.errors import ConfigError, MalformedEvent, OutriggerError
-from outrigger.events.base import BusMessage
-from outrigger.events.embed_step import EmbedRunner, VectorTarget
-from outrigger.events.envelope import Event, PlainRule
-from outrigger.events.llm_step import LlmClient, LlmRunner, UnconnectedLlm
-from outrigger.events.results import result_id
-from outrigger.events.steps import Batching, PublishRunner, ScoreRunner, StepContext
-from outrigger.events.topics import any_topic_matches
 from outrigger.inference.base import Scorer
 from outrigger.privacy.persist import PersistedVaults
 from outrigger.privacy.sanitize import EventSanitizer

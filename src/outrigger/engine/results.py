@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from outrigger.events.base import BusMessage
-from outrigger.events.envelope import STRUCTURED_CONTENT_TYPE, Event
+from outrigger.bus.base import BusMessage
+from outrigger.engine.envelope import STRUCTURED_CONTENT_TYPE, Event
 
 
 def result_id(source_event_id: str, pipeline: str, version: str | int) -> str:

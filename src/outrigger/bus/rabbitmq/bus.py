@@ -36,9 +36,9 @@ from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExcha
 from faststream.rabbit.schemas import Channel
 from yarl import URL
 
+from outrigger.bus.base import BusMessage, Delivery, Subscription
+from outrigger.bus.delivery import CallbackDelivery, Settle
 from outrigger.errors import TransientError
-from outrigger.events.base import BusMessage, Delivery, Subscription
-from outrigger.events.delivery import CallbackDelivery, Settle
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from opentelemetry.context import Context, get_current
 from outrigger.batching import MicroBatcher
 from outrigger.config.pipelines import EmbedStep
 from outrigger.embeddings.base import Embedder, Vectors
+from outrigger.engine.mapping import MISSING, resolve
+from outrigger.engine.steps import Batching, StepContext
 from outrigger.errors import ConfigError, MappingError, OutriggerError, TransientError
-from outrigger.events.mapping import MISSING, resolve
-from outrigger.events.steps import Batching, StepContext
 from outrigger.storage.tenants import TENANT_ID
 from outrigger.vector.base import VectorStore
 

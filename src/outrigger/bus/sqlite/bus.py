@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from outrigger.batching import MicroBatcher
+from outrigger.bus.base import BusMessage, Delivery, Subscription
+from outrigger.bus.delivery import CallbackDelivery, Settle
+from outrigger.bus.sqlite.store import SqliteQueueStore
 from outrigger.errors import TransientError
-from outrigger.events.base import BusMessage, DeadLetter, Delivery, Subscription
-from outrigger.events.delivery import CallbackDelivery, Settle
-from outrigger.events.sqlite_store import SqliteQueueStore
 
 T = TypeVar("T")
 
@@ -43,7 +43,7 @@ class SqliteBus:
         self._vt = visibility_timeout_s
         self._poll = poll_interval_s
         self._synchronous = synchronous
-        self._clock = clock
+        self.clock = clock
         self._executor: ThreadPoolExecutor | None = None
         self._store: SqliteQueueStore | None = None
         self._waiters: set[asyncio.Event] = set()  # one per idle consumer
@@ -59,42 +59,42 @@ class SqliteBus:
         )
 
     async def _publish_batch(self, items: Sequence[tuple[BusMessage, str]]) -> list[int]:
-        return await self._run(self._db().publish_many, items, self._clock())
+        return await self.run(self.store().publish_many, items, self.clock())
 
     async def _settle_batch(self, items: Sequence[tuple[int, str, bool, bool]]) -> list[bool]:
-        return await self._run(self._db().settle_many, items, self._clock())
+        return await self.run(self.store().settle_many, items, self.clock())
 
     async def start(self) -> None:
         self._closing = False
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="outrigger-sqlite-bus")
         try:
-            self._store = await self._run(SqliteQueueStore, self.path, self._synchronous)
+            self._store = await self.run(SqliteQueueStore, self.path, self._synchronous)
         except Exception as exc:
             raise TransientError(f"cannot open the SQLite bus at {self.path}: {exc}") from exc
         self._keeper = asyncio.create_task(self._keep_leases(), name="sqlite-bus-leases")
 
     async def close(self) -> None:
         self._closing = True
-        self._wake()
+        self.wake()
         if self._keeper is not None:
             self._keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._keeper
         if self._store is not None:
             held = {lease: sorted(seqs) for lease, seqs in self._held.items() if seqs}
-            now = self._clock()
+            now = self.clock()
             for lease, seqs in held.items():  # like a broker: unacked messages go back
-                await self._run(self._store.extend, seqs, lease, now)
+                await self.run(self._store.extend, seqs, lease, now)
             self._held.clear()
-            await self._run(self._store.close)
+            await self.run(self._store.close)
             self._store = None
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
 
     async def declare(self, subscription: Subscription) -> None:
-        await self._run(
-            self._db().bind, subscription.exchange, subscription.bindings, subscription.queue
+        await self.run(
+            self.store().bind, subscription.exchange, subscription.bindings, subscription.queue
         )
 
     async def publish(self, message: BusMessage, *, exchange: str) -> None:
@@ -103,7 +103,7 @@ class SqliteBus:
             raise TransientError(
                 f"unroutable: no queue bound to {exchange} for {message.routing_key}"
             )
-        self._wake()
+        self.wake()
 
     async def consume(
         self, subscription: Subscription, *, prefetch: int
@@ -121,9 +121,9 @@ class SqliteBus:
                     released.clear()
                     await released.wait()
                     continue
-                now = self._clock()
-                rows = await self._run(
-                    self._db().receive, subscription.queue, free, lease, now, now + self._vt
+                now = self.clock()
+                rows = await self.run(
+                    self.store().receive, subscription.queue, free, lease, now, now + self._vt
                 )
                 if not rows:
                     await self._sleep(idle)
@@ -138,7 +138,7 @@ class SqliteBus:
         finally:
             if pending and self._store is not None:  # leased but never handed out: give back
                 held.difference_update(pending)
-                await self._run(self._store.extend, pending, lease, self._clock())
+                await self.run(self._store.extend, pending, lease, self.clock())
 
     def _settler(self, seq: int, lease: str, released: asyncio.Event) -> Settle:
         async def settle(ack: bool, requeue: bool) -> None:
@@ -148,14 +148,14 @@ class SqliteBus:
                 return  # closed: the lease was released, the message will be redelivered
             await self._settles.submit((seq, lease, ack, requeue))
             if not ack and requeue:
-                self._wake()
+                self.wake()
 
         return settle
 
     async def depth(self, queue: str) -> int:
-        return await self._run(self._db().depth, queue, self._clock())
+        return await self.run(self.store().depth, queue, self.clock())
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
         for waiter in self._waiters:
             waiter.set()
 
@@ -173,41 +173,20 @@ class SqliteBus:
     async def _keep_leases(self) -> None:
         while True:
             await asyncio.sleep(self._vt / 3)
-            until = self._clock() + self._vt
+            until = self.clock() + self._vt
             for lease, seqs in list(self._held.items()):
                 if seqs and self._store is not None:
-                    await self._run(self._store.extend, sorted(seqs), lease, until)
+                    await self.run(self._store.extend, sorted(seqs), lease, until)
 
-    def _db(self) -> SqliteQueueStore:
+    def store(self) -> SqliteQueueStore:
+        """The open queue store (for the dead-letter queue beside this bus)."""
         if self._store is None:
             raise TransientError("the SQLite bus is not started")
         return self._store
 
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn`` on the bus's one database thread (SQLite connections stay on it)."""
         if self._executor is None:
             raise TransientError("the SQLite bus is not started")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, fn, *args)
-
-
-class SqliteDeadLetterQueue:
-    """Dead letters in the same file, table ``dead_letters``; replay is one transaction."""
-
-    def __init__(self, bus: SqliteBus) -> None:
-        self._bus = bus
-
-    async def put(self, letter: DeadLetter) -> None:
-        await self._bus._run(self._bus._db().put_dead_letter, letter)
-
-    async def list(self, limit: int = 100) -> list[DeadLetter]:
-        return await self._bus._run(self._bus._db().dead_letters, limit)
-
-    async def count(self) -> int:
-        return await self._bus._run(self._bus._db().count_dead_letters)
-
-    async def replay(self, target: Subscription, ids: Sequence[str] | None = None) -> int:
-        await self._bus.declare(target)
-        db = self._bus._db()
-        count = await self._bus._run(db.replay, target.queue, ids, self._bus._clock())
-        self._bus._wake()
-        return count

@@ -25,8 +25,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from outrigger.bus.base import BusMessage
 from outrigger.errors import MalformedEvent
-from outrigger.events.base import BusMessage
 
 BINARY_PREFIXES = ("cloudEvents_", "cloudEvents:", "ce_", "ce-")
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"

@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 
 from aio_pika.abc import AbstractIncomingMessage
 
+from outrigger.bus.base import BusMessage, DeadLetter, Subscription, replay_message
+from outrigger.bus.rabbitmq.bus import RabbitBus, to_bus_message
 from outrigger.errors import TransientError
-from outrigger.events.base import BusMessage, DeadLetter, Subscription, replay_message
-from outrigger.events.rabbitmq import RabbitBus, to_bus_message
 
 PREFIX = "x-outrigger-"
 ID, CODE, REASON, ATTEMPTS = (

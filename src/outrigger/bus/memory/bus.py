@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from outrigger.errors import TransientError
-from outrigger.events.base import (
+from outrigger.bus.base import (
     BusMessage,
-    DeadLetter,
     Delivery,
     Subscription,
-    replay_message,
 )
-from outrigger.events.delivery import CallbackDelivery, Settle
-from outrigger.events.topics import topic_matches
+from outrigger.bus.delivery import CallbackDelivery, Settle
+from outrigger.bus.topics import topic_matches
+from outrigger.errors import TransientError
 
 
 @dataclass
@@ -122,26 +120,3 @@ class MemoryBus:
     async def depth(self, queue: str) -> int:
         found = self._queues.get(queue)
         return len(found.ready) if found else 0
-
-
-class MemoryDeadLetterQueue:
-    def __init__(self, bus: MemoryBus) -> None:
-        self._bus = bus
-        self._letters: dict[str, DeadLetter] = {}
-
-    async def put(self, letter: DeadLetter) -> None:
-        self._letters[letter.id] = letter
-
-    async def list(self, limit: int = 100) -> list[DeadLetter]:
-        return list(self._letters.values())[:limit]
-
-    async def count(self) -> int:
-        return len(self._letters)
-
-    async def replay(self, target: Subscription, ids: Sequence[str] | None = None) -> int:
-        chosen = [i for i in self._letters if ids is None or i in ids]
-        await self._bus.declare(target)
-        for letter_id in chosen:
-            letter = self._letters.pop(letter_id)
-            await self._bus.publish(replay_message(letter, target.queue), exchange="")
-        return len(chosen)
