@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from outrigger.utf8 import unencodable
+
 #: Parameters that never change the answer; every other parameter is part of the keys
 #: (unknown provider-specific ones included: a needless miss beats a wrong hit).
 NEUTRAL_PARAMS = frozenset(
@@ -94,11 +96,11 @@ def _semantic_text(messages: list[dict[str, Any]]) -> str | None:
         if not all(isinstance(p, Mapping) and p.get("type") == "text" for p in content):
             return None  # images, audio, files: exact matches only
         content = " ".join(str(p.get("text", "")) for p in content)
-    if not isinstance(content, str) or not content.strip():
-        return None
+    if not isinstance(content, str) or not content.strip() or unencodable(content):
+        return None  # (text UTF-8 cannot encode is never embedded: the tokenizer refuses it)
     return normalise_text(content)
 
 
 def _digest(value: Any) -> str:
     blob = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()  # never raises

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from outrigger.utf8 import refusal, unencodable
 
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
 
@@ -30,6 +32,11 @@ class ChatCompletionRequest(BaseModel):
     n: int | None = Field(default=None, ge=1, le=1)  # one choice per call (cost and audit)
     user: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _utf8(cls, data: Any, info: ValidationInfo) -> Any:
+        return utf8_only(data, info)
+
     def params(self) -> dict[str, Any]:
         """Everything but the fields the proxy owns, as sent (unset fields left out)."""
         data = self.model_dump(exclude_unset=True, exclude_none=True)
@@ -39,6 +46,17 @@ class ChatCompletionRequest(BaseModel):
 
     def message_dicts(self) -> list[dict[str, Any]]:
         return [m.model_dump(exclude_none=True) for m in self.messages]
+
+
+def utf8_only(data: Any, info: ValidationInfo) -> Any:
+    """Refuse a body holding text UTF-8 cannot encode (a lone surrogate from a ``\\ud800``
+    escape) anywhere, extra fields included: it would reach the provider and then break the
+    hashes of the ledger and audit record. pydantic-core's JSON parser already refuses such
+    escapes, so only bodies parsed in Python are walked."""
+    where = None if info.mode == "json" else unencodable(data)
+    if where is not None:
+        raise ValueError(refusal(where))
+    return data
 
 
 #: Inputs per embeddings request (OpenAI's limit too); more is a 400.
@@ -55,6 +73,11 @@ class EmbeddingsRequest(BaseModel):
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(default=None, ge=1)
     user: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _utf8(cls, data: Any, info: ValidationInfo) -> Any:
+        return utf8_only(data, info)
 
     @field_validator("input")
     @classmethod

@@ -23,10 +23,18 @@ from outrigger.embeddings.base import Embedder, Vectors
 from outrigger.embeddings.settings import EmbeddingSettings
 from outrigger.errors import OutriggerError, TransientError
 from outrigger.llm.types import ChatRequest, Usage, estimate_tokens
-from outrigger.proxy.context import CallContext, Completion, ProxyError, Reply, Unavailable
+from outrigger.proxy.context import (
+    BadRequest,
+    CallContext,
+    Completion,
+    ProxyError,
+    Reply,
+    Unavailable,
+)
 from outrigger.proxy.service import LlmProxy
 from outrigger.storage.audit import sha256_text
 from outrigger.storage.tenants import Tenant
+from outrigger.utf8 import refusal, unencodable
 
 LOCAL_DEPLOYMENT = "local"
 
@@ -75,6 +83,9 @@ class EmbedCall:
     ) -> Embedded:
         """Embed ``texts`` for ``tenant``; ``ProxyError`` when refused or failed. ``parent``:
         the caller's trace context, which the call's span joins."""
+        where = unencodable(list(texts), "input")
+        if where is not None:  # the tokenizer and the prompt's hash would fail on it
+            raise BadRequest(refusal(where))
         # One user message per input: the limit step estimates tokens from them (TPM).
         messages: list[dict[str, Any]] = [{"role": "user", "content": t} for t in texts]
         ctx = CallContext(

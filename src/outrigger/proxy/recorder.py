@@ -3,9 +3,11 @@ goes away) write its ledger row and audit record, count it, and run the context'
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from opentelemetry.trace import NoOpTracer, SpanKind, Status, StatusCode, Tracer
@@ -19,6 +21,8 @@ from outrigger.storage.audit import AuditEntry, sha256_text
 from outrigger.storage.ledger import LedgerRecord
 from outrigger.storage.writer import BackgroundWriter
 from outrigger.telemetry.metrics import Metrics
+
+log = logging.getLogger(__name__)
 
 
 def cost_usd(settings: LlmSettings, deployment: str | None, usage: Usage) -> float:
@@ -89,7 +93,9 @@ class RecordStep:
     async def finish(self, ctx: CallContext) -> None:
         usage = self._usage(ctx)
         cost = cost_usd(self.settings, ctx.deployment, usage)
-        await self.record(ctx, usage, cost, prompt_hash(ctx), sha256_text(_audited_text(ctx)))
+        prompt = digest_or_fallback(prompt_hash, ctx, ctx.request.messages)
+        answer = digest_or_fallback(response_hash, ctx, _audited_text(ctx))
+        await self.record(ctx, usage, cost, prompt, answer)
 
     async def record(
         self,
@@ -100,8 +106,12 @@ class RecordStep:
         response_digest: str,
         operation: str = "chat",
     ) -> None:
-        """Queue the call's ledger row and audit record, count it, trace it, and run its
-        finishers (chat calls through ``finish``; embedding calls directly)."""
+        """Queue the call's ledger row and audit record, then count it, trace it, and run its
+        finishers (chat calls through ``finish``; embedding and predict calls directly).
+
+        Never raises once the rows are queued: the answer is already in the caller's hands
+        (or on its way), and a failure here must neither lose the record nor turn a served
+        answer into an error the client retries (and pays) again."""
         now = time.time()
         latency = ctx.elapsed_ms()
         self.ledger.add(
@@ -118,10 +128,16 @@ class RecordStep:
                 usage.prompt_tokens, usage.completion_tokens, cost, ctx.status, ctx.trace_id,
             )
         )  # fmt: skip
-        self._count(ctx, usage, cost, latency)
-        self._span(ctx, usage, cost, operation)
+        try:
+            self._count(ctx, usage, cost, latency)
+            self._span(ctx, usage, cost, operation)
+        except Exception:  # metrics and traces are not worth the call
+            log.exception("call %s: counting or tracing failed", ctx.call_id)
         for finisher in ctx.finishers:
-            await finisher(ctx)
+            try:
+                await finisher(ctx)
+            except Exception:  # e.g. the TPM counter's Redis went away after admission
+                log.exception("call %s: a finisher failed", ctx.call_id)
 
     def _count(self, ctx: CallContext, usage: Usage, cost: float, latency_ms: float) -> None:
         series = self.metrics.llm_call(
@@ -174,3 +190,19 @@ def _audited_text(ctx: CallContext) -> str:
 def prompt_hash(ctx: CallContext) -> str:
     """Hash of the messages as they left for the provider (after any redaction)."""
     return sha256_text(json.dumps(ctx.request.messages, sort_keys=True, ensure_ascii=False))
+
+
+def response_hash(ctx: CallContext) -> str:
+    """Hash of the answer as the provider gave it."""
+    return sha256_text(_audited_text(ctx))
+
+
+def digest_or_fallback(digest: Callable[[CallContext], str], ctx: CallContext, value: Any) -> str:
+    """``digest(ctx)``, or when computing it fails, a digest of ``value``'s repr with
+    undecodable characters escaped (which cannot fail): a call is recorded with a fallback
+    digest rather than not at all. The failure is logged as an error to investigate."""
+    try:
+        return digest(ctx)
+    except Exception:
+        log.exception("call %s: digest failed; recording a fallback digest", ctx.call_id)
+        return hashlib.sha256(repr(value).encode("utf-8", "backslashreplace")).hexdigest()

@@ -22,6 +22,7 @@ from outrigger.privacy.factory import open_detector
 from outrigger.proxy.auth import Authenticator
 from outrigger.proxy.cache_step import CacheStep
 from outrigger.proxy.chain import Next, Step, build_chain
+from outrigger.proxy.checks import RequestCheck
 from outrigger.proxy.circuit import STATE_VALUE, State
 from outrigger.proxy.context import CallContext, Reply
 from outrigger.proxy.dispatch import Dispatcher
@@ -80,7 +81,13 @@ class LlmProxy:
         )
         #: RPM, TPM and the monthly quota: chat calls' chain step, and embedding calls'.
         self.limits = LimitStep(self.limiter, self.settings.tenancy, self._count_calls)
-        self._call: Next = build_chain([self.recorder, self.limits, *self.steps], self.dispatcher)
+        chain: list[Step] = [
+            self.recorder,
+            RequestCheck(),
+            self.limits,
+            *self.steps,
+        ]
+        self._call: Next = build_chain(chain, self.dispatcher)
 
     def _circuit_changed(self, deployment: str, state: State) -> None:
         self.metrics.llm_circuit_state.labels(deployment).set(STATE_VALUE[state])

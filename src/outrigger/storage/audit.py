@@ -45,7 +45,10 @@ class AuditEntry:
 
 
 def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """SHA-256 of ``text`` as UTF-8. A lone surrogate (which strict UTF-8 refuses, and the
+    proxy never lets through) is hashed as its three WTF-8 bytes rather than failing:
+    valid text hashes exactly as before."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def record_hash(seq: int, prev_hash: str, entry: dict[str, Any]) -> str:
