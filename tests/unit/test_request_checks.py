@@ -72,7 +72,7 @@ def test_the_embeddings_request_model_refuses_unencodable_text() -> None:
 )  # fmt: skip
 def test_the_proxy_refuses_it_for_every_caller(request_: ChatRequest, where: str) -> None:
     with pytest.raises(BadRequest, match=rf"^{re.escape(where)}: text must be valid UTF-8"):
-        check_request(request_)
+        check_request(request_, 100)
 
 
 def test_hashes_and_cache_keys_never_fail_on_it() -> None:

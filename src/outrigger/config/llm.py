@@ -93,6 +93,9 @@ class LlmSettings(_Section):
         "The assistant is temporarily unavailable. Please try again in a few minutes."
     )
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    #: The largest ``max_tokens`` / ``max_completion_tokens`` a request may ask for; more
+    #: is a 400 before any provider is asked.
+    max_output_tokens: int = Field(default=32_768, ge=1)
 
     @model_validator(mode="after")
     def _references(self) -> LlmSettings:

@@ -83,7 +83,7 @@ class LlmProxy:
         self.limits = LimitStep(self.limiter, self.settings.tenancy, self._count_calls)
         chain: list[Step] = [
             self.recorder,
-            RequestCheck(),
+            RequestCheck(self.settings.llm),
             self.limits,
             *self.steps,
         ]
