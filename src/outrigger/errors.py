@@ -52,3 +52,18 @@ class OutputValidationError(PermanentError):
 
 class TransientError(OutriggerError):
     """A failure that may succeed on a later attempt (broker hiccup, provider timeout)."""
+
+
+class Unroutable(TransientError):
+    """A publish no consumer was bound to receive: the broker refused to drop it.
+
+    Transient (a consumer may bind later), but reported by name: a result that stays
+    unroutable is dead-lettered as ``result_unroutable``, not as an anonymous retry failure.
+    """
+
+    def __init__(self, exchange: str, routing_key: str) -> None:
+        self.exchange = exchange or "(default exchange)"
+        self.routing_key = routing_key
+        super().__init__(
+            f"unroutable: no consumer bound to exchange {self.exchange} for key {routing_key}"
+        )

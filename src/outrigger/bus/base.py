@@ -83,6 +83,11 @@ class Delivery(Protocol):
         """Give the message back to the queue (or drop it with ``requeue=False``)."""
         ...
 
+    @property
+    def settled(self) -> bool:
+        """True once ``ack`` or ``nack`` was called."""
+        ...
+
 
 @runtime_checkable
 class EventBus(Protocol):

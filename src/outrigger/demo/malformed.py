@@ -155,6 +155,24 @@ CORPUS: dict[str, tuple[str, str, Maker]] = {
             .encode()
         ),
     ),
+    "deeply_nested": (
+        "too_deep",
+        "data nested 100,000 arrays deep",
+        lambda s, n: _msg(
+            json.dumps(_ce(s, n, data=None))
+            .replace('"data": null', '"data": ' + "[" * 100_000 + "]" * 100_000)
+            .encode()
+        ),
+    ),
+    "huge_integer": (
+        "not_json",
+        "an integer of 5,000 digits",
+        lambda s, n: _msg(
+            json.dumps(_ce(s, n))
+            .replace('"amount_cents": ', '"amount_cents": ' + "9" * 5000 + ', "x": ', 1)
+            .encode()
+        ),
+    ),
     "oversized": (
         "oversized",
         "2 MiB payload",

@@ -121,12 +121,7 @@ def _json_object(body: bytes) -> dict[str, Any]:
         raise MalformedEvent(
             "not_utf8", f"body is not valid UTF-8 ({exc.reason} at byte {exc.start})"
         ) from exc
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise MalformedEvent(
-            "not_json", f"body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from exc
+    value = _loads(text, "body")
     if not isinstance(value, dict):
         raise MalformedEvent(
             "not_object", f"event must be a JSON object, got {type(value).__name__}"
@@ -174,12 +169,26 @@ def _decode_data(raw: bytes, content_type: str | None) -> Any:
 
 def _json_any(raw: bytes) -> Any:
     try:
-        return json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedEvent("not_utf8", f"body is not valid UTF-8 ({exc.reason})") from exc
+    return _loads(text, "data")
+
+
+def _loads(text: str, what: str) -> Any:
+    """JSON, or ``MalformedEvent`` for every way the text can fail to be JSON we can hold:
+    syntax, nesting deeper than the parser's recursion limit, integers too long to convert."""
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise MalformedEvent(
-            "not_json", f"data is not JSON: {exc.msg} at line {exc.lineno}"
+            "not_json", f"{what} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
+    except RecursionError:
+        raise MalformedEvent("too_deep", f"{what} is JSON nested too deeply to parse") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise MalformedEvent(
+            "not_json", f"{what} holds a value that cannot be read: {exc}"
         ) from exc
 
 

@@ -33,9 +33,10 @@ from outrigger.bus.base import (
     Subscription,
 )
 from outrigger.config.settings import WorkerSettings
+from outrigger.engine.attempts import FailureCounter
 from outrigger.engine.envelope import Event, parse_event
 from outrigger.engine.pipeline import Pipeline, PipelineSet
-from outrigger.errors import MalformedEvent, PermanentError
+from outrigger.errors import MalformedEvent, PermanentError, Unroutable
 from outrigger.storage.base import IdempotencyStore
 from outrigger.telemetry.metrics import Metrics
 from outrigger.telemetry.tracing import context_from, span
@@ -79,6 +80,7 @@ class Worker:
         self.metrics = metrics or Metrics()
         self.tracer = tracer or NoOpTracer()
         self._inflight: set[asyncio.Task[None]] = set()
+        self.failures = FailureCounter()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set, then drain in-flight work (bounded by
@@ -107,14 +109,32 @@ class Worker:
             task.add_done_callback(self._inflight.discard)
 
     async def handle(self, delivery: Delivery) -> None:
-        """Handle one delivery to the end: result confirmed and acked, or dead-lettered."""
+        """Handle one delivery to the end: result confirmed and acked, or dead-lettered.
+
+        Whatever is raised on the way, the delivery ends settled: an exception nobody
+        classified sends it back to the broker, counted toward ``max_deliveries``, after
+        which it is dead-lettered; it never stays in flight with its task dead."""
         self.stats.received += 1
         self.metrics.events_received.labels(self.subscription.queue).inc()
+        try:
+            await self._handle(delivery)
+        except Exception as exc:  # the last line of defence: see the docstring
+            await self._unexpected(delivery, exc)
+
+    async def _handle(self, delivery: Delivery) -> None:
         message = delivery.message
         try:
             event = parse_event(message, self.pipelines.plain_rules, self.settings.max_event_bytes)
         except MalformedEvent as exc:
             await self._dead(delivery, exc.code, str(exc), delivery.attempt, None)
+            return
+        except Exception as exc:  # the same bytes fail the same way: no point retrying
+            reason = f"the event could not be parsed: {type(exc).__name__}: {exc}"
+            await self._dead(delivery, "unparseable", reason, delivery.attempt, None)
+            return
+        if delivery.attempt > self.settings.max_deliveries:
+            reason = f"delivered {delivery.attempt} times without completing (poison message?)"
+            await self._dead(delivery, "delivery_limit", reason, delivery.attempt, None)
             return
         pipeline = self.pipelines.match(event, message.domain_routing_key)
         if pipeline is None:
@@ -122,10 +142,6 @@ class Worker:
             self.metrics.events_processed.labels("", "ignored").inc()
             log.debug("no pipeline for type=%s key=%s", event.type, message.domain_routing_key)
             await self._settle(delivery, ack=True)
-            return
-        if delivery.attempt > self.settings.max_deliveries:
-            reason = f"delivered {delivery.attempt} times without completing (poison message?)"
-            await self._dead(delivery, "delivery_limit", reason, delivery.attempt, pipeline.label)
             return
         attributes: dict[str, str | int] = {
             "messaging.system": self.bus.kind,
@@ -144,6 +160,26 @@ class Worker:
             attributes=attributes,
         ):
             await self._process(delivery, event, pipeline)
+
+    async def _unexpected(self, delivery: Delivery, exc: Exception) -> None:
+        """An exception no step classified: back to the broker, or to the dead-letter
+        queue once the message has used its deliveries."""
+        if delivery.settled:
+            log.error("failure after the delivery was settled: %s", type(exc).__name__)
+            return
+        attempts = self.failures.failed(delivery.message, delivery.attempt)
+        # Type only: an error message may quote payload values (PII stays out of logs).
+        log.error("unexpected %s handling a delivery (attempt %d)", type(exc).__name__, attempts)
+        if attempts >= self.settings.max_deliveries:
+            reason = (
+                f"failed {attempts} times with an unexpected error; last: "
+                f"{type(exc).__name__}: {exc}"
+            )
+            await self._dead(delivery, "delivery_limit", reason, attempts, None)
+            self.failures.forget(delivery.message)
+            return
+        self.stats.requeued += 1
+        await self._settle(delivery, ack=False)
 
     async def _send(self, message: BusMessage) -> None:
         await self.bus.publish(message, exchange=self.result_exchange)
@@ -164,10 +200,13 @@ class Worker:
             except PermanentError as exc:
                 await self._dead(delivery, exc.code, str(exc), attempt, pipeline.label)
                 return
+            except RecursionError:  # the event is too deep for a step: it always will be
+                reason = "the event is nested too deeply for the pipeline's steps"
+                await self._dead(delivery, "too_deep", reason, attempt, pipeline.label)
+                return
             except Exception as exc:
                 if attempt == self.settings.max_attempts:
-                    reason = f"gave up after {attempt} attempts: {type(exc).__name__}: {exc}"
-                    await self._dead(delivery, "retries_exhausted", reason, attempt, pipeline.label)
+                    await self._gave_up(delivery, exc, attempt, pipeline.label)
                     return
                 self.stats.retries += 1
                 self.metrics.retries.labels(pipeline.label).inc()
@@ -181,6 +220,18 @@ class Worker:
         )
         self.metrics.events_processed.labels(pipeline.label, "result").inc()
         await self._settle(delivery, ack=True)
+
+    async def _gave_up(
+        self, delivery: Delivery, exc: Exception, attempts: int, pipeline: str
+    ) -> None:
+        if isinstance(exc, Unroutable):
+            # Names only (exchange and key), no payload: safe to log.
+            log.warning("result of %s is unroutable: %s", pipeline, exc)
+            reason = f"result_unroutable: {exc} (after {attempts} attempts)"
+            await self._dead(delivery, "result_unroutable", reason, attempts, pipeline)
+            return
+        reason = f"gave up after {attempts} attempts: {type(exc).__name__}: {exc}"
+        await self._dead(delivery, "retries_exhausted", reason, attempts, pipeline)
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: between half and all of initial * 2^(attempt-1)."""

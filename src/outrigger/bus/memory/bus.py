@@ -18,7 +18,7 @@ from outrigger.bus.base import (
 )
 from outrigger.bus.delivery import CallbackDelivery, Settle
 from outrigger.bus.topics import topic_matches
-from outrigger.errors import TransientError
+from outrigger.errors import Unroutable
 
 
 @dataclass
@@ -70,9 +70,7 @@ class MemoryBus:
             if topic_matches(pattern, message.routing_key)
         }
         if not targets:
-            raise TransientError(
-                f"unroutable: no queue bound to {exchange} for {message.routing_key}"
-            )
+            raise Unroutable(exchange, message.routing_key)
         for queue in sorted(targets):
             self._enqueue(queue, message)
 

@@ -38,7 +38,7 @@ from yarl import URL
 
 from outrigger.bus.base import BusMessage, Delivery, Subscription
 from outrigger.bus.delivery import CallbackDelivery, Settle
-from outrigger.errors import TransientError
+from outrigger.errors import TransientError, Unroutable
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +234,7 @@ class RabbitBus:
                     timeout=self.publish_timeout_s,
                 )
         except PublishError as exc:
-            raise TransientError(f"unroutable: no queue accepted {where}") from exc
+            raise Unroutable(exchange, message.routing_key) from exc
         except DeliveryError as exc:
             raise TransientError(f"RabbitMQ nacked the message for {where}") from exc
         except TimeoutError as exc:

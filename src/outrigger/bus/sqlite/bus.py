@@ -22,7 +22,7 @@ from outrigger.batching import MicroBatcher
 from outrigger.bus.base import BusMessage, Delivery, Subscription
 from outrigger.bus.delivery import CallbackDelivery, Settle
 from outrigger.bus.sqlite.store import SqliteQueueStore
-from outrigger.errors import TransientError
+from outrigger.errors import TransientError, Unroutable
 
 T = TypeVar("T")
 
@@ -100,9 +100,7 @@ class SqliteBus:
     async def publish(self, message: BusMessage, *, exchange: str) -> None:
         routed = await self._publishes.submit((message, exchange))
         if routed == 0:
-            raise TransientError(
-                f"unroutable: no queue bound to {exchange} for {message.routing_key}"
-            )
+            raise Unroutable(exchange, message.routing_key)
         self.wake()
 
     async def consume(
