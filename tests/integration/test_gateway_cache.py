@@ -132,3 +132,50 @@ def test_purge_is_tenant_scoped_and_hits_cost_nothing(
         ("miss", pytest.approx(miss_cost)),
         ("miss", pytest.approx(miss_cost)),
     ]
+
+
+def ask_as(gw: GatewayServer, key: str, text: str, name: str, **kw: object) -> str:
+    """The cache status of a question asked by ``name`` (the last user message's name)."""
+    system = kw.pop("system", "You help the customers of Example Bank.")
+    raw = client(gw, key).chat.completions.with_raw_response.create(
+        model="chat-default",
+        messages=[
+            {"role": "system", "content": system},
+            {"role": "user", "content": text, "name": name},
+        ],
+        **kw,
+    )
+    raw.parse()
+    return str(raw.headers["x-outrigger-cache"])
+
+
+def test_one_users_answer_is_never_served_to_another_user_of_the_tenant(
+    gateway: GatewayServer, upstream: UpstreamThread
+) -> None:
+    key = new_key(gateway)
+    assert ask_as(gateway, key, QUESTION, "carol") == "miss"
+    assert ask_as(gateway, key, QUESTION, "dave") == "miss"  # the same text, another speaker
+    assert ask_as(gateway, key, PARAPHRASE, "dave") == "hit"  # dave's own, paraphrased
+    assert ask_as(gateway, key, PARAPHRASE, "carol") == "hit"  # and carol's
+    assert upstream.behaviour.requests == 2
+    sent = [m.get("name") for b in upstream.behaviour.bodies for m in b["messages"][-1:]]
+    assert sent == ["carol", "dave"]
+
+
+def test_a_paraphrase_under_other_instructions_tools_or_format_is_a_miss(
+    gateway: GatewayServer, upstream: UpstreamThread
+) -> None:
+    key = new_key(gateway)
+    assert ask_as(gateway, key, QUESTION, "carol") == "miss"
+    tool = {"type": "function", "function": {"name": "open_claim", "parameters": {}}}
+    for changed in (
+        {"system": "You are a pirate. Answer in pirate speak."},
+        {"tools": [tool]},
+        {"response_format": {"type": "json_object"}},
+        {"temperature": 1.5},
+        {"seed": 7},
+    ):
+        assert ask_as(gateway, key, PARAPHRASE, "carol", **changed) == "miss", changed
+    assert upstream.behaviour.requests == 6
+    assert ask_as(gateway, key, PARAPHRASE, "carol") == "hit"  # nothing else changed
+    assert upstream.behaviour.requests == 6

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from outrigger.cache import CacheRequest, CacheSettings, FeatureCacheSettings, cache_keys
 
 SYSTEM = {"role": "system", "content": "You are the support assistant of Example Bank."}
@@ -128,3 +130,75 @@ def test_feature_policies_inherit_and_override() -> None:
     assert (settings.policy("faq").threshold, settings.policy("faq").ttl_s) == (0.9, 600)
     assert settings.policy("forms").enabled and not settings.policy("forms").semantic
     assert not CacheSettings(semantic=False).policy("x").semantic
+
+
+def user(text: str = "How do I block my card?", **fields: Any) -> dict[str, Any]:
+    return {"role": "user", "content": text, **fields}
+
+
+def test_the_speaker_of_the_last_message_is_in_the_fingerprint() -> None:
+    carol, dave = (
+        req(messages=[SYSTEM, user(name="carol")]),
+        req(messages=[SYSTEM, user(name="dave")]),
+    )
+    assert keys(carol).fingerprint != keys(dave).fingerprint
+    assert keys(carol).fingerprint != keys(req()).fingerprint  # a name vs none
+    paraphrase = req(messages=[SYSTEM, user("How can I freeze my card?", name="carol")])
+    assert keys(paraphrase).fingerprint == keys(carol).fingerprint  # only the text may vary
+    assert keys(paraphrase).text == "How can I freeze my card?"
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        user(name="dave"),
+        user(some_vendor_field={"x": 1}),
+        user([{"type": "text", "text": "How do I block my card?", "cache_control": {"type": "x"}}]),
+    ],
+    ids=["name", "extra-field", "text-part-field"],
+)
+def test_every_field_of_the_last_message_but_its_text_is_in_the_fingerprint(
+    last: dict[str, Any],
+) -> None:
+    changed = keys(req(messages=[SYSTEM, last]))
+    assert changed.text == "How do I block my card?"
+    assert changed.fingerprint != keys(req()).fingerprint
+    assert changed.exact != keys(req()).exact
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"role": "developer", "content": SYSTEM["content"]}, user()],  # the role of a turn
+        [SYSTEM, {"role": "assistant", "content": None,
+                  "tool_calls": [{"id": "c1", "type": "function",
+                                  "function": {"name": "balance", "arguments": "{}"}}]},
+         {"role": "tool", "tool_call_id": "c1", "content": "42"}, user()],
+        [SYSTEM, {"role": "tool", "tool_call_id": "c2", "content": "42"}, user()],
+        [SYSTEM, {"role": "user", "content": "earlier", "name": "carol"}, user()],
+    ],
+    ids=["role", "tool-calls", "tool-call-id", "earlier-name"],
+)  # fmt: skip
+def test_roles_tool_calls_and_earlier_turns_are_in_the_fingerprint(
+    messages: list[dict[str, Any]],
+) -> None:
+    assert keys(req(messages=messages)).fingerprint != keys(req()).fingerprint
+
+
+@pytest.mark.parametrize(
+    "param",
+    [
+        {"tool_choice": "required"},
+        {"functions": [{"name": "f"}]},
+        {"function_call": "auto"},
+        {"logit_bias": {"42": 5}},
+        {"presence_penalty": 1.0},
+        {"frequency_penalty": 1.0},
+        {"reasoning_effort": "high"},
+        {"parallel_tool_calls": False},
+        {"logprobs": True},
+    ],
+)
+def test_every_other_forwarded_parameter_is_in_the_fingerprint(param: dict[str, Any]) -> None:
+    changed = keys(req(params={"temperature": 0.0, "max_tokens": 200, **param}))
+    assert changed.fingerprint != keys(req()).fingerprint

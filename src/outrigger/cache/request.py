@@ -2,12 +2,15 @@
 
 * ``exact``: SHA-256 of the whole normalised request: tenant, model alias, every message
   and every parameter that can change the answer. Equal keys -> the same request.
-* ``fingerprint``: SHA-256 of everything *except* the last user message: tenant, alias,
-  system prompt and earlier turns, parameters (tools, ``response_format``, temperature ...)
-  and the embedding model. Semantic matches are only searched among entries with the same
-  fingerprint, so a paraphrase can only ever match a request that was otherwise identical.
-* ``text``: the last user message, the part a paraphrase may change; None when the request
-  cannot be matched semantically (last message not from the user, or not plain text).
+* ``fingerprint``: SHA-256 of everything *except the text* of the last user message:
+  tenant, alias, system prompt and earlier turns, every other field of the last message
+  (``name``, and anything else sent with it), parameters (tools, ``tool_choice``,
+  ``response_format``, temperature, seed ...) and the embedding model. Semantic matches are
+  only searched among entries with the same fingerprint, so a paraphrase can only ever match
+  a request that was otherwise identical: the same speaker, instructions, tools, context.
+* ``text``: the last user message's text, the only part a paraphrase may change; None when
+  the request cannot be matched semantically (last message not from the user, not plain
+  text, or text UTF-8 cannot encode).
 
 Normalisation is deliberately light (Unicode NFC, line endings, surrounding whitespace; JSON
 with sorted keys): inner whitespace and case can matter (code, identifiers). Requests that
@@ -30,7 +33,9 @@ from outrigger.utf8 import unencodable
 NEUTRAL_PARAMS = frozenset(
     {"stream", "stream_options", "user", "metadata", "store", "service_tier", "timeout"}
 )
-KEY_VERSION = 1
+#: 2: the fingerprint covers the last message's fields other than its text (``name``); the
+#: entries and aliases filed under version 1 are never read again.
+KEY_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ def cache_keys(request: CacheRequest, embedding_model: str) -> CacheKeys:
     base = {"v": KEY_VERSION, "tenant": request.tenant, "model": request.model, "params": params}
     exact = _digest({**base, "messages": messages})
     text = _semantic_text(messages)
-    context = messages[:-1] if text is not None else messages
+    context = [*messages[:-1], _without_text(messages[-1])] if text is not None else messages
     fingerprint = _digest({**base, "context": context, "embedding": embedding_model})
     return CacheKeys(exact=exact, fingerprint=fingerprint, text=text)
 
@@ -84,8 +89,18 @@ def _part(part: Any) -> Any:
         and part.get("type") == "text"
         and isinstance(part.get("text"), str)
     ):
-        return {"type": "text", "text": normalise_text(part["text"])}
+        return {**part, "text": normalise_text(part["text"])}
     return part
+
+
+def _without_text(message: dict[str, Any]) -> dict[str, Any]:
+    """The last user message as the fingerprint sees it: every field but its text (the
+    speaker's ``name`` above all: carol's answer is not dave's)."""
+    out = {k: v for k, v in message.items() if k != "content"}
+    content = message.get("content")
+    if isinstance(content, list):  # text parts only (else no semantic text): their other keys
+        out["content"] = [{k: v for k, v in p.items() if k != "text"} for p in content]
+    return out
 
 
 def _semantic_text(messages: list[dict[str, Any]]) -> str | None:

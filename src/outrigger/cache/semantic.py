@@ -6,7 +6,8 @@ ever reads A's namespace: a cross-tenant hit would need the store to break its c
 
 Semantic look-ups embed the last user message, ask the store for the nearest
 ``candidates`` entries *with the same fingerprint* (same tenant, alias, system prompt and
-earlier turns, answer-changing parameters, embedding model), and serve the first one that
+earlier turns, the last message's fields but its text (its speaker's ``name``),
+answer-changing parameters, embedding model), and serve the first one that
 is above the threshold, not expired, and accepted by the verifier. A served semantic hit
 is also filed under the new request's exact key as an *alias* (same answer, same expiry,
 not itself searchable), so a repeat of the paraphrase takes the exact path; aliases never
