@@ -91,6 +91,8 @@ async def _readiness(proxy: LlmProxy | None) -> list[str]:
         problems.append(f"database: {type(exc).__name__}")
     if not proxy.dispatcher.any_available():
         problems.append("llm: every deployment's circuit is open")
+    if not await proxy.limiter.ping():  # every LLM call would be refused (503) without it
+        problems.append("limiter: the rate-limit counters (Redis) cannot be reached")
     return problems
 
 

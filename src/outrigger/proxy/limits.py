@@ -4,24 +4,40 @@ A ``Window`` is a list of slot counters (the current slot first) and a limit on 
 Per-minute limits slide: twelve 5-second slots, so a burst can never get twice the limit
 across a minute boundary. Monthly quotas are one slot per calendar month (UTC). The Redis
 implementation runs the check-and-take as one Lua script, so replicas share the counters.
+
+Limits are never skipped: when the counters cannot be reached (Redis down, a connection
+killed under a call) the Redis limiter tries once more on a fresh connection, then raises
+``LimiterUnavailable``, which the limit step answers with a 503 and ``Retry-After``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import calendar
+import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from outrigger._optional import require
+from outrigger.errors import TransientError
 
 SLOT_S = 5
 SLOTS = 12  # 12 x 5 s = one sliding minute
+#: A Redis that does not answer within these is unavailable: a call waits for the
+#: limiter at most about twice this long (first attempt and the retry), then gets a 503.
+REDIS_CONNECT_TIMEOUT_S = 1.0
+REDIS_TIMEOUT_S = 2.0
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class LimiterUnavailable(TransientError):
+    """The limit counters cannot be reached: no call may pass unchecked."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +130,10 @@ class Limiter(Protocol):
         """Set the current slot to ``value`` unless it already exists (quota after restart)."""
         ...
 
+    async def ping(self) -> bool:
+        """Whether the counters can be reached now (readiness)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -147,6 +167,9 @@ class MemoryLimiter:
     async def seed(self, window: Window, value: int) -> None:
         if self._get(window.slots[0], self._clock()) == 0:
             self._counts[window.slots[0]] = (value, float(window.expires_at))
+
+    async def ping(self) -> bool:
+        return True
 
     async def close(self) -> None:
         return None
@@ -184,13 +207,41 @@ return {0}
 
 
 class RedisLimiter:
-    """Counters in Redis, shared by every replica; one round trip per call."""
+    """Counters in Redis, shared by every replica; one round trip per call.
+
+    Timeouts (``REDIS_*``) apply unless the URL sets its own (``?socket_timeout=``)."""
 
     def __init__(self, url: str, clock: Any = time.time) -> None:
         redis = require("redis.asyncio", "redis")
-        self._redis = redis.from_url(url)
+        self._failures: tuple[type[BaseException], ...] = (
+            require("redis.exceptions", "redis").RedisError,
+            OSError,
+            TimeoutError,
+        )
+        self._redis = redis.from_url(
+            url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S
+        )
         self._script = self._redis.register_script(_ACQUIRE)
         self._clock = clock
+
+    async def _twice(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
+        """``op()``; when Redis fails it (a connection killed or dropped, a restart), once
+        more on fresh connections; ``LimiterUnavailable`` when that fails too. (A retried
+        ``acquire`` whose first attempt ran may count one call twice: an over-count, never
+        a call let through unchecked.)"""
+        try:
+            return await op()
+        except self._failures as exc:
+            log.warning("limiter: %s failed (%s: %s); retrying once", what, type(exc).__name__, exc)
+        # The idle pooled connections died with the one that failed (a restart, CLIENT KILL):
+        # drop them so that the retry connects afresh. Connections in use are left alone.
+        await self._redis.connection_pool.disconnect(inuse_connections=False)
+        try:
+            return await op()
+        except self._failures as exc:
+            raise LimiterUnavailable(
+                f"the rate-limit counters cannot be reached ({type(exc).__name__})"
+            ) from exc
 
     async def acquire(self, windows: Sequence[Window]) -> Refusal | None:
         if not windows:
@@ -199,7 +250,7 @@ class RedisLimiter:
         args: list[int] = [len(windows)]
         for w in windows:
             args += [len(w.slots), w.limit, w.amount, w.expires_at]
-        result = await self._script(keys=keys, args=args)
+        result = await self._twice("acquire", lambda: self._script(keys=keys, args=args))
         index = int(result[0])
         if index == 0:
             return None
@@ -211,18 +262,23 @@ class RedisLimiter:
         if amount == 0:
             return
         key = window.slots[0]
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.incrby(key, amount)
-            pipe.expireat(key, window.expires_at)
-            await pipe.execute()
+
+        async def count() -> None:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.incrby(key, amount)
+                pipe.expireat(key, window.expires_at)
+                await pipe.execute()
+
+        await self._twice("add", count)
 
     async def seed(self, window: Window, value: int) -> None:
-        await self._redis.set(window.slots[0], value, nx=True, exat=window.expires_at)
+        key, expires = window.slots[0], window.expires_at
+        await self._twice("seed", lambda: self._redis.set(key, value, nx=True, exat=expires))
 
     async def ping(self) -> bool:
         try:
-            return bool(await asyncio.wait_for(self._redis.ping(), 1.0))
-        except (OSError, TimeoutError):
+            return bool(await asyncio.wait_for(self._redis.ping(), REDIS_TIMEOUT_S))
+        except self._failures:
             return False
 
     async def close(self) -> None:

@@ -3,6 +3,8 @@
 Tokens are not known before the call: the prompt is estimated at admission and the
 difference is counted when the call is over. The monthly counter starts from the ledger
 the first time a process sees a tenant in a month, so a restart does not reset a quota.
+When the counters cannot be reached the call is refused (503 ``limiter_unavailable`` with
+``Retry-After``): a limit is never skipped.
 """
 
 from __future__ import annotations
@@ -13,14 +15,35 @@ from collections.abc import Awaitable, Callable
 from outrigger.config.llm import TenancySettings
 from outrigger.llm.types import estimate_tokens
 from outrigger.proxy.chain import Next
-from outrigger.proxy.context import CallContext, ProxyError, QuotaExceeded, RateLimited, Reply
-from outrigger.proxy.limits import Limiter, Window, calendar_month, month_of, sliding_minute
+from outrigger.proxy.context import (
+    CallContext,
+    ProxyError,
+    QuotaExceeded,
+    RateLimited,
+    Reply,
+    Unavailable,
+)
+from outrigger.proxy.limits import (
+    SLOT_S,
+    Limiter,
+    LimiterUnavailable,
+    Window,
+    calendar_month,
+    month_of,
+    sliding_minute,
+)
 
 CountCalls = Callable[[str, str], Awaitable[int]]  # (tenant, month) -> calls in the ledger
 
 
 class TierMissing(ProxyError):
     status, kind, code = 403, "permission_error", "tier_not_configured"
+
+
+class LimiterDown(Unavailable):
+    """The limit counters cannot be reached (503; pipelines retry the event later)."""
+
+    code = "limiter_unavailable"
 
 
 class LimitStep:
@@ -71,10 +94,13 @@ class LimitStep:
         tokens = estimate_tokens(ctx.request.text())
         ctx.prompt_tokens_estimate = tokens
         windows = self.windows(ctx, tokens, now)
-        for window in windows:
-            if window.name == "monthly_calls":
-                await self._seed(ctx, window, now)
-        refusal = await self.limiter.acquire(windows)
+        try:
+            for window in windows:
+                if window.name == "monthly_calls":
+                    await self._seed(ctx, window, now)
+            refusal = await self.limiter.acquire(windows)
+        except LimiterUnavailable as exc:
+            raise LimiterDown(f"{exc}; try again shortly", retry_after_s=SLOT_S) from exc
         if refusal is not None:
             name, limit = refusal.window.name, refusal.window.limit
             if name == "monthly_calls":
