@@ -48,6 +48,11 @@ class Subscription:
     queue: str
     exchange: str
     bindings: tuple[str, ...] = ("#",)
+    #: A follower's own queue (``outrigger events tail``): it gets a copy of what its
+    #: bindings match and never takes a message from another consumer. It is removed when
+    #: its consumer stops, and by the broker if the process dies (RabbitMQ: an exclusive,
+    #: auto-delete queue; SQLite: once its heartbeat lapses).
+    temporary: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -191,6 +191,23 @@ class PipelineSet:
             keys.extend(k for k in p.spec.on.routing_keys if k not in keys)
         return tuple(keys)
 
+    def result_keys(self) -> tuple[str, ...]:
+        """The routing keys the pipelines publish their results with."""
+        return tuple(dict.fromkeys(p.publish.spec.routing_key for p in self.pipelines))
+
+    def routing_key_for(self, event_type: str) -> tuple[str, Pipeline] | None:
+        """A routing key that delivers an event of ``event_type`` to its pipeline: the
+        first literal key (no ``*`` or ``#``) of the first pipeline whose ``on.types``
+        match; None when no pipeline names the type or only by patterns."""
+        for p in self.pipelines:
+            types = p.spec.on.types
+            if not any(fnmatch.fnmatchcase(event_type, t) for t in types):
+                continue
+            for key in p.spec.on.routing_keys:
+                if not {"*", "#"} & set(key.split(".")):
+                    return key, p
+        return None
+
     def models(self) -> dict[str, str]:
         return {s.model.name: s.model.version for p in self.pipelines for s in p.scores}
 

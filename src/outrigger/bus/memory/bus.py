@@ -7,8 +7,9 @@ but nothing survives the process. Use the SQLite bus for anything that must.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 
 from outrigger.bus.base import (
@@ -83,7 +84,21 @@ class MemoryBus:
         self, subscription: Subscription, *, prefetch: int
     ) -> AsyncIterator[Delivery]:
         await self.declare(subscription)
-        queue = self._queues[subscription.queue]
+        try:
+            async with contextlib.aclosing(self._deliveries(subscription.queue, prefetch)) as it:
+                async for delivery in it:
+                    yield delivery
+        finally:
+            if subscription.temporary:
+                self._drop(subscription.queue)
+
+    def _drop(self, name: str) -> None:
+        self._queues.pop(name, None)
+        for links in self._bindings.values():
+            links.difference_update({link for link in links if link[1] == name})
+
+    async def _deliveries(self, name: str, prefetch: int) -> AsyncGenerator[Delivery, None]:
+        queue = self._queues[name]
         credit = asyncio.Semaphore(prefetch)
         generation = self._generation
         while generation == self._generation:

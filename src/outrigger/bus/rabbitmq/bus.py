@@ -175,7 +175,9 @@ class RabbitBus:
             name, type=self.exchange_type, durable=True, declare=self.declare_exchanges
         )
 
-    def queue(self, name: str) -> RabbitQueue:
+    def queue(self, name: str, *, temporary: bool = False) -> RabbitQueue:
+        if temporary:  # a follower's: gone with its consumer, or with the connection
+            return RabbitQueue(name, durable=False, exclusive=True, auto_delete=True)
         if self.queue_type == "quorum":
             return RabbitQueue(name, QueueType.QUORUM, durable=True)
         return RabbitQueue(name, durable=True)
@@ -197,7 +199,9 @@ class RabbitBus:
         try:
             if subscription.exchange:
                 await self._check_exchange(subscription.exchange)
-            queue = await self.broker.declare_queue(self.queue(subscription.queue))
+            queue = await self.broker.declare_queue(
+                self.queue(subscription.queue, temporary=subscription.temporary)
+            )
             if subscription.exchange:
                 exchange = await self.broker.declare_exchange(self.exchange(subscription.exchange))
                 for pattern in subscription.bindings:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,6 +48,7 @@ class SqliteBus:
         self._store: SqliteQueueStore | None = None
         self._waiters: set[asyncio.Event] = set()  # one per idle consumer
         self._held: dict[str, set[int]] = {}  # lease -> seqs delivered and not yet settled
+        self._temporary: set[str] = set()  # temporary queues this process keeps alive
         self._keeper: asyncio.Task[None] | None = None
         self._closing = False
         # Group commit: concurrent publishes (and settles) share one transaction.
@@ -93,9 +94,13 @@ class SqliteBus:
             self._executor = None
 
     async def declare(self, subscription: Subscription) -> None:
-        await self.run(
-            self.store().bind, subscription.exchange, subscription.bindings, subscription.queue
-        )
+        store = self.store()
+        if subscription.temporary:
+            await self.run(store.hold_temporary, subscription.queue, self.clock() + self._vt)
+            self._temporary.add(subscription.queue)
+        else:
+            await self.run(store.reap, self.clock())
+        await self.run(store.bind, subscription.exchange, subscription.bindings, subscription.queue)
 
     async def publish(self, message: BusMessage, *, exchange: str) -> None:
         routed = await self._publishes.submit((message, exchange))
@@ -107,6 +112,18 @@ class SqliteBus:
         self, subscription: Subscription, *, prefetch: int
     ) -> AsyncIterator[Delivery]:
         await self.declare(subscription)
+        try:
+            async with contextlib.aclosing(self._deliveries(subscription, prefetch)) as it:
+                async for delivery in it:
+                    yield delivery
+        finally:
+            if subscription.temporary and self._store is not None:
+                self._temporary.discard(subscription.queue)
+                await self.run(self._store.drop_queue, subscription.queue)
+
+    async def _deliveries(
+        self, subscription: Subscription, prefetch: int
+    ) -> AsyncGenerator[Delivery, None]:
         lease = uuid.uuid4().hex
         held = self._held.setdefault(lease, set())
         released = asyncio.Event()
@@ -175,6 +192,11 @@ class SqliteBus:
             for lease, seqs in list(self._held.items()):
                 if seqs and self._store is not None:
                     await self.run(self._store.extend, sorted(seqs), lease, until)
+            for queue in list(self._temporary):
+                if self._store is not None:
+                    await self.run(self._store.hold_temporary, queue, until)
+            if self._store is not None:
+                await self.run(self._store.reap, self.clock())
 
     def store(self) -> SqliteQueueStore:
         """The open queue store (for the dead-letter queue beside this bus)."""

@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     routing_key TEXT NOT NULL, body BLOB NOT NULL, headers TEXT NOT NULL, message_id TEXT,
     content_type TEXT, reason_code TEXT NOT NULL, reason TEXT NOT NULL,
     attempts INTEGER NOT NULL, pipeline TEXT, failed_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS temporary_queues (
+    queue TEXT PRIMARY KEY, alive_until REAL NOT NULL);
 """
 
 _INSERT = (
@@ -77,6 +79,36 @@ class SqliteQueueStore:
                 "INSERT OR IGNORE INTO bindings VALUES (?, ?, ?)",
                 [(exchange, p, queue) for p in patterns],
             )
+
+    # -- temporary queues (followers) ---------------------------------------------------
+
+    def hold_temporary(self, queue: str, until: float) -> None:
+        """Keep the temporary ``queue`` alive until ``until`` (its consumer's heartbeat)."""
+        with self._tx():
+            self._db.execute(
+                "INSERT INTO temporary_queues VALUES (?, ?)"
+                " ON CONFLICT (queue) DO UPDATE SET alive_until = excluded.alive_until",
+                (queue, until),
+            )
+
+    def drop_queue(self, queue: str) -> None:
+        """Remove ``queue``: its bindings, its messages and its heartbeat."""
+        with self._tx():
+            self._drop(queue)
+
+    def reap(self, now: float) -> int:
+        """Drop the temporary queues whose consumer stopped beating (a killed follower)."""
+        with self._tx():
+            dead = self._db.execute(
+                "SELECT queue FROM temporary_queues WHERE alive_until < ?", (now,)
+            ).fetchall()
+            for (queue,) in dead:
+                self._drop(queue)
+        return len(dead)
+
+    def _drop(self, queue: str) -> None:
+        for table in ("bindings", "messages", "temporary_queues"):
+            self._db.execute(f"DELETE FROM {table} WHERE queue = ?", (queue,))
 
     def publish_many(self, items: Sequence[tuple[BusMessage, str]], now: float) -> list[int]:
         """Route and insert several messages in one transaction; per message, how many
