@@ -28,7 +28,7 @@ from outrigger.privacy.persist import PersistedVaults
 from outrigger.privacy.sanitize import EventSanitizer, SaltedHasher
 from outrigger.privacy.stores import SqlVaultStore
 from outrigger.proxy.pipeline_client import PipelineEmbeddings, PipelineLlm
-from outrigger.proxy.service import LlmProxy, build_proxy, proxy_database
+from outrigger.proxy.service import LlmProxy, build_proxy, metrics_for, proxy_database
 from outrigger.registry.serving import ModelWatcher, RegistryLoader, open_registry
 from outrigger.storage.base import IdempotencyStore
 from outrigger.storage.db import Database
@@ -185,7 +185,7 @@ async def bus_session(settings: Settings) -> AsyncIterator[tuple[EventBus, DeadL
 
 
 async def build_runtime(settings: Settings) -> Runtime:
-    metrics = Metrics()
+    metrics = metrics_for(settings)
     tracer, provider = tracer_for(settings.telemetry.otlp_endpoint)
     proxy: LlmProxy | None = None
     vectors: VectorTarget | None = None

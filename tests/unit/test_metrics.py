@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from outrigger.telemetry.metrics import Metrics
+from outrigger.telemetry.metrics import OTHER_FEATURE, FeatureLabels, Metrics
 
 DASHBOARD = Path(__file__).parents[2] / "deploy" / "grafana" / "outrigger.json"
 
@@ -57,3 +57,14 @@ def test_json_log_lines_carry_the_trace_id(capsys: object) -> None:
     assert inside["level"] == "INFO" and inside["logger"] == "outrigger.test"
     assert next(x for x in lines if x["message"] == "outside")["trace_id"] == ""
     logging.basicConfig(force=True, handlers=[logging.NullHandler()])
+
+
+def test_feature_labels_keep_configured_features_and_bound_the_rest() -> None:
+    labels = FeatureLabels(known={"claims"}, cap=2)
+    assert [labels(f) for f in ("a", "b", "a", "c", "claims", "b", "d")] == [
+        "a", "b", "a", OTHER_FEATURE, "claims", "b", OTHER_FEATURE,
+    ]  # fmt: skip
+    metrics = Metrics(FeatureLabels(cap=0))
+    metrics.llm_call("chat-default", "primary", "anything", "ok", "miss").count(0.1, 1, 1, 0.0)
+    assert f'feature="{OTHER_FEATURE}"' in metrics.exposition().decode()
+    assert 'feature="anything"' not in metrics.exposition().decode()

@@ -80,6 +80,9 @@ class TelemetrySettings(Section):
     log_format: Literal["text", "json"] = "text"
     #: OTLP/HTTP traces endpoint (e.g. http://otel-collector:4318/v1/traces); off when unset.
     otlp_endpoint: str | None = None
+    #: Distinct features (``X-Outrigger-Feature``) not named in the configuration that get
+    #: their own Prometheus label per process; later ones are counted under ``_other``.
+    max_feature_labels: int = Field(default=100, ge=0)
 
 
 class Settings(BaseSettings):

@@ -37,7 +37,7 @@ from outrigger.storage.factory import open_database
 from outrigger.storage.ledger import LedgerRecord, LedgerStore
 from outrigger.storage.tenants import TenantStore
 from outrigger.storage.writer import BackgroundWriter
-from outrigger.telemetry.metrics import Metrics
+from outrigger.telemetry.metrics import FeatureLabels, Metrics
 from outrigger.vector.base import VectorStore
 from outrigger.vector.settings import open_vector_store
 
@@ -117,6 +117,20 @@ class LlmProxy:
         await asyncio.to_thread(self.db.dispose)
 
 
+def metrics_for(settings: Settings) -> Metrics:
+    """A process's metrics, their ``feature`` label bounded: the features the settings name
+    keep their own, and ``telemetry.max_feature_labels`` others (pipelines' features among
+    them, first come); any later one is counted as ``_other``."""
+    named = {
+        *settings.tenancy.features,
+        *settings.cache.features,
+        *settings.privacy.features,
+        *settings.guard.features,
+        *(rule.feature for rule in settings.llm.routes if rule.feature is not None),
+    }
+    return Metrics(FeatureLabels(named, settings.telemetry.max_feature_labels))
+
+
 def open_limiter(settings: Settings) -> Limiter:
     url = settings.tenancy.resolved_redis_url()
     return RedisLimiter(url) if url else MemoryLimiter()
@@ -142,7 +156,7 @@ def build_proxy(
     caller serves no embeddings (a worker without ``embed`` steps), so the embedder is only
     loaded when the cache needs it."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    metrics = metrics or Metrics()
+    metrics = metrics or metrics_for(settings)
     db = proxy_database(settings)
     embedder, cache_embedder = open_embedders(settings, embeddings)
     vectors = cache = None

@@ -4,10 +4,15 @@ Every collector lives on the ``Metrics`` instance (no module-level state): tests
 own, and the process exposes one through ``/metrics``. Names follow Prometheus conventions
 (``_total`` counters, ``_seconds`` histograms); ``deploy/grafana/outrigger.json`` uses only
 these names (a test checks it).
+
+Label values come from configuration or from small fixed sets, except the ``feature`` of an
+LLM call, which any tenant picks with ``X-Outrigger-Feature``: ``FeatureLabels`` bounds it, so
+no caller can grow the series (and the memory of this process and of Prometheus) at will.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +23,30 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
 _MAX_CACHED_SERIES = 10_000
+#: Distinct unconfigured features per process that keep their own label (``telemetry.
+#: max_feature_labels``); later ones are counted under ``OTHER_FEATURE``.
+DEFAULT_MAX_FEATURE_LABELS = 100
+#: Not a feature anyone can send (a feature starts with a letter or digit).
+OTHER_FEATURE = "_other"
+
+
+class FeatureLabels:
+    """The ``feature`` label of a call: features named in the configuration always keep
+    their own; the first ``cap`` others seen by this process too; any later one is
+    ``OTHER_FEATURE``. (The ledger and audit trail keep the real feature.)"""
+
+    def __init__(self, known: Iterable[str] = (), cap: int = DEFAULT_MAX_FEATURE_LABELS) -> None:
+        self.known = frozenset(known)
+        self.cap = cap
+        self._seen: set[str] = set()
+
+    def __call__(self, feature: str) -> str:
+        if feature in self.known or feature in self._seen:
+            return feature
+        if len(self._seen) < self.cap:
+            self._seen.add(feature)
+            return feature
+        return OTHER_FEATURE
 
 
 @dataclass(frozen=True)
@@ -41,7 +70,8 @@ class LlmCallSeries:
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, features: FeatureLabels | None = None) -> None:
+        self.features = features or FeatureLabels()
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.events_received = Counter(
@@ -161,6 +191,7 @@ class Metrics:
     ) -> LlmCallSeries:
         """The series one finished LLM call updates, looked up once per label combination
         (``labels()`` validates and locks on every call: most of the cost of counting)."""
+        feature = self.features(feature)
         key = (alias, deployment, feature, status, cache)
         series = self._llm_calls.get(key)
         if series is None:
