@@ -16,10 +16,10 @@ from outrigger.bus.base import DeadLetterQueue, EventBus, Subscription
 from outrigger.bus.registry import open_bus
 from outrigger.config.load import default_pipelines_file, load_pipelines
 from outrigger.config.settings import Settings
-from outrigger.engine.embed_step import VectorTarget
-from outrigger.engine.llm_step import LlmClient
-from outrigger.engine.pipeline import PipelineSet, compile_pipelines
-from outrigger.engine.steps import Batching
+from outrigger.engine.pipeline import OnBatch, PipelineSet, compile_pipelines
+from outrigger.engine.steps.base import Batching
+from outrigger.engine.steps.embed import VectorTarget
+from outrigger.engine.steps.llm import LlmClient
 from outrigger.engine.worker import Worker
 from outrigger.errors import ConfigError
 from outrigger.privacy.cipher import VaultCipher
@@ -65,6 +65,7 @@ def load_pipeline_set(
     llm: LlmClient | None = None,
     vectors: VectorTarget | None = None,
     vaults: PersistedVaults | None = None,
+    metrics: Metrics | None = None,
 ) -> PipelineSet:
     path = pipelines_path(settings)
     batching = Batching(settings.worker.batch_max_size, settings.worker.batch_max_wait_ms / 1000)
@@ -81,6 +82,7 @@ def load_pipeline_set(
         vectors=vectors,
         sanitizer=event_sanitizer(settings),
         vaults=vaults,
+        on_batch=batch_sizes(metrics) if metrics is not None else None,
     )
 
 
@@ -108,13 +110,30 @@ def load_models(
     llm: LlmClient | None = None,
     vectors: VectorTarget | None = None,
     vaults: PersistedVaults | None = None,
+    metrics: Metrics | None = None,
 ) -> tuple[PipelineSet, ModelWatcher | None]:
     """The pipelines with their models, and a watcher when any model comes from the
-    registry (it follows alias changes); shared by the worker and the gateway."""
+    registry (it follows alias changes); shared by the worker and the gateway. With
+    ``metrics``, the loaded model versions, model batch sizes and swaps are counted."""
     loader = RegistryLoader(open_registry(settings), settings)
-    pipelines = load_pipeline_set(settings, loader, llm, vectors, vaults)
-    watcher = ModelWatcher(loader, pipelines, settings.registry.poll_s) if loader.refs else None
+    pipelines = load_pipeline_set(settings, loader, llm, vectors, vaults, metrics)
+    on_swap = metrics.set_model if metrics is not None else None
+    watcher = None
+    if loader.refs:
+        watcher = ModelWatcher(loader, pipelines, settings.registry.poll_s, on_swap)
+    if metrics is not None:
+        for step in (s for p in pipelines.pipelines for s in p.scores):
+            metrics.set_model(step.spec.model, step.model.version)
     return pipelines, watcher
+
+
+def batch_sizes(metrics: Metrics) -> OnBatch:
+    """Counts the rows of every model call under the model's name."""
+
+    def observe(model: str, rows: int) -> None:
+        metrics.model_batch_size.labels(model).observe(rows)
+
+    return observe
 
 
 def subscription(settings: Settings, pipelines: PipelineSet) -> Subscription:
@@ -135,14 +154,6 @@ class Runtime:
     tracer_provider: TracerProvider | None = None
     proxy: LlmProxy | None = None  # when a pipeline has an ``llm`` step
     vault_db: Database | None = None  # persisted event vaults, when not the proxy's database
-
-    def __post_init__(self) -> None:
-        for pipeline in self.pipelines.pipelines:
-            for step in pipeline.scores:
-                self.metrics.set_model(step.spec.model, step.model.version)
-                step.on_batch = self.metrics.model_batch_size.labels(step.spec.model).observe
-        if self.watcher is not None:
-            self.watcher.on_swap = self.metrics.set_model
 
     def worker(self) -> Worker:
         return Worker(
@@ -208,7 +219,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     db = proxy.db if proxy is not None else vault_db
     vaults = event_vaults(settings, db) if db is not None else None
     pipelines, watcher = load_models(
-        settings, PipelineLlm(proxy) if proxy else None, vectors, vaults
+        settings, PipelineLlm(proxy) if proxy else None, vectors, vaults, metrics
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     bus, dlq = await open_bus_only(settings)

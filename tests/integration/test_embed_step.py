@@ -23,9 +23,9 @@ from outrigger.bus.memory.dlq import MemoryDeadLetterQueue
 from outrigger.config.load import parse_pipelines
 from outrigger.config.settings import WorkerSettings
 from outrigger.embeddings import Embedder, HashingEmbedder
-from outrigger.engine.embed_step import VectorTarget
 from outrigger.engine.envelope import Event
 from outrigger.engine.pipeline import PipelineSet, compile_pipelines
+from outrigger.engine.steps.embed import VectorTarget
 from outrigger.engine.worker import Worker
 from outrigger.errors import ConfigError, PermanentError, TransientError
 from outrigger.proxy.limits import month_of
@@ -167,7 +167,7 @@ async def test_indexed_tickets_are_found_by_meaning(
     ]
     assert {r["namespace"] for r in results} == {"tickets.acme"}
     assert store.count("tickets.acme") == len(TICKETS)
-    runner = pipelines.pipelines[0].embeds[0]
+    runner = pipelines.pipelines[0].steps[0]
     assert runner.batcher.items == len(TICKETS)
     query = embedder.embed(["a duplicate payment appeared on my card"])[0]
     hits = store.search("tickets.acme", query, k=2)

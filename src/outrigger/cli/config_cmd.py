@@ -37,6 +37,6 @@ def check(
     out.print(f"[green]ok[/] {path}: {len(pipelines.pipelines)} pipeline(s)", highlight=False)
     for p in pipelines.pipelines:
         models = [f"{s.model.name}@{s.model.version}" for s in p.scores]
-        models += [f"llm {s.spec.model}" for s in p.llms]
+        models += [f"llm {m}" for m in p.llm_models]
         used = ", ".join(models) or "no models"
         out.print(f"  {p.label}: {len(p.spec.steps)} steps, {used}", highlight=False)

@@ -13,12 +13,14 @@ from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
 from outrigger.bus.base import BusMessage
 from outrigger.bus.topics import any_topic_matches
 from outrigger.config.load import ConfigProblems, resolve_model_path
-from outrigger.config.pipelines import ModelSpec, PipelinesFile, PipelineSpec
-from outrigger.engine.embed_step import EmbedRunner, VectorTarget
+from outrigger.config.pipelines import ModelSpec, PipelinesFile, PipelineSpec, StepSpec
 from outrigger.engine.envelope import Event, PlainRule
-from outrigger.engine.llm_step import LlmClient, LlmRunner, UnconnectedLlm
 from outrigger.engine.results import result_id
-from outrigger.engine.steps import Batching, PublishRunner, ScoreRunner, StepContext
+from outrigger.engine.steps.base import Batching, Step, StepContext
+from outrigger.engine.steps.embed import EmbedRunner, VectorTarget
+from outrigger.engine.steps.llm import LlmClient, LlmRunner, UnconnectedLlm
+from outrigger.engine.steps.publish import PublishRunner
+from outrigger.engine.steps.score import ScoreRunner
 from outrigger.errors import ConfigError, MalformedEvent, OutriggerError
 from outrigger.inference.base import Scorer
 from outrigger.privacy.persist import PersistedVaults
@@ -28,17 +30,17 @@ from outrigger.telemetry.tracing import current_headers, span
 #: (model name in the file, its spec, the pipelines file's directory) -> a loaded model
 ModelLoader = Callable[[str, ModelSpec, Path], Scorer]
 Send = Callable[[BusMessage], Awaitable[None]]
-Runner = ScoreRunner | LlmRunner | EmbedRunner
+#: (model name, rows in one model call): the model batch-size metric
+OnBatch = Callable[[str, int], None]
 
 
 @dataclass
 class Pipeline:
     spec: PipelineSpec
-    scores: list[ScoreRunner]
+    #: The score, llm and embed steps in the order the file declares them.
+    steps: list[Step]
     publish: PublishRunner
     input_validator: Draft202012Validator | None = None
-    llms: list[LlmRunner] = field(default_factory=list)
-    embeds: list[EmbedRunner] = field(default_factory=list)
     #: Declared sensitive fields are dropped, masked, hashed or pseudonymised, and free
     #: text pseudonymised, before any step sees the event (so results carry no raw PII).
     sanitizer: EventSanitizer | None = None
@@ -46,12 +48,14 @@ class Pipeline:
     #: event's id, so those allowed can restore its placeholders later.
     vaults: PersistedVaults | None = None
 
-    def runners(self) -> list[Runner]:
-        """The score, llm and embed steps in the order the file declares them."""
-        by_name: dict[str, Runner] = {s.spec.name: s for s in self.scores}
-        by_name.update({s.spec.name: s for s in self.llms})
-        by_name.update({s.spec.name: s for s in self.embeds})
-        return [by_name[s.name] for s in self.spec.steps if s.name in by_name]
+    @property
+    def scores(self) -> list[ScoreRunner]:
+        """The steps that score with an ONNX model (the registry swaps their models)."""
+        return [s for s in self.steps if isinstance(s, ScoreRunner)]
+
+    @property
+    def llm_models(self) -> list[str]:
+        return [s.spec.model for s in self.steps if isinstance(s, LlmRunner)]
 
     @property
     def name(self) -> str:
@@ -100,23 +104,8 @@ class Pipeline:
         tracer = tracer or NoOpTracer()
         self.check_input(event)
         ctx = StepContext(await self.sanitized(event), routing_key)
-        for step in self.runners():
-            if isinstance(step, LlmRunner):
-                await _run_llm(step, ctx, tracer)
-                continue
-            if isinstance(step, EmbedRunner):
-                await _run_embed(step, ctx, tracer)
-                continue
-            with span(tracer, f"score {step.spec.model}") as current:
-                await step.score(ctx)
-                if current is not None:
-                    current.set_attributes(
-                        {
-                            "outrigger.step": step.spec.name,
-                            "outrigger.model.name": ctx.models[-1]["name"],
-                            "outrigger.model.version": ctx.models[-1]["version"],
-                        }
-                    )
+        for step in self.steps:
+            await step(ctx, tracer)
         spec = self.publish.spec
         attributes = {
             "messaging.operation.type": "publish",
@@ -128,42 +117,6 @@ class Pipeline:
             if send is not None:
                 await send(result)
         return result
-
-
-async def _run_llm(step: LlmRunner, ctx: StepContext, tracer: Tracer) -> None:
-    with span(tracer, f"chat {step.spec.model}", kind=SpanKind.CLIENT) as current:
-        trace_id = None
-        if current is not None:
-            trace_id = format(current.get_span_context().trace_id, "032x")
-        answer = await step.run(ctx, trace_id)
-        if current is not None:
-            current.set_attributes(
-                {
-                    "gen_ai.operation.name": "chat",
-                    "gen_ai.request.model": step.spec.model,
-                    "gen_ai.response.model": answer.model or "",
-                    "outrigger.step": step.spec.name,
-                    "outrigger.feature": step.feature,
-                }
-            )
-
-
-async def _run_embed(step: EmbedRunner, ctx: StepContext, tracer: Tracer) -> None:
-    with span(tracer, f"embeddings {step.spec.namespace}", kind=SpanKind.CLIENT) as current:
-        trace_id = None
-        if current is not None:
-            trace_id = format(current.get_span_context().trace_id, "032x")
-        await step.run(ctx, trace_id)
-        if current is not None:
-            done = ctx.steps[step.spec.name]
-            current.set_attributes(
-                {
-                    "gen_ai.operation.name": "embeddings",
-                    "gen_ai.request.model": done["model"],
-                    "outrigger.step": step.spec.name,
-                    "outrigger.vector.namespace": done["namespace"],
-                }
-            )
 
 
 class PipelineSet:
@@ -224,6 +177,52 @@ def load_onnx(name: str, spec: ModelSpec, base_dir: Path) -> Scorer:
     return OnnxModel.load(resolve_model_path(spec.path, base_dir), name=name)
 
 
+@dataclass
+class StepFactory:
+    """Builds each declared step with what it needs; problems are collected, not raised,
+    so one ``config check`` reports them all."""
+
+    models: Mapping[str, Scorer]
+    batching: Batching | None = None
+    llm: LlmClient | None = None
+    llm_aliases: Collection[str] | None = None
+    vectors: VectorTarget | None = None
+    on_batch: OnBatch | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def build(self, where: str, pipeline: str, step: StepSpec) -> Step | None:
+        if step.llm is not None:
+            aliases = self.llm_aliases
+            if aliases is not None and step.llm.model not in aliases:
+                self.problems.append(
+                    f"{where}.llm.model: no model alias {step.llm.model!r} in llm.aliases "
+                    f"({', '.join(sorted(aliases))})"
+                )
+            return LlmRunner(step.llm, pipeline, self.llm or UnconnectedLlm())
+        if step.embed is not None:
+            return EmbedRunner(step.embed, self.vectors, self.batching, pipeline)
+        if step.score is not None and step.score.model in self.models:
+            model = self.models[step.score.model]
+            try:
+                return ScoreRunner(step.score, model, self.batching, self.on_batch)
+            except ConfigError as exc:
+                self.problems.append(f"{where}.score.inputs: {exc}")
+        return None  # publish (built apart), or a score step whose model failed to load
+
+
+def load_models_of(
+    spec: PipelinesFile, base_dir: Path, loader: ModelLoader, problems: list[str]
+) -> dict[str, Scorer]:
+    models: dict[str, Scorer] = {}
+    for name, model in spec.models.items():
+        try:
+            models[name] = loader(name, model, base_dir)
+        except (OutriggerError, OSError, RuntimeError) as exc:
+            where = "path" if model.path is not None else "registry"
+            problems.append(f"models.{name}.{where}: cannot load model: {exc}")
+    return models
+
+
 def compile_pipelines(
     spec: PipelinesFile,
     base_dir: Path,
@@ -234,49 +233,23 @@ def compile_pipelines(
     vectors: VectorTarget | None = None,
     sanitizer: EventSanitizer | None = None,
     vaults: PersistedVaults | None = None,
+    on_batch: OnBatch | None = None,
 ) -> PipelineSet:
     """Load every model once and bind it to its steps; every problem names its key path."""
     problems: list[str] = []
-    models: dict[str, Scorer] = {}
-    for name, model in spec.models.items():
-        try:
-            models[name] = loader(name, model, base_dir)
-        except (OutriggerError, OSError, RuntimeError) as exc:
-            where = "path" if model.path is not None else "registry"
-            problems.append(f"models.{name}.{where}: cannot load model: {exc}")
+    models = load_models_of(spec, base_dir, loader, problems)
+    factory = StepFactory(models, batching, llm, llm_aliases, vectors, on_batch, problems)
     pipelines = []
     for i, p in enumerate(spec.pipelines):
-        scores, llms, embeds = [], [], []
-        for j, step in enumerate(p.steps):
-            if step.llm is not None:
-                if llm_aliases is not None and step.llm.model not in llm_aliases:
-                    problems.append(
-                        f"pipelines[{i}].steps[{j}].llm.model: no model alias "
-                        f"{step.llm.model!r} in llm.aliases ({', '.join(sorted(llm_aliases))})"
-                    )
-                llms.append(LlmRunner(step.llm, p.name, llm or UnconnectedLlm()))
-            if step.embed is not None:
-                embeds.append(EmbedRunner(step.embed, vectors, batching, p.name))
-            if step.score is not None and step.score.model in models:
-                try:
-                    scores.append(ScoreRunner(step.score, models[step.score.model], batching))
-                except ConfigError as exc:
-                    problems.append(f"pipelines[{i}].steps[{j}].score.inputs: {exc}")
+        built = [
+            factory.build(f"pipelines[{i}].steps[{j}]", p.name, s) for j, s in enumerate(p.steps)
+        ]
         publish = p.steps[-1].publish
         assert publish is not None  # guaranteed by PipelineSpec validation
         validator = Draft202012Validator(p.input_schema) if p.input_schema else None
-        pipelines.append(
-            Pipeline(
-                p,
-                scores,
-                PublishRunner(publish, p.name, p.version),
-                validator,
-                llms,
-                embeds,
-                sanitizer,
-                vaults,
-            )
-        )
+        steps = [s for s in built if s is not None]
+        runner = PublishRunner(publish, p.name, p.version)
+        pipelines.append(Pipeline(p, steps, runner, validator, sanitizer, vaults))
     if problems:
         raise ConfigProblems("pipelines", problems)
     return PipelineSet(pipelines)

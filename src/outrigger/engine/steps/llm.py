@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from opentelemetry.trace import SpanKind, Tracer
+
 from outrigger.config.pipelines import LlmStep
 from outrigger.engine.mapping import MISSING, resolve
-from outrigger.engine.steps import StepContext
+from outrigger.engine.steps.base import StepContext, step_span
 from outrigger.errors import MappingError, OutputValidationError, TransientError
 from outrigger.guard.messages import PromptTemplate
 from outrigger.guard.output import OutputValidator, repair_prompt
@@ -41,6 +43,7 @@ class UnconnectedLlm:
 class LlmRunner:
     def __init__(self, spec: LlmStep, pipeline: str, client: LlmClient) -> None:
         self.spec = spec
+        self.name = spec.name
         self.feature = spec.feature or pipeline
         self.client = client
         self.template = PromptTemplate(spec.system, spec.instruction)
@@ -73,6 +76,20 @@ class LlmRunner:
         if self.validator is not None:
             params["response_format"] = {"type": "json_object"}
         return ChatRequest(self.spec.model, messages, params)
+
+    async def __call__(self, ctx: StepContext, tracer: Tracer) -> None:
+        with step_span(tracer, f"chat {self.spec.model}", SpanKind.CLIENT) as (current, trace):
+            answer = await self.run(ctx, trace)
+            if current is not None:
+                current.set_attributes(
+                    {
+                        "gen_ai.operation.name": "chat",
+                        "gen_ai.request.model": self.spec.model,
+                        "gen_ai.response.model": answer.model or "",
+                        "outrigger.step": self.spec.name,
+                        "outrigger.feature": self.feature,
+                    }
+                )
 
     async def run(self, ctx: StepContext, trace_id: str | None = None) -> Answer:
         tenant = self._tenant(ctx)

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from opentelemetry.context import Context, get_current
+from opentelemetry.trace import SpanKind, Tracer
 
 from outrigger.batching import MicroBatcher
 from outrigger.config.pipelines import EmbedStep
 from outrigger.embeddings.base import Embedder, Vectors
 from outrigger.engine.mapping import MISSING, resolve
-from outrigger.engine.steps import Batching, StepContext
+from outrigger.engine.steps.base import Batching, StepContext, step_span
 from outrigger.errors import ConfigError, MappingError, OutriggerError, TransientError
 from outrigger.storage.tenants import TENANT_ID
 from outrigger.vector.base import VectorStore
@@ -97,12 +98,28 @@ class EmbedRunner:
         feature: str = "embed",
     ) -> None:
         self.spec = spec
+        self.name = spec.name
         self.target = target
         self.feature = feature  # the ledger's feature: the pipeline's name
         batching = batching or Batching()
         self.batcher: MicroBatcher[Row, OutriggerError | None] = MicroBatcher(
             self._execute, max_size=batching.max_size, max_wait_s=batching.max_wait_s
         )
+
+    async def __call__(self, ctx: StepContext, tracer: Tracer) -> None:
+        name = f"embeddings {self.spec.namespace}"
+        with step_span(tracer, name, SpanKind.CLIENT) as (current, trace_id):
+            await self.run(ctx, trace_id)
+            if current is not None:
+                done = ctx.steps[self.spec.name]
+                current.set_attributes(
+                    {
+                        "gen_ai.operation.name": "embeddings",
+                        "gen_ai.request.model": done["model"],
+                        "outrigger.step": self.spec.name,
+                        "outrigger.vector.namespace": done["namespace"],
+                    }
+                )
 
     async def run(self, ctx: StepContext, trace_id: str | None = None) -> None:
         """Embed and store the event's text; ``trace_id``: the step span's trace, which the
