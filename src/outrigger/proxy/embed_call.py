@@ -1,11 +1,9 @@
 """Embedding calls through the proxy's limits, ledger and audit (``POST /v1/embeddings``).
 
-An embedding call is admitted by the same limit step as a chat call (RPM, TPM and the
-monthly quota, shared counters), runs the embedder in a worker thread, and leaves one ledger
-row and one audit record like any other AI call: the alias is the embedding model's id, the
-deployment ``local`` (cost 0) or the remote model's name (priced per million input tokens).
-Embeddings never pass the chat steps (cache, guard, routing): there is no answer to cache
-or screen, and nothing to route.
+An embedding call is a metered call (``proxy/metered.py``): admitted by the same limit step
+as a chat call, it runs the embedder in a worker thread and leaves one ledger row and one
+audit record like any other AI call: the alias is the embedding model's id, the deployment
+``local`` (cost 0) or the remote model's name (priced per million input tokens).
 """
 
 from __future__ import annotations
@@ -15,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol, runtime_checkable
 
 from opentelemetry.context import Context
@@ -23,14 +22,8 @@ from outrigger.embeddings.base import Embedder, Vectors
 from outrigger.embeddings.settings import EmbeddingSettings
 from outrigger.errors import OutriggerError, TransientError
 from outrigger.llm.types import ChatRequest, Usage, estimate_tokens
-from outrigger.proxy.context import (
-    BadRequest,
-    CallContext,
-    Completion,
-    ProxyError,
-    Reply,
-    Unavailable,
-)
+from outrigger.proxy.context import BadRequest, CallContext, ProxyError, Unavailable
+from outrigger.proxy.metered import Done, metered
 from outrigger.proxy.service import LlmProxy
 from outrigger.storage.audit import sha256_text
 from outrigger.storage.tenants import Tenant
@@ -96,26 +89,18 @@ class EmbedCall:
             parent=parent,
             fallback_answer=False,
         )
-        found: list[tuple[Vectors, int]] = []
-
-        async def run(ctx: CallContext) -> Reply:
-            ctx.alias = self.embedder.model_id
-            ctx.deployment = ctx.model = self.deployment
-            found.append(await self._embed(texts))
-            return Completion({})
-
-        try:
-            await self.proxy.limits(ctx, run)
-        except ProxyError as exc:
-            if ctx.alias:  # admitted, then failed: on the record like a failed chat call
-                ctx.status = "error"
-                await self._finish(ctx, texts, None, 0)
-            else:
-                self.proxy.metrics.llm_refusals.labels(exc.code or exc.kind).inc()
-            raise
-        vectors, tokens = found[0]
-        await self._finish(ctx, texts, vectors, tokens)
+        prompt = sha256_text(json.dumps(list(texts), ensure_ascii=False))
+        work = partial(self._work, texts)
+        vectors, tokens = await metered(self.proxy, ctx, work, prompt, "embeddings")
         return Embedded(vectors, self.embedder.model_id, tokens, ctx.call_id, self.deployment)
+
+    async def _work(self, texts: Sequence[str], ctx: CallContext) -> Done[tuple[Vectors, int]]:
+        ctx.alias = self.embedder.model_id
+        ctx.deployment = ctx.model = self.deployment
+        vectors, tokens = await self._embed(texts)
+        digest = hashlib.sha256(vectors.tobytes()).hexdigest()
+        cost = tokens * self.input_price / 1e6
+        return Done((vectors, tokens), Usage(tokens, 0), cost, digest)
 
     async def _embed(self, texts: Sequence[str]) -> tuple[Vectors, int]:
         try:
@@ -130,12 +115,3 @@ class EmbedCall:
         if isinstance(self.embedder, TokenCounter):
             return vectors, self.embedder.count_tokens(texts)
         return vectors, sum(estimate_tokens(t) for t in texts)
-
-    async def _finish(
-        self, ctx: CallContext, texts: Sequence[str], vectors: Vectors | None, tokens: int
-    ) -> None:
-        ctx.usage = Usage(tokens, 0)
-        prompt = sha256_text(json.dumps(list(texts), ensure_ascii=False))
-        answer = hashlib.sha256(b"" if vectors is None else vectors.tobytes()).hexdigest()
-        cost = tokens * self.input_price / 1e6
-        await self.proxy.recorder.record(ctx, ctx.usage, cost, prompt, answer, "embeddings")
