@@ -18,6 +18,7 @@ import openai
 import pytest
 import sqlalchemy as sa
 
+from outrigger.llm.types import Usage
 from outrigger.proxy import recorder
 from outrigger.storage.schema import audit_log, llm_calls
 from tests.gateway_server import GatewayServer
@@ -163,3 +164,21 @@ def test_a_failure_while_recording_loses_neither_the_answer_nor_the_record(
     assert [status for _, status in ledger] == ["ok"]
     assert [call_id for call_id, _ in audit] == [ledger[0][0]]
     assert len(audit[0][1]) == 64  # a digest was recorded, a fallback one if need be
+
+
+def test_a_call_that_fails_after_the_provider_answered_is_still_on_the_record(
+    gateway: GatewayServer, upstream: UpstreamThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreadable(cls: type[Usage], body: Any) -> Usage:
+        raise ValueError("a usage block the proxy cannot read")
+
+    key = new_key(gateway)
+    monkeypatch.setattr(Usage, "from_body", classmethod(unreadable))
+    response = post_raw(gateway, key, "/v1/chat/completions", chat_body("hello"))
+    monkeypatch.undo()
+    assert response.status_code == 500
+    assert upstream.behaviour.requests == 1  # paid for: it must be on the record
+    flushed(gateway, key)
+    ledger, audit = rows(gateway)
+    assert [status for _, status in ledger] == ["error"]
+    assert [call_id for call_id, _ in audit] == [ledger[0][0]]

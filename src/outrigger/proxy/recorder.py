@@ -59,8 +59,13 @@ class RecordStep:
             else:
                 self.metrics.llm_refusals.labels(exc.code or exc.kind).inc()
             raise
+        except Exception:  # a bug after routing: the provider may have answered (and billed)
+            if ctx.alias:
+                ctx.status = "error"
+                await self.finish(ctx)
+            raise
         if isinstance(reply, Completion):
-            ctx.response_text = completion_text(reply.body)
+            ctx.response_text = _text_or_nothing(reply.body, ctx)
             await self.finish(ctx)
             return reply
         return Stream(self._watch(ctx, reply.chunks))
@@ -181,6 +186,16 @@ def usage_chunk(last: dict[str, Any], usage: Usage) -> dict[str, Any]:
         "choices": [],
         "usage": usage.as_dict(),
     }
+
+
+def _text_or_nothing(body: dict[str, Any], ctx: CallContext) -> str:
+    """The answer's text; "" when the body has no shape we can read (it is recorded all the
+    same, with the hash of nothing, and passed on as the provider sent it)."""
+    try:
+        return completion_text(body)
+    except Exception:
+        log.exception("call %s: the answer's text could not be read", ctx.call_id)
+        return ""
 
 
 def _audited_text(ctx: CallContext) -> str:
