@@ -12,6 +12,7 @@ import uvicorn
 from outrigger.config.settings import Settings
 from outrigger.engine.pipeline import PipelineSet
 from outrigger.gateway.app import create_app
+from outrigger.gateway.server import server_config
 from outrigger.proxy.service import LlmProxy, build_proxy
 
 
@@ -79,11 +80,9 @@ class GatewayServer:
     def __init__(self, settings: Settings, proxy: LlmProxy | None = None) -> None:
         self.proxy = proxy or build_proxy(settings)
         app = create_app(PipelineSet([]), None, self.proxy.metrics, self.proxy)
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_level="warning", access_log=False,
-            loop="uvloop", http="httptools",
-        )  # fmt: skip
-        self.server = uvicorn.Server(config)
+        # The gateway's own uvicorn config (its header limit included), on a free port.
+        local = settings.gateway.model_copy(update={"host": "127.0.0.1", "port": 0})
+        self.server = uvicorn.Server(server_config(app, local))
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.port = 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from pathlib import Path
 
@@ -23,6 +24,7 @@ def gateway_command(
     /metrics. SIGTERM drains requests and flushes the ledger and audit trail."""
     uvicorn = require("uvicorn", "gateway")
     from outrigger.gateway.app import create_app
+    from outrigger.gateway.server import server_config
     from outrigger.proxy.service import build_proxy
 
     settings = with_pipelines(pipelines, **{"gateway.host": host, "gateway.port": port})
@@ -35,14 +37,8 @@ def gateway_command(
     # process: out of the collector's reach, a full collection takes milliseconds instead of
     # a stall of 100+ ms in the middle of requests.
     gc.freeze()
-    uvicorn.run(
-        app,
-        host=settings.gateway.host,
-        port=settings.gateway.port,
-        log_level="warning",
-        access_log=False,
-        # The fast stack (uvicorn[standard] ships both): uvloop's event loop and the
-        # httptools parser; "auto" would fall back silently to asyncio and h11.
-        loop="uvloop",
-        http="httptools",
-    )
+    server = uvicorn.Server(server_config(app, settings.gateway))
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the SIGINT it drained on
+        server.run()
+    if not server.started:
+        raise typer.Exit(3)  # it could not bind (uvicorn logged why); as uvicorn.run exits

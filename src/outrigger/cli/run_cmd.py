@@ -66,12 +66,12 @@ async def _gateway(runtime: Runtime, stop: asyncio.Event) -> None:
     """The HTTP API beside the worker, sharing its proxy, pipelines and metrics."""
     require("uvicorn", "gateway")
     from outrigger.gateway.app import create_app
-    from outrigger.gateway.embedded import serve_until
+    from outrigger.gateway.server import serve_until, server_config
 
     gw = runtime.settings.gateway
     app = create_app(runtime.pipelines, None, runtime.metrics, runtime.proxy, owns_proxy=False)
     log.info("gateway on http://%s:%d", gw.host, gw.port)
-    await serve_until(app, gw.host, gw.port, stop)
+    await serve_until(server_config(app, gw), stop)
 
 
 def run_command(pipelines: Path | None = PipelinesOption) -> None:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 ProviderKind = Literal["openai", "azure", "ollama", "vllm", "llamacpp", "local"]
 LOCAL_DEPLOYMENT = "smollm2-local"
 DEFAULT_ALIAS = "chat-default"
+MAX_REQUEST_BYTES = 1_048_576
 
 
 class _Section(BaseModel):
@@ -92,7 +93,8 @@ class LlmSettings(_Section):
     fallback_answer: str | None = (
         "The assistant is temporarily unavailable. Please try again in a few minutes."
     )
-    max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    #: A request body over this is answered 413 while it is read (any transfer encoding).
+    max_request_bytes: int = Field(default=MAX_REQUEST_BYTES, ge=1024)
     #: The largest ``max_tokens`` / ``max_completion_tokens`` a request may ask for; more
     #: is a 400 before any provider is asked.
     max_output_tokens: int = Field(default=32_768, ge=1)
@@ -163,3 +165,6 @@ class GatewaySettings(_Section):
     #: The ledger and audit writers flush a batch this often (and on shutdown).
     flush_interval_s: float = Field(default=0.2, gt=0)
     flush_batch: int = Field(default=500, ge=1)
+    #: The request line and headers together; more is answered 431 and the connection
+    #: closed, before the rest is read or parsed.
+    max_header_bytes: int = Field(default=65_536, ge=4096)

@@ -10,11 +10,12 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from outrigger import __version__
+from outrigger.config.llm import MAX_REQUEST_BYTES
 from outrigger.engine.pipeline import PipelineSet
-from outrigger.gateway import cache, chat, embeddings, errors, models
+from outrigger.gateway import cache, chat, embeddings, errors, models, openapi
+from outrigger.gateway.limits import BodyLimit
 from outrigger.proxy.ids import CallIds
 from outrigger.proxy.service import LlmProxy
 from outrigger.registry.serving import ModelWatcher
@@ -54,19 +55,21 @@ def create_app(
     app.state.proxy = proxy
     app.state.call_ids = CallIds()
     errors.install(app)
+    openapi.install(app)
     app.include_router(models.router)
     registry_metrics = metrics or (proxy.metrics if proxy else Metrics())
     if proxy is not None:
         app.include_router(chat.router)
         app.include_router(cache.router)
         app.include_router(embeddings.router_for(proxy))
-        app.add_middleware(BodyLimit, max_bytes=proxy.settings.llm.max_request_bytes)
+    max_body = proxy.settings.llm.max_request_bytes if proxy is not None else MAX_REQUEST_BYTES
+    app.add_middleware(BodyLimit, max_bytes=max_body)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", response_model=None)
+    @app.get("/readyz", response_model=None, responses={503: {"description": "Not ready"}})
     async def readyz() -> dict[str, str] | JSONResponse:
         """Ready when the database answers and at least one deployment's circuit is not open."""
         problems = await _readiness(proxy)
@@ -99,26 +102,3 @@ async def _readiness(proxy: LlmProxy | None) -> list[str]:
 def _ping(proxy: LlmProxy) -> None:
     with proxy.db.engine.connect() as conn:
         conn.execute(sa.text("SELECT 1"))
-
-
-class BodyLimit:
-    """Refuse a request whose Content-Length is over ``max_bytes`` with a 413 before it is
-    read. A plain ASGI middleware: ``@app.middleware("http")`` (BaseHTTPMiddleware) costs a
-    task group and wrapped receive/send channels on every request."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for name, value in scope["headers"]:
-                if name == b"content-length":
-                    if value.isdigit() and int(value) > self.max_bytes:
-                        body = errors.error_body(
-                            f"request body over {self.max_bytes} bytes", "invalid_request_error"
-                        )
-                        await JSONResponse(body, status_code=413)(scope, receive, send)
-                        return
-                    break
-        await self.app(scope, receive, send)

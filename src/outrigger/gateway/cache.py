@@ -8,13 +8,14 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from outrigger.gateway.chat import proxy_error
+from outrigger.gateway.openapi import error_responses
 from outrigger.proxy.context import ProxyError
 from outrigger.proxy.service import LlmProxy
 
 router = APIRouter()
 
 
-@router.delete("/v1/cache", response_model=None)
+@router.delete("/v1/cache", response_model=None, responses=error_responses(401))
 async def purge_cache(
     request: Request, authorization: str | None = Header(default=None)
 ) -> dict[str, Any] | JSONResponse:

@@ -14,8 +14,9 @@ from opentelemetry.context import Context
 from opentelemetry.propagate import extract
 from opentelemetry.trace import get_current_span
 
-from outrigger.gateway.body import openapi_body, parse_body
+from outrigger.gateway.body import openapi_body, read_body, sized
 from outrigger.gateway.errors import error_body
+from outrigger.gateway.openapi import error_responses
 from outrigger.gateway.schemas import ChatCompletionRequest
 from outrigger.llm.types import ChatRequest
 from outrigger.proxy.context import BadRequest, CallContext, Completion, ProxyError, Stream
@@ -94,21 +95,49 @@ CHAT_OPENAPI = openapi_body(
         "X-Outrigger-Cache": "'bypass': skip the cache",
         "traceparent": "W3C trace context",
     },
+    formats={
+        "X-Outrigger-Feature": {"pattern": FEATURE.pattern},
+        "X-Outrigger-Cache": {"enum": ["bypass"]},
+    },
 )
+CHAT_OPENAPI["responses"] = {
+    "200": {
+        "description": "The completion, or with stream: true its chunks as Server-Sent Events",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            # Each event (OpenAPI 3.1: ``schema`` describes one): a chunk as JSON, then [DONE].
+            "text/event-stream": {
+                "schema": {
+                    "type": "object",
+                    "required": ["data"],
+                    "properties": {"data": {"type": "string"}},
+                }
+            },
+        },
+    }
+}
+#: What a call through the proxy can answer besides 200 (see ProxyError and its subclasses).
+PROXY_ERRORS = error_responses(400, 401, 403, 404, 413, 429, 502, 503)
 
 
-@router.post("/v1/chat/completions", response_model=None, openapi_extra=CHAT_OPENAPI)
+@router.post(
+    "/v1/chat/completions",
+    response_model=None,
+    openapi_extra=CHAT_OPENAPI,
+    responses=PROXY_ERRORS,
+)
 async def chat_completions(request: Request) -> Response:
     proxy = _proxy(request)
     headers = request.headers
-    body = parse_body(await request.body(), headers.get("content-type"), ChatCompletionRequest)
+    raw = await request.body()
+    body = await read_body(raw, headers.get("content-type"), ChatCompletionRequest)
     try:
         tenant = await proxy.auth.tenant(headers.get("authorization"))
         trace_id, parent = caller_trace(headers)
         ctx = CallContext(
             tenant=tenant,
             feature=feature_of(headers.get("x-outrigger-feature")),
-            request=ChatRequest(body.model, body.message_dicts(), body.params(), body.stream),
+            request=await sized(len(raw), _chat_request, body),
             trace_id=trace_id,
             parent=parent,
             cache_bypass=_bypass(headers.get("x-outrigger-cache")),
@@ -126,6 +155,10 @@ async def chat_completions(request: Request) -> Response:
         media_type="text/event-stream",
         headers={**SSE_HEADERS, **_headers(ctx)},
     )
+
+
+def _chat_request(body: ChatCompletionRequest) -> ChatRequest:
+    return ChatRequest(body.model, body.message_dicts(), body.params(), body.stream)
 
 
 def _event(data: dict[str, Any]) -> bytes:
@@ -166,7 +199,7 @@ async def list_models(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/usage", response_model=None)
+@router.get("/v1/usage", response_model=None, responses=error_responses(400, 401))
 async def usage(
     request: Request,
     month: str | None = Query(default=None, description="YYYY-MM (UTC); default: this month"),

@@ -6,11 +6,12 @@ import base64
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from outrigger.embeddings.base import Vectors
-from outrigger.gateway.chat import caller_trace, feature_of, proxy_error
+from outrigger.gateway.body import openapi_body, read_body
+from outrigger.gateway.chat import FEATURE, PROXY_ERRORS, caller_trace, feature_of, proxy_error
 from outrigger.gateway.schemas import EmbeddingsRequest
 from outrigger.proxy.context import BadRequest, ProxyError
 from outrigger.proxy.embed_call import EmbedCall, Embedded
@@ -18,6 +19,17 @@ from outrigger.proxy.routing import ModelNotFound
 from outrigger.proxy.service import LlmProxy
 
 DEFAULT_FEATURE = "embeddings"
+# Read by hand, as chat's body is (gateway/body.py): bytes the JSON decoder cannot take are a
+# 400 naming the problem, and a large body is parsed off the event loop.
+EMBEDDINGS_OPENAPI = openapi_body(
+    EmbeddingsRequest,
+    headers={
+        "Authorization": "'Bearer <key>'",
+        "X-Outrigger-Feature": "the feature the call is counted under (default: embeddings)",
+        "traceparent": "W3C trace context",
+    },
+    formats={"X-Outrigger-Feature": {"pattern": FEATURE.pattern}},
+)
 
 
 class EmbeddingsOff(ModelNotFound):
@@ -30,30 +42,31 @@ def router_for(proxy: LlmProxy) -> APIRouter:
     embedder = proxy.embedder
     call = None if embedder is None else EmbedCall(proxy, embedder, proxy.settings.embeddings)
 
-    @router.post("/v1/embeddings", response_model=None)
-    async def embeddings(
-        body: EmbeddingsRequest,
-        request: Request,
-        authorization: str | None = Header(default=None),
-        x_outrigger_feature: str | None = Header(default=None),
-        traceparent: str | None = Header(default=None, description="W3C trace context"),
-    ) -> Response:
-        del traceparent  # declared for the OpenAPI document; read with tracestate below
+    @router.post(
+        "/v1/embeddings",
+        response_model=None,
+        openapi_extra=EMBEDDINGS_OPENAPI,
+        responses=PROXY_ERRORS,
+    )
+    async def embeddings(request: Request) -> Response:
+        headers = request.headers
+        raw = await request.body()
+        body = await read_body(raw, headers.get("content-type"), EmbeddingsRequest)
         try:
-            tenant = await proxy.auth.tenant(authorization)
+            tenant = await proxy.auth.tenant(headers.get("authorization"))
             if call is None:
                 raise EmbeddingsOff(
                     "this gateway serves no embeddings: install outrigger[embeddings] "
                     "and keep embeddings.serve on"
                 )
             check(call, body)
-            feature = feature_of(x_outrigger_feature, DEFAULT_FEATURE)
-            trace_id, parent = caller_trace(request.headers)
+            feature = feature_of(headers.get("x-outrigger-feature"), DEFAULT_FEATURE)
+            trace_id, parent = caller_trace(headers)
             done = await call(tenant, feature, body.texts(), trace_id, parent)
         except ProxyError as exc:
             return proxy_error(exc)
-        headers = {"X-Outrigger-Call-Id": done.call_id, "X-Outrigger-Deployment": done.deployment}
-        return JSONResponse(response_body(done, body.encoding_format), headers=headers)
+        ids = {"X-Outrigger-Call-Id": done.call_id, "X-Outrigger-Deployment": done.deployment}
+        return JSONResponse(response_body(done, body.encoding_format), headers=ids)
 
     return router
 

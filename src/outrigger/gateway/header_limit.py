@@ -1,0 +1,114 @@
+"""A limit on the request line and headers for uvicorn's httptools protocol.
+
+llhttp (under httptools) has no limit of its own, and httptools joins the pieces of a header
+value with ``bytes +=`` as they arrive: a 64 MB header cost seconds of CPU on the event loop
+before the app saw anything. uvicorn offers a knob for h11 only
+(``h11_max_incomplete_event_size``), so this subclass counts the bytes itself:
+
+* while a request's head is incomplete, every chunk read is counted; past the limit the client
+  gets a 431 and the connection is closed, so at most one read (≤ 256 KiB) beyond the limit
+  is ever parsed;
+* the URL and headers the parser hands over are counted exactly, so a head that arrives in
+  one read is held to the limit too: it never becomes a request, the client gets a 431.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from outrigger.gateway.errors import error_body
+
+#: Per header line: the ": " and CRLF llhttp has already stripped.
+_LINE_OVERHEAD = 4
+
+
+def header_limited(limit: int) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol, refusing a request line plus headers over ``limit``
+    bytes (uvicorn builds one protocol per connection, so the limit is a class attribute)."""
+
+    class Limited(HeaderLimitedProtocol):
+        max_bytes = limit
+
+    return Limited
+
+
+class HeaderLimitedProtocol(HttpToolsProtocol):
+    max_bytes = 65_536
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._in_head = False  # between a request's first byte and the end of its headers
+        self._read = 0  # bytes read while the head is incomplete
+        self._parsed = 0  # URL and header bytes the parser has handed over
+        self._over = False  # this request's head is over the limit: it never reaches the app
+        self._refused = False
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # what follows a refused head is never parsed
+        if self._in_head:
+            self._read += len(data)
+        super().data_received(data)
+        if self._over or (self._in_head and self._read > self.max_bytes):
+            self._refuse()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head, self._read, self._parsed = True, 0, 0
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + _LINE_OVERHEAD)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        if not self._over:  # else no request cycle starts: data_received answers 431
+            super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if not self._over:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if not self._over:
+            super().on_message_complete()
+
+    def _count(self, size: int) -> None:
+        self._parsed += size
+        self._over = self._over or self._parsed > self.max_bytes
+
+    def _refuse(self) -> None:
+        """Answer 431 and close (the parser is fed nothing more)."""
+        self._refused = True
+        if self.transport.is_closing():
+            return  # uvicorn refused it first (a parse error: 400)
+        if self.cycle is not None and not self.cycle.response_complete:
+            # A pipelined request behind a response still being sent: no 431 can be put in
+            # the middle of it; the connection closes once it is complete.
+            self.cycle.keep_alive = False
+            return
+        body = json.dumps(
+            error_body(
+                f"request line and headers over {self.max_bytes} bytes",
+                "invalid_request_error",
+                code="request_header_fields_too_large",
+            )
+        ).encode()
+        head = [STATUS_LINE[431]]
+        head += [
+            name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers
+        ]
+        head += [
+            b"content-type: application/json\r\n",
+            b"content-length: %d\r\n" % len(body),
+            b"connection: close\r\n\r\n",
+        ]
+        self.transport.write(b"".join(head) + body)
+        self.transport.close()
