@@ -7,9 +7,12 @@ without rebuilding the settings' defaults.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import SecretStr
+
+from outrigger.errors import ConfigError
 
 
 def secret_value(file: Path | None, value: SecretStr | str | None) -> str | None:
@@ -19,3 +22,20 @@ def secret_value(file: Path | None, value: SecretStr | str | None) -> str | None
     if isinstance(value, SecretStr):
         return value.get_secret_value()
     return value
+
+
+def file_or_env(file: Path | None, env: str | None, where: str) -> str | None:
+    """A key from a mounted file (``<where>_file``), else from the environment variable
+    named by ``<where>_env``; None when neither is configured. Missing sources are a
+    ``ConfigError`` naming the setting."""
+    if file is not None:
+        try:
+            return file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{where}_file: cannot read {file}: {exc.strerror}") from exc
+    if env is not None:
+        value = os.environ.get(env)
+        if value is None:
+            raise ConfigError(f"{where}_env: {env} is not set")
+        return value
+    return None

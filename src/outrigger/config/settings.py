@@ -27,6 +27,7 @@ from outrigger.config.llm import GatewaySettings, LlmSettings, TenancySettings
 from outrigger.embeddings.settings import EmbeddingSettings
 from outrigger.errors import ConfigError
 from outrigger.privacy.policy import PrivacyConfig, PrivacyPolicy
+from outrigger.secrets import secret_value
 from outrigger.vector.settings import VectorStoreSettings
 
 CONFIG_FILE_VAR = "OUTRIGGER_CONFIG_FILE"
@@ -150,8 +151,5 @@ class Settings(BaseSettings):
         return self.registry.path or self.data_dir / "registry"
 
     def storage_url(self) -> str:
-        if self.storage.url_file is not None:
-            return self.storage.url_file.read_text(encoding="utf-8").strip()
-        if self.storage.url is not None:
-            return self.storage.url.get_secret_value()
-        return f"sqlite:///{self.data_dir / 'outrigger.sqlite3'}"
+        url = secret_value(self.storage.url_file, self.storage.url)
+        return url or f"sqlite:///{self.data_dir / 'outrigger.sqlite3'}"

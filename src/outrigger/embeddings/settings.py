@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from outrigger.embeddings.base import Embedder
-from outrigger.errors import ConfigError
+from outrigger.secrets import file_or_env
 
 
 class EmbeddingSettings(BaseModel):
@@ -49,14 +48,7 @@ class EmbeddingSettings(BaseModel):
         return self
 
     def api_key(self) -> str | None:
-        if self.api_key_file is not None:
-            return self.api_key_file.read_text(encoding="utf-8").strip()
-        if self.api_key_env is not None:
-            value = os.environ.get(self.api_key_env)
-            if value is None:
-                raise ConfigError(f"embeddings.api_key_env: {self.api_key_env} is not set")
-            return value
-        return None
+        return file_or_env(self.api_key_file, self.api_key_env, "embeddings.api_key")
 
 
 def open_embedder(settings: EmbeddingSettings) -> Embedder:

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from outrigger.secrets import secret_value
 from outrigger.vector.base import VectorStore
 
 
@@ -38,9 +39,7 @@ class VectorStoreSettings(BaseModel):
         return self
 
     def resolved_url(self) -> str | None:
-        if self.url_file is not None:
-            return self.url_file.read_text(encoding="utf-8").strip()
-        return self.url.get_secret_value() if self.url is not None else None
+        return secret_value(self.url_file, self.url)
 
 
 def open_vector_store(
