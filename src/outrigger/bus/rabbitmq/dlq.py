@@ -1,8 +1,9 @@
 """The dead-letter queue as a real durable RabbitMQ queue.
 
 A dead letter is the original body, properties and headers, plus ``x-outrigger-*`` headers
-with the reason, so an operator sees everything with the broker's own tools
-(``rabbitmqctl list_queues``, the management UI's "get messages"). ``list`` peeks with
+with the reason (``bus/letters.py``, shared with Kafka's dead-letter topic), so an operator
+sees everything with the broker's own tools (``rabbitmqctl list_queues``, the management
+UI's "get messages"). ``list`` peeks with
 ``basic.get`` (no auto-ack) on a channel of its own and closes that channel, which gives
 every message back in its original position; ``replay`` re-publishes the chosen ones to the
 target queue through the default exchange (confirmed) before acknowledging their dead-letter
@@ -14,76 +15,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
 
 from aio_pika.abc import AbstractIncomingMessage
 
-from outrigger.bus.base import BusMessage, DeadLetter, Subscription, replay_message
+from outrigger.bus.base import DeadLetter, Subscription, replay_message
+from outrigger.bus.letters import decode_letter, encode_letter
 from outrigger.bus.rabbitmq.bus import RabbitBus, to_bus_message
 from outrigger.errors import TransientError
 
-PREFIX = "x-outrigger-"
-ID, CODE, REASON, ATTEMPTS = (
-    f"{PREFIX}{k}" for k in ("dead-letter-id", "reason-code", "reason", "attempts")
-)
-SOURCE, PIPELINE, FAILED_AT, ROUTING = (
-    f"{PREFIX}{k}" for k in ("source-queue", "pipeline", "failed-at", "original-routing-key")
-)
-_OURS = {ID, CODE, REASON, ATTEMPTS, SOURCE, PIPELINE, FAILED_AT, ROUTING}
 
-
-def encode_letter(letter: DeadLetter, queue: str) -> BusMessage:
-    original = letter.message
-    headers = dict(original.headers)
-    headers.update(
-        {
-            ID: letter.id,
-            CODE: letter.reason_code,
-            REASON: letter.reason,
-            ATTEMPTS: str(letter.attempts),
-            SOURCE: letter.source_queue,
-            PIPELINE: letter.pipeline or "",
-            FAILED_AT: letter.failed_at.isoformat(),
-            ROUTING: original.routing_key,
-        }
-    )
-    return BusMessage(original.body, queue, headers, original.message_id, original.content_type)
-
-
-def _int(text: str | None) -> int:
-    try:
-        return int(text or 0)
-    except ValueError:
-        return 0
-
-
-def _when(text: str | None) -> datetime:
-    try:
-        return datetime.fromisoformat(text) if text else datetime.now(UTC)
-    except ValueError:
-        return datetime.now(UTC)
-
-
-def decode_letter(raw: AbstractIncomingMessage) -> DeadLetter:
-    m = to_bus_message(raw)
-    h = m.headers
-    original = BusMessage(
-        m.body,
-        h.get(ROUTING, ""),
-        {k: v for k, v in h.items() if k not in _OURS},
-        m.message_id,
-        m.content_type,
-    )
-    return DeadLetter(
-        message=original,
-        reason_code=h.get(CODE, "unknown"),
-        reason=h.get(REASON, ""),
-        attempts=_int(h.get(ATTEMPTS)),
-        source_queue=h.get(SOURCE, ""),
-        pipeline=h.get(PIPELINE) or None,
-        id=h.get(ID) or m.message_id or f"delivery-{raw.delivery_tag}",
-        failed_at=_when(h.get(FAILED_AT)),
-    )
+def _letter(raw: AbstractIncomingMessage) -> DeadLetter:
+    return decode_letter(to_bus_message(raw), f"delivery-{raw.delivery_tag}")
 
 
 class RabbitDeadLetterQueue:
@@ -139,7 +81,7 @@ class RabbitDeadLetterQueue:
             return letters
         async with self._peek() as messages:
             async for raw in messages:
-                letters.append(decode_letter(raw))
+                letters.append(_letter(raw))
                 if len(letters) >= limit:
                     break
         return letters
@@ -150,7 +92,7 @@ class RabbitDeadLetterQueue:
         replayed = 0
         async with self._peek() as messages:
             async for raw in messages:
-                letter = decode_letter(raw)
+                letter = _letter(raw)
                 if wanted is not None and letter.id not in wanted:
                     continue  # stays: returned when the peek channel closes
                 await self._bus.publish(replay_message(letter, target.queue), exchange="")
