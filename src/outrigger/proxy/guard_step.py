@@ -16,6 +16,7 @@ from outrigger.guard.output import OutputValidator, repair_prompt
 from outrigger.llm.types import Usage, chunk_text, completion_text, content_text
 from outrigger.proxy.chain import Next
 from outrigger.proxy.context import Blocked, CallContext, Completion, ProxyError, Reply, Stream
+from outrigger.proxy.offload import run_sized, text_size
 from outrigger.proxy.replies import completion_body, completion_chunks
 from outrigger.telemetry.metrics import Metrics
 
@@ -51,7 +52,7 @@ class GuardStep:
 
     async def __call__(self, ctx: CallContext, call_next: Next) -> Reply:
         guard = self.resolved.get(ctx.feature, self.default)
-        self._screen(ctx, guard.injection)
+        await self._screen(ctx, guard.injection)
         canary = Canary() if guard.canary else None
         if canary is not None:
             ctx.request = replace(ctx.request, messages=_protect(ctx.request.messages, canary))
@@ -69,10 +70,10 @@ class GuardStep:
         return reply
 
     # -- injection ----------------------------------------------------------------------
-    def _screen(self, ctx: CallContext, policy: InjectionPolicy) -> None:
+    async def _screen(self, ctx: CallContext, policy: InjectionPolicy) -> None:
         if not policy.enabled:
             return
-        verdict = self._worst(ctx)
+        verdict = await run_sized(text_size(ctx.request.messages), self._worst, ctx)
         decision = policy.decide(verdict) if verdict is not None else "allow"
         if decision == "allow":
             return

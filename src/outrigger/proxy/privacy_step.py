@@ -8,7 +8,6 @@ The ledger and audit trail see only the redacted prompt and answer.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import hashlib
 from collections.abc import AsyncIterator, Mapping
@@ -21,6 +20,7 @@ from outrigger.privacy.policy import PrivacyConfig
 from outrigger.privacy.vault import Pseudonymizer
 from outrigger.proxy.chain import Next
 from outrigger.proxy.context import CallContext, Completion, Reply, Stream
+from outrigger.proxy.offload import OFFLOAD_CHARS, run_sized, text_size
 from outrigger.telemetry.metrics import Metrics
 
 
@@ -37,10 +37,10 @@ class PrivacyStep:
         if not policy.enabled:
             return await call_next(ctx)
         pseudo = Pseudonymizer(self.detectors[policy.mode], entities=policy.entities)
-        if policy.mode == "full":  # spaCy takes milliseconds: off the event loop
-            messages = await asyncio.to_thread(redact_messages, pseudo, ctx.request.messages)
-        else:
-            messages = redact_messages(pseudo, ctx.request.messages)
+        original = ctx.request.messages
+        # spaCy takes milliseconds on any text, the patterns only on large ones: off the loop.
+        size = OFFLOAD_CHARS + 1 if policy.mode == "full" else text_size(original)
+        messages = await run_sized(size, redact_messages, pseudo, original)
         vault = pseudo.vault
         if not len(vault):
             return await call_next(ctx)
