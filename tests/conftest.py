@@ -47,6 +47,25 @@ def rabbitmq_url() -> str:
     return RABBITMQ_URL
 
 
+@pytest.fixture(scope="session")
+def _tansu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The Kafka test broker, started for the session when nothing listens on 9092 (on a
+    fresh machine .ci/services.sh runs before the virtualenv that ships it exists)."""
+    from tests.kafka_broker import running_tansu
+
+    with running_tansu(log=tmp_path_factory.mktemp("tansu") / "tansu.log"):
+        yield
+
+
+@pytest.fixture
+def kafka_bootstrap(_tansu: None) -> str:
+    from tests.kafka_broker import BOOTSTRAP
+
+    host, _, port = BOOTSTRAP.rpartition(":")
+    require_service("Kafka (tansu)", host, int(port))
+    return BOOTSTRAP
+
+
 @pytest.fixture
 def postgres_url() -> str:
     require_service("PostgreSQL", "127.0.0.1", 5432)

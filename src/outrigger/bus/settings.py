@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from outrigger.bus.kafka.settings import KafkaSettings
 from outrigger.bus.rabbitmq.settings import RabbitSettings
 from outrigger.bus.registry import KINDS
 from outrigger.bus.sqlite.settings import SqliteBusSettings
@@ -25,6 +26,7 @@ class BusSettings(BaseModel):
     dead_letter_queue: str = "outrigger.dlq"
     sqlite: SqliteBusSettings = SqliteBusSettings()
     rabbitmq: RabbitSettings = RabbitSettings()
+    kafka: KafkaSettings = KafkaSettings()
 
     @field_validator("kind")
     @classmethod

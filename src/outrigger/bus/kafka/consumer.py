@@ -1,0 +1,302 @@
+"""One subscription's consumer: a consumer-group member that hands out deliveries one by one.
+
+- A poll task keeps the member alive (librdkafka needs ``consume`` calls within
+  ``max.poll.interval.ms``) and buffers records per partition in a ``PartitionWindow``;
+  partitions whose buffer is full are paused rather than left unpolled.
+- ``deliveries`` hands out records with at most ``prefetch`` unsettled, per-key ordered,
+  after the attempts log covers them (``leases``).
+- Offsets are committed manually by a commit task, every ``commit_interval_s``, and only up
+  to each partition's oldest unsettled record (``PartitionWindow.position``).
+- On a revoke (rebalance or close) the partition stops handing out, in-flight deliveries get
+  ``revoke_timeout_s`` to settle (not at close: they go back), then its position is committed
+  and its lease written; late settlements of a revoked partition are no-ops, and whoever gets
+  the partition re-reads what was not committed.
+- ``nack(requeue=True)`` keeps the record and hands it out again (a seek without the round
+  trip); its attempt grows and is logged first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, TopicPartition
+from confluent_kafka.aio import AIOConsumer
+
+from outrigger.bus.base import Delivery, Subscription
+from outrigger.bus.delivery import CallbackDelivery, Settle
+from outrigger.bus.kafka.leases import AttemptsLog, Partition
+from outrigger.bus.kafka.naming import routing_key_of, subscription_topics
+from outrigger.bus.kafka.records import from_record
+from outrigger.bus.kafka.settings import KafkaSettings
+from outrigger.bus.kafka.window import Entry, PartitionWindow
+from outrigger.errors import TransientError
+
+log = logging.getLogger(__name__)
+
+
+class GroupConsumer:
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        subscription: Subscription,
+        group: str,
+        attempts: AttemptsLog,
+        prefetch: int,
+    ) -> None:
+        self._settings = settings
+        self._sub = subscription
+        self._group = group
+        self._log = attempts
+        self._credit = asyncio.Semaphore(prefetch)
+        self._buffer = max(prefetch, settings.max_poll_records)
+        self._windows: dict[Partition, PartitionWindow] = {}
+        self._changed = asyncio.Event()  # records arrived, or a settlement freed a key
+        self._settled = asyncio.Event()  # for revokes waiting on in-flight work
+        self._paused: set[Partition] = set()
+        self._consumer: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._failure: BaseException | None = None
+        self._stopping = False  # no more polling (closing)
+        self._iterating = True  # a ``deliveries`` generator is running
+        self._closed = asyncio.Event()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        s = self._settings
+        config = {
+            **s.client_config(),
+            "group.id": self._group,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": s.session_timeout_ms,
+            "heartbeat.interval.ms": s.heartbeat_interval_ms,
+            "max.poll.interval.ms": s.max_poll_interval_ms,
+            "topic.metadata.refresh.interval.ms": s.metadata_refresh_ms,
+        }
+        self._consumer = AIOConsumer(config, max_workers=2)
+        names, regex = subscription_topics(self._sub)
+        await self._consumer.subscribe(
+            [*names, *([regex] if regex else [])],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        self._tasks = [
+            asyncio.create_task(self._poll(), name=f"kafka-poll-{self._group}"),
+            asyncio.create_task(self._commit_every(), name=f"kafka-commit-{self._group}"),
+        ]
+
+    async def close(self) -> None:
+        """Commit what is settled and leave the group; unsettled records are re-read by the
+        partition's next owner."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self._commit()
+        try:
+            await self._consumer.close()  # runs _on_revoke, which does not wait when closing
+        except Exception as exc:
+            log.debug("closing the Kafka consumer of %s: %r", self._group, exc)
+        self._windows.clear()
+        self._changed.set()
+
+    # -- handing out ------------------------------------------------------------------------
+
+    async def deliveries(self) -> AsyncGenerator[Delivery]:
+        try:
+            while True:
+                await self._credit.acquire()
+                try:
+                    found = await self._next()
+                except BaseException:
+                    self._credit.release()
+                    raise
+                if found is None:  # the bus was closed: the iteration ends, as on the others
+                    self._credit.release()
+                    return
+                partition, window, entry = found
+                message = entry.message
+                yield CallbackDelivery(
+                    message, entry.delivered, self._settler(partition, window, entry), self._credit
+                )
+        finally:
+            self._iterating = False
+            self._close_if_idle()
+
+    async def _next(self) -> tuple[Partition, PartitionWindow, Entry] | None:
+        while True:
+            if self._failure is not None:
+                raise TransientError(f"Kafka consumer {self._group} failed: {self._failure}")
+            if self._closed.is_set():
+                return None
+            found = next(((p, w) for p, w in self._windows.items() if w.has_eligible()), None)
+            if found is None:
+                self._changed.clear()
+                await self._changed.wait()
+                continue
+            partition, window = found
+            if window.needs_lease():
+                await self._log.write(partition, window.lease())
+                continue  # the partition may have been revoked meanwhile: look again
+            # Round robin: the partition goes to the back of the line.
+            self._windows[partition] = self._windows.pop(partition)
+            return partition, window, window.take()
+
+    def _settler(self, partition: Partition, window: PartitionWindow, entry: Entry) -> Settle:
+        async def settle(ack: bool, requeue: bool) -> None:
+            if self._windows.get(partition) is window:  # not once revoked and committed
+                window.settle(entry, done=ack or not requeue)
+                self._changed.set()
+            self._settled.set()
+            self._close_if_idle()
+
+        return settle
+
+    def _close_if_idle(self) -> None:
+        """Once the iteration ended and nothing handed out is unsettled, leave the group."""
+        if self._iterating or self._closed.is_set():
+            return
+        if all(w.outstanding() == 0 for w in self._windows.values()):
+            task = asyncio.get_running_loop().create_task(self.close())
+            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    # -- polling ----------------------------------------------------------------------------
+
+    async def _poll(self) -> None:
+        try:
+            while not self._stopping:
+                await self._flow_control()
+                room = self._buffer - sum(w.waiting() for w in self._windows.values())
+                batch = await self._consumer.consume(
+                    max(1, min(room, self._settings.max_poll_records)), 0.1
+                )
+                if self._accept(batch):
+                    self._changed.set()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("Kafka consumer %s stopped: %r", self._group, exc)
+            self._failure = exc
+            self._changed.set()
+
+    def _accept(self, batch: list[Message]) -> bool:
+        added = False
+        for m in batch:
+            error = m.error()
+            if error is not None:
+                self._on_error(error)
+                continue
+            topic, partition, offset = m.topic() or "", m.partition() or 0, m.offset() or 0
+            window = self._windows.get((topic, partition))
+            if window is None or window.revoked:
+                continue  # fetched just before a revoke: its next owner reads it again
+            key = m.key()
+            message = from_record(
+                m.value(), key if isinstance(key, bytes) else None, m.headers(),
+                routing_key_of(topic, self._sub),
+            )  # fmt: skip
+            window.add(offset, key if isinstance(key, bytes) else None, message)
+            added = True
+        return added
+
+    def _on_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            raise TransientError(f"fatal Kafka error: {error.str()}")
+        # Subscribed topics that do not exist yet, broker restarts: librdkafka retries.
+        log.debug("Kafka consumer %s: %s", self._group, error.str())
+
+    async def _flow_control(self) -> None:
+        """Pause partitions whose window is full (or all, when the buffer is), resume others."""
+        full = sum(w.waiting() for w in self._windows.values()) >= self._buffer
+        limit = self._settings.max_window
+        want = {p for p, w in self._windows.items() if full or w.size() >= limit}
+        pause, resume = want - self._paused, (self._paused - want) & set(self._windows)
+        if pause:
+            await self._consumer.pause([TopicPartition(*p) for p in pause])
+        if resume:
+            await self._consumer.resume([TopicPartition(*p) for p in resume])
+        self._paused = want
+
+    # -- committing -------------------------------------------------------------------------
+
+    async def _commit_every(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.commit_interval_s)
+            try:
+                await self._commit()
+            except Exception as exc:  # a rebalance in progress, a broker restart: next time
+                log.warning("Kafka commit for %s failed: %r", self._group, exc)
+
+    async def _commit(self, only: set[Partition] | None = None) -> None:
+        offsets: list[TopicPartition] = []
+        for partition, window in list(self._windows.items()):
+            if only is not None and partition not in only:
+                continue
+            position = window.position()
+            if position is None:
+                continue
+            lease = window.snapshot()
+            if lease.done != window.leased_done:
+                await self._log.write(partition, lease)
+                window.leased_done = lease.done
+            if position != window.committed:
+                offsets.append(TopicPartition(partition[0], partition[1], position))
+        if offsets:
+            await self._consumer.commit(offsets=offsets, asynchronous=False)
+            for tp in offsets:
+                if (found := self._windows.get((tp.topic, tp.partition))) is not None:
+                    found.committed = tp.offset
+
+    # -- rebalances (called by librdkafka from within ``consume``) ----------------------------
+
+    async def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        wanted = [(tp.topic, tp.partition) for tp in partitions]
+        leases = await self._log.read(wanted)
+        for partition in wanted:
+            self._windows[partition] = PartitionWindow(leases.get(partition))
+        self._paused -= set(wanted)
+        log.info("Kafka group %s: assigned %d partitions", self._group, len(wanted))
+
+    async def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        gone = {(tp.topic, tp.partition) for tp in partitions}
+        for partition in gone:
+            if partition in self._windows:
+                self._windows[partition].revoked = True
+        if not self._stopping:
+            await self._await_in_flight(gone)
+        try:
+            await self._commit(only=gone)
+        except Exception as exc:
+            log.warning("Kafka commit on revoke for %s failed: %r", self._group, exc)
+        for partition in gone:
+            self._windows.pop(partition, None)
+            self._paused.discard(partition)
+        log.info("Kafka group %s: revoked %d partitions", self._group, len(gone))
+
+    async def _await_in_flight(self, gone: set[Partition]) -> None:
+        def busy() -> bool:
+            return any(self._windows[p].outstanding() for p in gone if p in self._windows)
+
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._settings.revoke_timeout_s):
+                while busy():
+                    self._settled.clear()
+                    await self._settled.wait()
+
+    async def _on_lost(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:  # another member owns them now: commit nothing
+            window = self._windows.pop((tp.topic, tp.partition), None)
+            if window is not None:
+                window.revoked = True
+        log.warning("Kafka group %s: lost %d partitions", self._group, len(partitions))
