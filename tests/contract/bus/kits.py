@@ -121,7 +121,9 @@ def kafka_kit(bootstrap: str) -> BusKit:
     from tests.kafka_broker import settings_for_tests
 
     tag = uuid.uuid4().hex[:10]
-    exchange, dlq_name = f"outrigger.test.{tag}", f"outrigger.test.{tag}.dlq"
+    # Topics share one namespace: queues and the dead-letter topic stay outside the
+    # exchange's prefix, or a "#" binding would read them (docs/brokers.md).
+    exchange, dlq_name = f"outrigger.test.{tag}.events", f"outrigger.test.{tag}.dlq"
     settings = settings_for_tests(bootstrap, partitions=3)
 
     async def open_pair() -> Pair:
