@@ -10,8 +10,6 @@ import typer
 
 from outrigger._optional import require
 from outrigger.cli.common import PipelinesOption, configure_logging, with_pipelines
-from outrigger.runtime import load_models
-from outrigger.telemetry.tracing import tracer_for
 
 
 def gateway_command(
@@ -23,16 +21,12 @@ def gateway_command(
     /v1/usage, DELETE /v1/cache, POST /v1/models/{name}/predict, /healthz, /readyz and
     /metrics. SIGTERM drains requests and flushes the ledger and audit trail."""
     uvicorn = require("uvicorn", "gateway")
-    from outrigger.gateway.app import create_app
     from outrigger.gateway.server import server_config
-    from outrigger.proxy.service import build_proxy
+    from outrigger.runtime.gateway import build_gateway
 
     settings = with_pipelines(pipelines, **{"gateway.host": host, "gateway.port": port})
     configure_logging(settings.log_level, settings.telemetry.log_format)
-    pipeline_set, watcher = load_models(settings)
-    tracer, _ = tracer_for(settings.telemetry.otlp_endpoint, service="outrigger-gateway")
-    proxy = build_proxy(settings, tracer=tracer)
-    app = create_app(pipeline_set, watcher, proxy.metrics, proxy)
+    app = build_gateway(settings)
     # Everything built so far (modules, settings, compiled patterns) lives as long as the
     # process: out of the collector's reach, a full collection takes milliseconds instead of
     # a stall of 100+ ms in the middle of requests.

@@ -1,16 +1,11 @@
-"""The composition root: every dependency is built here, once, from the settings."""
+"""Loading what every command needs from the settings: the pipelines with their models,
+the event sanitiser and vaults, Outrigger's subscription, and a bus for one command."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
-
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import NoOpTracer, Tracer
 
 from outrigger.bus.base import DeadLetterQueue, EventBus, Subscription
 from outrigger.bus.registry import open_bus
@@ -20,21 +15,17 @@ from outrigger.engine.pipeline import OnBatch, PipelineSet, compile_pipelines
 from outrigger.engine.steps.base import Batching
 from outrigger.engine.steps.embed import VectorTarget
 from outrigger.engine.steps.llm import LlmClient
-from outrigger.engine.worker import Worker
 from outrigger.errors import ConfigError
 from outrigger.privacy.cipher import VaultCipher
 from outrigger.privacy.factory import open_detector
 from outrigger.privacy.persist import PersistedVaults
 from outrigger.privacy.sanitize import EventSanitizer, SaltedHasher
 from outrigger.privacy.stores import SqlVaultStore
-from outrigger.proxy.pipeline_client import PipelineEmbeddings, PipelineLlm
-from outrigger.proxy.service import LlmProxy, build_proxy, metrics_for, proxy_database
+from outrigger.proxy.pipeline_client import PipelineEmbeddings
+from outrigger.proxy.service import LlmProxy
 from outrigger.registry.serving import ModelWatcher, RegistryLoader, open_registry
-from outrigger.storage.base import IdempotencyStore
 from outrigger.storage.db import Database
-from outrigger.storage.factory import open_idempotency_store
 from outrigger.telemetry.metrics import Metrics
-from outrigger.telemetry.tracing import tracer_for
 
 
 def pipelines_path(settings: Settings) -> Path:
@@ -140,45 +131,6 @@ def subscription(settings: Settings, pipelines: PipelineSet) -> Subscription:
     return Subscription(settings.bus.queue, settings.bus.exchange, pipelines.bindings())
 
 
-@dataclass
-class Runtime:
-    settings: Settings
-    bus: EventBus
-    dlq: DeadLetterQueue
-    pipelines: PipelineSet
-    idempotency: IdempotencyStore
-    subscription: Subscription
-    watcher: ModelWatcher | None = None
-    metrics: Metrics = field(default_factory=Metrics)
-    tracer: Tracer = field(default_factory=NoOpTracer)
-    tracer_provider: TracerProvider | None = None
-    proxy: LlmProxy | None = None  # when a pipeline has an ``llm`` step
-    vault_db: Database | None = None  # persisted event vaults, when not the proxy's database
-
-    def worker(self) -> Worker:
-        return Worker(
-            self.bus,
-            self.dlq,
-            self.pipelines,
-            self.idempotency,
-            self.settings.worker,
-            self.subscription,
-            self.settings.bus.results_to,
-            metrics=self.metrics,
-            tracer=self.tracer,
-        )
-
-    async def close(self) -> None:
-        await self.bus.close()
-        await self.idempotency.close()
-        if self.proxy is not None:
-            await self.proxy.close()  # flushes the ledger and the audit trail
-        if self.tracer_provider is not None:
-            self.tracer_provider.shutdown()  # flushes the spans still buffered
-        if self.vault_db is not None:
-            await asyncio.to_thread(self.vault_db.dispose)
-
-
 async def open_bus_only(settings: Settings) -> tuple[EventBus, DeadLetterQueue]:
     bus, dlq = open_bus(settings.bus, settings.data_dir)
     await bus.start()
@@ -193,46 +145,3 @@ async def bus_session(settings: Settings) -> AsyncIterator[tuple[EventBus, DeadL
         yield bus, dlq
     finally:
         await bus.close()
-
-
-async def build_runtime(settings: Settings) -> Runtime:
-    metrics = metrics_for(settings)
-    tracer, provider = tracer_for(settings.telemetry.otlp_endpoint)
-    proxy: LlmProxy | None = None
-    vectors: VectorTarget | None = None
-    kinds = step_kinds(settings)
-    if kinds or settings.gateway.enabled:
-        serves = "embed" in kinds or settings.gateway.enabled  # else no embedder to load
-        proxy = await asyncio.to_thread(
-            partial(build_proxy, settings, metrics, tracer, embeddings=serves)
-        )
-        if "embed" in kinds:
-            try:
-                vectors = vector_target(proxy)
-            except ConfigError:
-                await proxy.close()
-                raise
-        proxy.start()
-    vault_db = None
-    if settings.privacy.vault_key_file is not None and proxy is None:
-        vault_db = await asyncio.to_thread(proxy_database, settings)
-    db = proxy.db if proxy is not None else vault_db
-    vaults = event_vaults(settings, db) if db is not None else None
-    pipelines, watcher = load_models(
-        settings, PipelineLlm(proxy) if proxy else None, vectors, vaults, metrics
-    )
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    bus, dlq = await open_bus_only(settings)
-    try:
-        store = await asyncio.to_thread(
-            open_idempotency_store, settings.storage_url(), settings.worker.idempotency_ttl_s
-        )
-    except BaseException:
-        await bus.close()
-        raise
-    sub = subscription(settings, pipelines)
-    await bus.declare(sub)
-    return Runtime(
-        settings, bus, dlq, pipelines, store, sub, watcher, metrics, tracer, provider, proxy,
-        vault_db,
-    )  # fmt: skip
