@@ -86,11 +86,12 @@ def publish(
     target = exchange if exchange is not None else settings.bus.exchange
     run(_publish(settings, message, target, pipelines))
     if note:
-        err.print(f"note: {note}", highlight=False)
+        err.print(f"note: {note}", highlight=False, soft_wrap=True)
     out.print(
         f"published {len(message.body)} bytes to {target or '(default)'} "
         f"with routing key {message.routing_key}",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -144,7 +145,7 @@ async def _tail(
     async with bus_session(settings) as (bus, _):
         await bus.declare(sub)  # from here on, every matching event is copied to us
         patterns = ", ".join(sub.bindings)
-        err.print(f"following {sub.exchange} for {patterns} (Ctrl-C stops)", highlight=False)
+        err.print(f"following {sub.exchange} for {patterns} (Ctrl-C stops)", soft_wrap=True)
         events = follow(
             bus, sub, types=types, rules=pipelines.plain_rules, count=count, timeout_s=timeout_s
         )
