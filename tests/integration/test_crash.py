@@ -2,7 +2,7 @@
 
 Every valid source event must end with exactly one distinct result id downstream; none
 lost. Duplicated deliveries of the *same* result id are allowed (at-least-once) and counted.
-Runs against the embedded SQLite bus and the machine's real RabbitMQ.
+Runs against the embedded SQLite bus, the machine's real RabbitMQ, Kafka (tansu).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from outrigger.config.settings import Settings
 from outrigger.demo.loans import LoanService, holdout_rows
 from outrigger.engine.results import result_id
 from tests.integration.worker_process import WorkerProcess
+from tests.kafka_broker import worker_env as kafka_worker_env
 from tests.rabbit_cleanup import delete_rabbit_objects
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -53,7 +54,13 @@ def _env(tmp: Path, kind: str, exchange: str, queue: str, dlq: str) -> dict[str,
     }
 
 
-@pytest.fixture(params=["sqlite", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("rabbitmq", marks=pytest.mark.rabbitmq),
+        pytest.param("kafka", marks=pytest.mark.kafka),
+    ]
+)
 async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Target]:
     tag = uuid.uuid4().hex[:8]
     exchange, queue, dlq = f"crash.{tag}.events", f"crash.{tag}.work", f"crash.{tag}.dlq"
@@ -61,6 +68,8 @@ async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     if request.param == "rabbitmq":
         env["OUTRIGGER_BUS__RABBITMQ__URL"] = request.getfixturevalue("rabbitmq_url")
         env["OUTRIGGER_BUS__RABBITMQ__DECLARE_EXCHANGES"] = "true"
+    if request.param == "kafka":
+        env.update(kafka_worker_env(request.getfixturevalue("kafka_bootstrap")))
     made = Target(env, exchange, [queue, dlq, f"crash.{tag}.results"])
     yield made
     if request.param == "rabbitmq":

@@ -240,6 +240,10 @@ class KafkaBus:
             async for delivery in deliveries:
                 yield delivery
 
+    def assigned(self) -> list[tuple[str, int]]:
+        """The partitions this process's consumers own now (for status and tests)."""
+        return sorted(p for consumer in self._consumers for p in consumer.assigned)
+
     async def depth(self, queue: str) -> int:
         """The group's lag: for each partition it reads, end offset minus committed offset
         (a partition without a commit counts from its first retained record)."""

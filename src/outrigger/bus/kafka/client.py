@@ -39,7 +39,9 @@ T = TypeVar("T")
 class AsyncProducer:
     """An idempotent, acks=all producer; ``send`` returns once the broker acknowledged."""
 
-    def __init__(self, config: dict[str, Any], timeout_s: float) -> None:
+    def __init__(
+        self, config: dict[str, Any], timeout_s: float, overrides: dict[str, Any] | None = None
+    ) -> None:
         self._timeout_s = timeout_s
         self._producer = Producer(
             {
@@ -48,6 +50,7 @@ class AsyncProducer:
                 "enable.idempotence": True,
                 "delivery.timeout.ms": int(timeout_s * 1000),
                 "linger.ms": 2,
+                **(overrides or {}),
             }
         )
         self._stop = threading.Event()

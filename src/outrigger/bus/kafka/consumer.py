@@ -111,6 +111,11 @@ class GroupConsumer:
         self._windows.clear()
         self._changed.set()
 
+    @property
+    def assigned(self) -> list[Partition]:
+        """The partitions this member owns now."""
+        return sorted(self._windows)
+
     # -- handing out ------------------------------------------------------------------------
 
     async def deliveries(self) -> AsyncGenerator[Delivery]:
