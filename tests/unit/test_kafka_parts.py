@@ -57,6 +57,8 @@ def test_cloudevents_headers_use_the_kafka_binding_on_the_wire() -> None:
     assert wire["ce_id"] == b"e1" and "cloudEvents_id" not in wire
     assert wire["content-type"] == b"application/json"
     assert record.key == b"loan-7", "the partitionkey extension is the record key"
+    typed = to_record(BusMessage(b"{}", "k", {"cloudEvents_datacontenttype": "text/plain"}))
+    assert dict(typed.headers) == {"content-type": b"text/plain"}, "never ce_datacontenttype"
     back = from_record(record.value, record.key, record.headers, "loans.x")
     assert back.headers["cloudEvents_id"] == "e1"
     assert back.headers[KEY_HEADER] == "loan-7"

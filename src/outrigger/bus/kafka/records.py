@@ -4,7 +4,8 @@
   and ``cloudEvents_<attr>`` inside Outrigger (the AMQP binding the engine reads and writes):
   mapped both ways here, at the bus edge.
 - ``content_type`` is the ``content-type`` header (structured mode:
-  ``application/cloudevents+json``); ``message_id`` the ``x-outrigger-message-id`` header.
+  ``application/cloudevents+json``), which is also where binary mode's ``datacontenttype``
+  goes; ``message_id`` is the ``x-outrigger-message-id`` header.
 - The record key is the CloudEvents ``partitionkey`` (binding: the key maps to it), else the
   key a consumed record carried (kept in the ``x-outrigger-partition-key`` header so a replay
   or a re-publish lands in the same partition), else none.
@@ -29,6 +30,8 @@ KEY_HEADER = "x-outrigger-partition-key"
 KEY_B64_HEADER = "x-outrigger-partition-key-b64"  # a key that is not UTF-8
 STRUCTURED = "application/cloudevents+json"
 _RESERVED = (CONTENT_TYPE, MESSAGE_ID, KEY_HEADER, KEY_B64_HEADER)
+#: The binding maps ``datacontenttype`` to the ``content-type`` header, never to ``ce_``.
+_DATACONTENTTYPE = (f"{INNER_PREFIX}datacontenttype", f"{WIRE_PREFIX}datacontenttype")
 
 Headers = list[tuple[str, str | bytes | None]]
 #: Headers as librdkafka hands them over.
@@ -47,15 +50,20 @@ class Record:
 def to_record(message: BusMessage) -> Record:
     headers: Headers = []
     for name, value in message.headers.items():
-        if name in _RESERVED:
+        if name in _RESERVED or name in _DATACONTENTTYPE:
             continue
         wire = WIRE_PREFIX + name[len(INNER_PREFIX) :] if name.startswith(INNER_PREFIX) else name
         headers.append((wire, value.encode("utf-8")))
-    if message.content_type is not None:
-        headers.append((CONTENT_TYPE, message.content_type.encode("utf-8")))
+    content_type = message.content_type or _datacontenttype(message.headers)
+    if content_type is not None:
+        headers.append((CONTENT_TYPE, content_type.encode("utf-8")))
     if message.message_id is not None:
         headers.append((MESSAGE_ID, message.message_id.encode("utf-8")))
     return Record(message.body, record_key(message), headers)
+
+
+def _datacontenttype(headers: Mapping[str, str]) -> str | None:
+    return next((headers[n] for n in _DATACONTENTTYPE if n in headers), None)
 
 
 def record_key(message: BusMessage) -> bytes | None:
