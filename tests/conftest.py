@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 RABBITMQ_URL = os.environ.get("OUTRIGGER_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+NATS_URL = os.environ.get("OUTRIGGER_TEST_NATS_URL", "nats://127.0.0.1:4222")
 REDIS_URL = os.environ.get("OUTRIGGER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get(
     "OUTRIGGER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -64,6 +65,12 @@ def kafka_bootstrap(_tansu: None) -> str:
     host, _, port = BOOTSTRAP.rpartition(":")
     require_service("Kafka (tansu)", host, int(port))
     return BOOTSTRAP
+
+
+@pytest.fixture
+def nats_url() -> str:
+    require_service("NATS", "127.0.0.1", 4222)
+    return NATS_URL
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from outrigger.demo.loans import LoanService, holdout_rows
 from outrigger.engine.results import result_id
 from tests.integration.worker_process import WorkerProcess
 from tests.kafka_broker import worker_env as kafka_worker_env
+from tests.nats_cleanup import delete_nats_objects
 from tests.rabbit_cleanup import delete_rabbit_objects
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -59,6 +60,7 @@ def _env(tmp: Path, kind: str, exchange: str, queue: str, dlq: str) -> dict[str,
         "sqlite",
         pytest.param("rabbitmq", marks=pytest.mark.rabbitmq),
         pytest.param("kafka", marks=pytest.mark.kafka),
+        pytest.param("nats", marks=pytest.mark.nats),
     ]
 )
 async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Target]:
@@ -70,8 +72,14 @@ async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         env["OUTRIGGER_BUS__RABBITMQ__DECLARE_EXCHANGES"] = "true"
     if request.param == "kafka":
         env.update(kafka_worker_env(request.getfixturevalue("kafka_bootstrap")))
+    if request.param == "nats":  # a killed worker's deliveries come back after ack_wait
+        env["OUTRIGGER_BUS__NATS__URL"] = request.getfixturevalue("nats_url")
+        env["OUTRIGGER_BUS__NATS__CREATE_STREAMS"] = "true"
+        env["OUTRIGGER_BUS__NATS__ACK_WAIT_S"] = str(VISIBILITY_TIMEOUT_S)
     made = Target(env, exchange, [queue, dlq, f"crash.{tag}.results"])
     yield made
+    if request.param == "nats":
+        await delete_nats_objects(env["OUTRIGGER_BUS__NATS__URL"], made.cleanup, [exchange, dlq])
     if request.param == "rabbitmq":
         await delete_rabbit_objects(env["OUTRIGGER_BUS__RABBITMQ__URL"], made.cleanup, [exchange])
 

@@ -26,6 +26,7 @@ KINDS: Final[Mapping[str, str]] = MappingProxyType(
         "memory": "outrigger.bus.memory",
         "rabbitmq": "outrigger.bus.rabbitmq",
         "kafka": "outrigger.bus.kafka",
+        "nats": "outrigger.bus.nats",
     }
 )
 

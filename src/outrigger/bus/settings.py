@@ -11,6 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from outrigger.bus.kafka.settings import KafkaSettings
+from outrigger.bus.nats.settings import NatsSettings
 from outrigger.bus.rabbitmq.settings import RabbitSettings
 from outrigger.bus.registry import KINDS
 from outrigger.bus.sqlite.settings import SqliteBusSettings
@@ -27,6 +28,7 @@ class BusSettings(BaseModel):
     sqlite: SqliteBusSettings = SqliteBusSettings()
     rabbitmq: RabbitSettings = RabbitSettings()
     kafka: KafkaSettings = KafkaSettings()
+    nats: NatsSettings = NatsSettings()
 
     @field_validator("kind")
     @classmethod
