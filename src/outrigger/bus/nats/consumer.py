@@ -62,7 +62,7 @@ class PullLoop:
                 wanted += 1
             got: list[Msg] = []
             try:
-                got = await self._pull(wanted)
+                got = await self._shielded_pull(wanted)
             finally:
                 for _ in range(wanted - len(got)):
                     self.credit.release()
@@ -70,6 +70,22 @@ class PullLoop:
                 return got
             if self.stopped or self.closed():
                 return []
+
+    async def _shielded_pull(self, wanted: int) -> list[Msg]:
+        """The pull runs in a task of its own that a cancelled consumer does not cancel:
+        cancelling nats-py inside ``fetch`` can leave it waiting forever (seen as a worker
+        that never stops on SIGTERM). The consumer waits for it (it ends within its long
+        poll) and gives back what it brought."""
+        pull = asyncio.ensure_future(self._pull(wanted))
+        try:
+            return await asyncio.shield(pull)
+        except asyncio.CancelledError:
+            done, _ = await asyncio.wait({pull}, timeout=FETCH_S + 1)
+            if done and not pull.cancelled() and pull.exception() is None:
+                for raw in pull.result():
+                    with contextlib.suppress(NatsError):
+                        await raw.nak()
+            raise
 
     async def _pull(self, wanted: int) -> list[Msg]:
         got: list[Msg] = []
