@@ -2,7 +2,7 @@
 
 Every valid source event must end with exactly one distinct result id downstream; none
 lost. Duplicated deliveries of the *same* result id are allowed (at-least-once) and counted.
-Runs against the embedded SQLite bus, the machine's real RabbitMQ, Kafka (tansu).
+Runs against the embedded SQLite bus, the machine's real RabbitMQ, Kafka (tansu) and Redis.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from tests.integration.worker_process import WorkerProcess
 from tests.kafka_broker import worker_env as kafka_worker_env
 from tests.nats_cleanup import delete_nats_objects
 from tests.rabbit_cleanup import delete_rabbit_objects
+from tests.redis_cleanup import delete_redis_keys
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 EVENTS = 2_000
@@ -60,6 +61,7 @@ def _env(tmp: Path, kind: str, exchange: str, queue: str, dlq: str) -> dict[str,
         "sqlite",
         pytest.param("rabbitmq", marks=pytest.mark.rabbitmq),
         pytest.param("kafka", marks=pytest.mark.kafka),
+        pytest.param("redis", marks=pytest.mark.redis),
         pytest.param("nats", marks=pytest.mark.nats),
     ]
 )
@@ -72,6 +74,10 @@ async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         env["OUTRIGGER_BUS__RABBITMQ__DECLARE_EXCHANGES"] = "true"
     if request.param == "kafka":
         env.update(kafka_worker_env(request.getfixturevalue("kafka_bootstrap")))
+    if request.param == "redis":  # a killed consumer's entries are claimed once this idle
+        env["OUTRIGGER_BUS__REDIS__URL"] = request.getfixturevalue("redis_url")
+        env["OUTRIGGER_BUS__REDIS__KEY_PREFIX"] = f"crash-{tag}"
+        env["OUTRIGGER_BUS__REDIS__CLAIM_IDLE_S"] = str(VISIBILITY_TIMEOUT_S)
     if request.param == "nats":  # a killed worker's deliveries come back after ack_wait
         env["OUTRIGGER_BUS__NATS__URL"] = request.getfixturevalue("nats_url")
         env["OUTRIGGER_BUS__NATS__CREATE_STREAMS"] = "true"
@@ -80,6 +86,8 @@ async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     yield made
     if request.param == "nats":
         await delete_nats_objects(env["OUTRIGGER_BUS__NATS__URL"], made.cleanup, [exchange, dlq])
+    if request.param == "redis":
+        await delete_redis_keys(env["OUTRIGGER_BUS__REDIS__URL"], f"crash-{tag}", [exchange])
     if request.param == "rabbitmq":
         await delete_rabbit_objects(env["OUTRIGGER_BUS__RABBITMQ__URL"], made.cleanup, [exchange])
 

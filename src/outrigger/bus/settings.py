@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from outrigger.bus.kafka.settings import KafkaSettings
 from outrigger.bus.nats.settings import NatsSettings
 from outrigger.bus.rabbitmq.settings import RabbitSettings
+from outrigger.bus.redis.settings import RedisBusSettings
 from outrigger.bus.registry import KINDS
 from outrigger.bus.sqlite.settings import SqliteBusSettings
 
@@ -27,6 +28,7 @@ class BusSettings(BaseModel):
     dead_letter_queue: str = "outrigger.dlq"
     sqlite: SqliteBusSettings = SqliteBusSettings()
     rabbitmq: RabbitSettings = RabbitSettings()
+    redis: RedisBusSettings = RedisBusSettings()
     kafka: KafkaSettings = KafkaSettings()
     nats: NatsSettings = NatsSettings()
 
