@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -28,10 +29,8 @@ async def names(redis_url: str) -> AsyncIterator[dict[str, str]]:
     await delete_redis_keys(redis_url, made["prefix"], [made["exchange"]])
 
 
-async def _bus(url: str, names: dict[str, str], **settings: object) -> RedisBus:
-    bus = RedisBus(
-        RedisBusSettings(url=SecretStr(url), key_prefix=names["prefix"], **settings)  # type: ignore[arg-type]
-    )
+async def _bus(url: str, names: dict[str, str], **settings: Any) -> RedisBus:
+    bus = RedisBus(RedisBusSettings(url=SecretStr(url), key_prefix=names["prefix"], **settings))
     await bus.start()
     return bus
 
@@ -56,6 +55,10 @@ async def _collect(bus: RedisBus, sub: Subscription, into: list[str]) -> None:
     async for delivery in bus.consume(sub, prefetch=100):
         into.append(delivery.message.message_id or "")
         await delivery.ack()
+
+
+async def _first(stream: AsyncIterator[Delivery]) -> Delivery:
+    return await anext(stream)
 
 
 async def _until(predicate: object, timeout: float) -> bool:
@@ -198,9 +201,12 @@ async def test_a_dead_followers_group_is_reaped(redis_url: str, names: dict[str,
     live = await _bus(redis_url, names, claim_idle_s=0.3)
     work = Subscription(names["queue"], ex, ("claims.#",))
     stream = live.consume(work, prefetch=1)
-    task = asyncio.create_task(anext(stream))
+    task = asyncio.create_task(_first(stream))
     try:
-        groups = lambda: live.client.xinfo_groups(ex)  # noqa: E731
+
+        async def groups() -> list[Any]:
+            return list(await live.client.xinfo_groups(ex))
+
         for _ in range(40):
             if all(g["name"] != tail.queue.encode() for g in await groups()):
                 break
@@ -223,7 +229,7 @@ async def test_a_stopped_followers_group_goes_at_once(
     try:
         tail = Subscription(f"{names['queue']}.tail", ex, ("#",), temporary=True)
         stream = bus.consume(tail, prefetch=1)
-        task = asyncio.create_task(anext(stream))
+        task = asyncio.create_task(_first(stream))
         await asyncio.sleep(0.2)
         await bus.publish(_msg(1), exchange=ex)
         assert (await task).message.message_id == "m-1"
