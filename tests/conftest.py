@@ -73,6 +73,28 @@ def nats_url() -> str:
     return NATS_URL
 
 
+@pytest.fixture(scope="session")
+def sqs_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An SQS endpoint for the session: moto's server mode (SQS itself is out of reach), or
+    OUTRIGGER_TEST_SQS_ENDPOINT. Fake credentials come from the environment, boto3's chain."""
+    from tests import sqs_server
+
+    before = sqs_server.use_fake_credentials()
+    try:
+        if sqs_server.ENDPOINT:
+            yield sqs_server.ENDPOINT
+            return
+        if not sqs_server.moto_available():
+            reason = "moto[server] is not installed (the dev extra has it)"
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(f"{reason}, and CI=true requires the SQS tests")
+            pytest.skip(reason)
+        with sqs_server.running_moto(tmp_path_factory.mktemp("moto") / "moto.log") as url:
+            yield url
+    finally:
+        sqs_server.restore(before)
+
+
 @pytest.fixture
 def postgres_url() -> str:
     require_service("PostgreSQL", "127.0.0.1", 5432)

@@ -25,6 +25,7 @@ KINDS: Final[Mapping[str, str]] = MappingProxyType(
         "sqlite": "outrigger.bus.sqlite",
         "memory": "outrigger.bus.memory",
         "rabbitmq": "outrigger.bus.rabbitmq",
+        "sqs": "outrigger.bus.sqs",
         "redis": "outrigger.bus.redis",
         "kafka": "outrigger.bus.kafka",
         "nats": "outrigger.bus.nats",

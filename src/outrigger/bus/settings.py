@@ -16,6 +16,7 @@ from outrigger.bus.rabbitmq.settings import RabbitSettings
 from outrigger.bus.redis.settings import RedisBusSettings
 from outrigger.bus.registry import KINDS
 from outrigger.bus.sqlite.settings import SqliteBusSettings
+from outrigger.bus.sqs.settings import SqsSettings
 
 
 class BusSettings(BaseModel):
@@ -28,6 +29,7 @@ class BusSettings(BaseModel):
     dead_letter_queue: str = "outrigger.dlq"
     sqlite: SqliteBusSettings = SqliteBusSettings()
     rabbitmq: RabbitSettings = RabbitSettings()
+    sqs: SqsSettings = SqsSettings()
     redis: RedisBusSettings = RedisBusSettings()
     kafka: KafkaSettings = KafkaSettings()
     nats: NatsSettings = NatsSettings()
