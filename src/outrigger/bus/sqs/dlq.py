@@ -20,7 +20,7 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from outrigger.bus.base import DeadLetter, Subscription, replay_message
+from outrigger.bus.base import REPLAYED_FROM_HEADER, DeadLetter, Subscription, replay_message
 from outrigger.bus.letters import decode_letter, encode_letter
 from outrigger.bus.sqs.bus import SqsBus
 from outrigger.bus.sqs.codec import from_sqs
@@ -105,10 +105,14 @@ class SqsDeadLetterQueue:
         await self._bus.declare(target)
         wanted = None if ids is None else set(ids)
         replayed = 0
+        sent: set[str] = set()
         async with self._peek() as (letters, deleted):
             async for letter, receipt in letters:
                 if wanted is not None and letter.id not in wanted:
                     continue  # goes back when the peek ends
+                if letter.message.headers.get(REPLAYED_FROM_HEADER) in sent:
+                    continue  # replayed by this very call and failed again: not twice
+                sent.add(letter.id)
                 await self._bus.send(target.queue, replay_message(letter, target.queue))
                 await self._bus.settler.ack(receipt)  # only once the target has it
                 deleted.add(receipt)
