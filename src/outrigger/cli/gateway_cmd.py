@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
-from outrigger._optional import require
 from outrigger.cli.common import PipelinesOption, configure_logging, with_pipelines
+from outrigger.optional import require
 
 
 def gateway_command(

@@ -18,10 +18,10 @@ import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
-from outrigger._optional import require
 from outrigger.embeddings.base import Vectors, l2_normalise
 from outrigger.embeddings.files import MINILM_INT8_ONNX, MINILM_TOKENIZER, verified
 from outrigger.embeddings.requantize import integer_matmul_model
+from outrigger.optional import require
 
 MINILM_ID = "all-MiniLM-L6-v2-int8"
 #: ``int8``: integer products for constant weights (faster; cosine ~0.99 with ``float``).

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from outrigger._optional import require
 from outrigger.embeddings.base import Vectors, l2_normalise
 from outrigger.errors import OutriggerError, TransientError
+from outrigger.optional import require
 
 
 class EmbeddingError(OutriggerError):

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from outrigger._optional import require
+from outrigger.optional import require
 
 INT8 = 3  # onnx.TensorProto.INT8
 

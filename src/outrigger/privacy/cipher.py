@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from outrigger._optional import require
 from outrigger.errors import ConfigError, OutriggerError
+from outrigger.optional import require
 
 _VERSION: Final = b"\x01"
 _KEY_BYTES: Final = 32

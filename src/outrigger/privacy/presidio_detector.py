@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from outrigger._optional import require
 from outrigger.errors import MissingExtraError
+from outrigger.optional import require
 from outrigger.privacy import entities as E
 from outrigger.privacy.base import Span, resolve_overlaps
 from outrigger.privacy.patterns import ALL_SPECS

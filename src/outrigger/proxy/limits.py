@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Protocol, TypeVar
 
-from outrigger._optional import require
 from outrigger.errors import TransientError
+from outrigger.optional import require
 
 SLOT_S = 5
 SLOTS = 12  # 12 x 5 s = one sliding minute

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from outrigger._optional import require
+from outrigger.optional import require
 from outrigger.registry.base import BlobExists
 
 

@@ -10,8 +10,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from outrigger._optional import require
 from outrigger.config.settings import Settings
+from outrigger.optional import require
 from outrigger.runtime.loading import load_models
 from outrigger.telemetry.tracing import tracer_for
 

@@ -18,8 +18,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from outrigger._optional import require
 from outrigger.errors import ConfigError
+from outrigger.optional import require
 
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -24,7 +24,7 @@ from opentelemetry.trace import Span, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from outrigger import __version__
-from outrigger._optional import require
+from outrigger.optional import require
 
 PROPAGATOR = TraceContextTextMapPropagator()
 

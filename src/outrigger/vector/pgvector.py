@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from numpy.typing import ArrayLike
 from sqlalchemy.dialects import postgresql as pg
 
-from outrigger._optional import require
 from outrigger.errors import ConfigError
+from outrigger.optional import require
 from outrigger.vector.base import (
     Filter,
     Payload,

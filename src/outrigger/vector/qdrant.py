@@ -25,7 +25,7 @@ from typing import Any
 
 from numpy.typing import ArrayLike
 
-from outrigger._optional import require
+from outrigger.optional import require
 from outrigger.vector.base import (
     Filter,
     Payload,

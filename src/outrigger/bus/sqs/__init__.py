@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from outrigger._optional import require
 from outrigger.bus.base import DeadLetterQueue, EventBus
+from outrigger.optional import require
 
 if TYPE_CHECKING:
     from outrigger.bus.settings import BusSettings
