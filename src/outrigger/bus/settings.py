@@ -11,10 +11,10 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from outrigger.bus.kafka.settings import KafkaSettings
+from outrigger.bus.kinds import KINDS
 from outrigger.bus.nats.settings import NatsSettings
 from outrigger.bus.rabbitmq.settings import RabbitSettings
 from outrigger.bus.redis.settings import RedisBusSettings
-from outrigger.bus.registry import KINDS
 from outrigger.bus.sqlite.settings import SqliteBusSettings
 from outrigger.bus.sqs.settings import SqsSettings
 
@@ -22,7 +22,7 @@ from outrigger.bus.sqs.settings import SqsSettings
 class BusSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: str = "sqlite"  # one of ``bus.registry.KINDS``
+    kind: str = "sqlite"  # one of ``bus.kinds.KINDS``
     exchange: str = "domain.events"  # where the core services publish domain events
     result_exchange: str | None = None  # where result events go; default: ``exchange``
     queue: str = "outrigger.pipelines"  # Outrigger's own durable queue
