@@ -194,6 +194,36 @@ async def test_results_of_one_key_keep_the_order_of_their_events(names: Names) -
         assert of_key == sorted(of_key), f"results of loan-{k} out of order"
 
 
+async def test_results_carry_the_record_key_of_their_event(names: Names) -> None:
+    """A core service keys its records (no CloudEvents ``partitionkey``): each result is
+    keyed the same way, so it lands in the partition of its event's key downstream."""
+    bus = await names.bus()
+    await bus.create([names.topic(SUBMITTED)], partitions=2)
+    await bus.create([names.topic(COMPLETED)], partitions=1)
+    worker = worker_for(await names.bus(), names, prefetch=8)
+    await bus.declare(worker.subscription)
+    producer = Producer(raw_config(names))
+    service = LoanService(holdout_rows(), random.Random(11))
+    keys = {}
+    for n in range(6):
+        event_id, message = service.cloudevent()
+        keys[event_id] = f"loan-{n}".encode()
+        producer.produce(names.topic(SUBMITTED), message.body, keys[event_id],
+                         headers=[("content-type", b"application/cloudevents+json")])  # fmt: skip
+    await asyncio.to_thread(producer.flush, 10)
+    stop = asyncio.Event()
+    run = asyncio.create_task(worker.run(stop))
+    try:
+        await wait_until(lambda: worker.stats.results >= 6, 60)
+    finally:
+        stop.set()
+        await run
+    records = await asyncio.to_thread(raw_records, names, names.topic(COMPLETED), 6)
+    got = {json.loads(r.value())["correlationid"]: r.key() for r in records}
+    assert got == keys
+    assert all(json.loads(r.value())["partitionkey"] == r.key().decode() for r in records)
+
+
 async def test_a_revoke_commits_only_contiguous_settled_work(names: Names) -> None:
     """Offsets 1 and 2 settled, 0 not: the commit stays at 0, and the next owner hands out
     only offset 0 (as a redelivery), because the attempts log says 1 and 2 were settled."""

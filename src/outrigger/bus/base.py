@@ -23,6 +23,9 @@ from typing import Protocol, runtime_checkable
 ROUTING_KEY_HEADER = "x-outrigger-routing-key"
 #: Header set on a message re-queued from the dead-letter queue: the dead letter's id.
 REPLAYED_FROM_HEADER = "x-outrigger-replayed-from"
+#: Header that carries the key a consumed message was partitioned by (a Kafka record key),
+#: so a replay, a re-publish or the message's result lands in the same partition.
+PARTITION_KEY_HEADER = "x-outrigger-partition-key"
 
 
 @dataclass(frozen=True, slots=True)

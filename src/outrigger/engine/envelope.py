@@ -20,17 +20,19 @@ import binascii
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from outrigger.bus.base import BusMessage
+from outrigger.bus.base import PARTITION_KEY_HEADER, BusMessage
 from outrigger.errors import MalformedEvent
 
 BINARY_PREFIXES = ("cloudEvents_", "cloudEvents:", "ce_", "ce-")
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 TRACE_HEADERS = ("traceparent", "tracestate")
+#: The CloudEvents partitioning extension: results keep their cause's key.
+PARTITION_KEY = "partitionkey"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,10 @@ def parse_event(message: BusMessage, plain_rules: Sequence[PlainRule], max_bytes
     size = len(message.body)
     if size > max_bytes:
         raise MalformedEvent("oversized", f"event is {size} bytes; the limit is {max_bytes}")
+    return _keyed(_decode(message, plain_rules), message)
+
+
+def _decode(message: BusMessage, plain_rules: Sequence[PlainRule]) -> Event:
     trace = {k: message.headers[k] for k in TRACE_HEADERS if k in message.headers}
     binary = _binary_attributes(message.headers)
     if binary:
@@ -110,6 +116,15 @@ def parse_event(message: BusMessage, plain_rules: Sequence[PlainRule], max_bytes
     if "specversion" in obj or content_type == STRUCTURED_CONTENT_TYPE:
         return _from_structured(obj, trace)
     return _from_plain(obj, message, plain_rules, trace)
+
+
+def _keyed(event: Event, message: BusMessage) -> Event:
+    """The broker's partition key (a Kafka record key) as the CloudEvents ``partitionkey``
+    extension when the event has none, so its results are keyed the same way."""
+    key = message.headers.get(PARTITION_KEY_HEADER)
+    if not key or PARTITION_KEY in event.extensions:
+        return event
+    return replace(event, extensions={**event.extensions, PARTITION_KEY: key})
 
 
 def _json_object(body: bytes) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from outrigger.bus.base import BusMessage
-from outrigger.engine.envelope import STRUCTURED_CONTENT_TYPE, Event
+from outrigger.engine.envelope import PARTITION_KEY, STRUCTURED_CONTENT_TYPE, Event
 
 
 def result_id(source_event_id: str, pipeline: str, version: str | int) -> str:
@@ -43,6 +43,9 @@ def encode_result(
     }
     if cause.subject:
         attributes["subject"] = cause.subject
+    key = cause.extensions.get(PARTITION_KEY)
+    if isinstance(key, str) and key:  # the result is partitioned like its cause
+        attributes[PARTITION_KEY] = key
     headers = dict(trace)
     if mode == "binary":
         for key, value in attributes.items():

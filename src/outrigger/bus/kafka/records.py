@@ -20,13 +20,13 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from outrigger.bus.base import BusMessage
+from outrigger.bus.base import PARTITION_KEY_HEADER, BusMessage
 
 WIRE_PREFIX = "ce_"  # the Kafka binding
 INNER_PREFIX = "cloudEvents_"  # the AMQP binding, which the engine writes
 CONTENT_TYPE = "content-type"
 MESSAGE_ID = "x-outrigger-message-id"
-KEY_HEADER = "x-outrigger-partition-key"
+KEY_HEADER = PARTITION_KEY_HEADER
 KEY_B64_HEADER = "x-outrigger-partition-key-b64"  # a key that is not UTF-8
 STRUCTURED = "application/cloudevents+json"
 _RESERVED = (CONTENT_TYPE, MESSAGE_ID, KEY_HEADER, KEY_B64_HEADER)
