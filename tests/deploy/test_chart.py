@@ -15,10 +15,27 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from outrigger.bus.base import Subscription
+from outrigger.bus.kafka.bus import KafkaBus
+from outrigger.bus.kafka.naming import subscription_topics
+from outrigger.bus.nats.naming import entity_name
+from outrigger.bus.redis.bus import RedisBus
+from outrigger.bus.sqs.bus import SqsBus
 from outrigger.cli.gateway_cmd import gateway_command
 from outrigger.config.settings import CONFIG_FILE_VAR, Settings
+from tests.deploy.brokers import (
+    BROKER_VALUES,
+    BROKERS,
+    BUS_NAMES,
+    IN_PROCESS,
+    SQS_HOST,
+    SQS_REGION,
+    render_bus,
+    worker_bus_settings,
+    worker_env,
+)
 from tests.deploy.conftest import PROFILES, render_profile
-from tests.deploy.render import CHART, Rendered, containers, user_values
+from tests.deploy.render import CHART, RELEASE, Rendered, containers, user_values
 
 EXPECTED_KINDS = {
     "default": {"CiliumNetworkPolicy": 2, "HorizontalPodAutoscaler": 2},
@@ -367,10 +384,225 @@ def test_compliance_profile_refuses_unsafe_values(helm: Any, case: str) -> None:
         {"networkPolicy": {"flavor": "calico"}},
         {"networkpolicy": {"enabled": False}},
         {"image": {"digest": "latest"}},
-        {"config": {"bus": {"kind": "kafka"}}},
+        {"config": {"bus": {"kind": "kinesis"}}},
+        {"config": {"bus": {"kafka": {"saslMechanism": "GSSAPI"}}}},
+        {"keda": {"sqs": {"identityOwner": "pod"}}},
         {"secrets": {"providers": [{"name": "OpenAI", "secretName": "s", "key": "k"}]}},
     ],
 )
 def test_values_schema_rejects_mistakes(helm: Any, change: dict[str, Any]) -> None:
     with pytest.raises(helm.HelmValuesError):
         render_profile(helm, "default", change)
+
+
+# --- KEDA on every broker: the trigger watches the backlog the worker really consumes -------------
+
+
+def the_trigger(rendered: Rendered) -> dict[str, Any]:
+    (scaled,) = rendered.of_kind("ScaledObject")
+    assert scaled["spec"]["scaleTargetRef"]["name"] == f"{RELEASE}-outrigger-worker"
+    (trigger,) = scaled["spec"]["triggers"]
+    return typing.cast(dict[str, Any], trigger)
+
+
+def auth_of(rendered: Rendered, trigger: dict[str, Any]) -> dict[str, Any]:
+    auth = rendered.get("TriggerAuthentication", trigger["authenticationRef"]["name"])
+    return typing.cast(dict[str, Any], auth["spec"])
+
+
+def worker_secrets(rendered: Rendered) -> set[tuple[str, str]]:
+    """(Secret, key) pairs the worker mounts."""
+    volumes = pod_spec(rendered.component("Deployment", "worker"))["volumes"]
+    return {
+        (source["secret"]["name"], item["key"])
+        for volume in volumes
+        if "projected" in volume
+        for source in volume["projected"]["sources"]
+        for item in source["secret"]["items"]
+    }
+
+
+def test_keda_on_kafka_watches_the_workers_consumer_group(
+    helm: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    rendered = render_bus(helm, "kafka")
+    bus = worker_bus_settings(rendered, monkeypatch, tmp_path)
+    trigger = the_trigger(rendered)
+    meta = trigger["metadata"]
+    assert trigger["type"] == "kafka"
+    assert meta["consumerGroup"] == KafkaBus(bus.kafka).group(bus.queue)
+    assert meta["bootstrapServers"] == bus.kafka.bootstrap_servers
+    # No topic: the group's lag over every topic it reads, the queue's own topic among them.
+    assert "topic" not in meta
+    assert bus.queue in subscription_topics(Subscription(bus.queue, bus.exchange))[0]
+    assert meta["lagThreshold"] == "200"
+    assert meta["offsetResetPolicy"] == "latest"  # start_at=declare: a new group starts at the end
+    assert (meta["sasl"], meta["tls"]) == ("scram_sha512", "enable")
+    assert bus.kafka.client_config()["sasl.mechanism"] == "SCRAM-SHA-512"
+    auth = auth_of(rendered, trigger)
+    (password,) = auth["secretTargetRef"]
+    assert password["parameter"] == "password"
+    assert (password["name"], password["key"]) in worker_secrets(rendered)
+    (username,) = auth["env"]
+    assert username["parameter"] == "username" and username["containerName"] == "worker"
+    assert worker_env(rendered)[username["name"]] == bus.kafka.sasl_username
+
+
+def test_keda_on_kafka_without_sasl_needs_no_credentials(helm: Any) -> None:
+    plain = {"config": {"bus": {"kafka": {"saslMechanism": "", "securityProtocol": "PLAINTEXT"}}}}
+    rendered = render_bus(helm, "kafka", plain)
+    trigger = the_trigger(rendered)
+    assert "authenticationRef" not in trigger and not rendered.of_kind("TriggerAuthentication")
+    assert {"sasl", "tls"}.isdisjoint(trigger["metadata"])
+    assert worker_secrets(rendered) == {("outrigger-llm-openai", "api-key")}
+    topic = render_bus(helm, "kafka", {"keda": {"kafka": {"topic": "acme.loans.submitted"}}})
+    assert the_trigger(topic)["metadata"]["topic"] == "acme.loans.submitted"
+
+
+def test_keda_on_nats_watches_the_queues_durable_consumer(
+    helm: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    rendered = render_bus(helm, "nats")
+    bus = worker_bus_settings(rendered, monkeypatch, tmp_path)
+    trigger = the_trigger(rendered)
+    meta = trigger["metadata"]
+    assert trigger["type"] == "nats-jetstream"
+    # The durable the bus declares for the queue, on the stream it creates for the exchange.
+    assert meta["consumer"] == entity_name(bus.queue) != bus.queue
+    assert meta["stream"] == entity_name(bus.exchange) != bus.exchange
+    assert meta["natsServerMonitoringEndpoint"] == "nats.messaging.svc.cluster.local:8222"
+    assert meta["account"] == "$G" and meta["lagThreshold"] == "200"
+    assert "authenticationRef" not in trigger
+    assert bus.nats.url_file is not None  # the worker reads its URL from the mounted Secret
+    owned = render_bus(helm, "nats", {"keda": {"nats": {"stream": "LOANS"}}})
+    assert the_trigger(owned)["metadata"]["stream"] == "LOANS"
+
+
+def test_keda_on_redis_watches_the_queues_group_on_the_exchange_stream(
+    helm: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    rendered = render_bus(helm, "redis")
+    bus = worker_bus_settings(rendered, monkeypatch, tmp_path)
+    trigger = the_trigger(rendered)
+    meta = trigger["metadata"]
+    assert trigger["type"] == "redis-streams"
+    assert meta["stream"] == RedisBus(bus.redis).keys.stream(bus.exchange, bus.queue)
+    assert meta["consumerGroup"] == bus.queue  # RedisBus.declare: XGROUP CREATE <stream> <queue>
+    assert meta["lagCount"] == "200" and "pendingEntriesCount" not in meta
+    assert meta["address"] == "redis.messaging.svc:6379"
+    (password,) = auth_of(rendered, trigger)["secretTargetRef"]
+    secret = BROKER_VALUES["redis"]["secrets"]["redisBus"]["secretName"]
+    assert (password["parameter"], password["name"], password["key"]) == (
+        "password",
+        secret,
+        "password",
+    )
+    assert (secret, "url") in worker_secrets(rendered), "the Secret the worker mounts"
+    assert bus.redis.url_file is not None
+
+
+@pytest.mark.parametrize("queue", [BUS_NAMES["queue"], "outrigger." + "very-long-name." * 6])
+def test_keda_on_sqs_watches_the_workers_queue(
+    helm: Any, queue: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    rendered = render_bus(helm, "sqs", {"config": {"bus": {"queue": queue}}})
+    bus = worker_bus_settings(rendered, monkeypatch, tmp_path)
+    trigger = the_trigger(rendered)
+    meta = trigger["metadata"]
+    assert trigger["type"] == "aws-sqs-queue"
+    name = SqsBus(bus.sqs).name(bus.queue)
+    assert name.endswith(".fifo") and len(name) <= 80
+    assert meta["queueURL"] == f"https://{SQS_HOST}/123456789012/{name}"
+    assert meta["awsRegion"] == bus.sqs.region == SQS_REGION
+    assert meta["queueLength"] == "200" and "awsEndpoint" not in meta
+    assert auth_of(rendered, trigger) == {
+        "podIdentity": {"provider": "aws", "identityOwner": "keda"}
+    }
+
+
+def test_keda_on_sqs_emulator_and_role(helm: Any) -> None:
+    extra = {
+        "config": {"bus": {"sqs": {"endpointUrl": "http://localstack.test.svc:4566/"}}},
+        "keda": {"sqs": {"accountId": "", "roleArn": "arn:aws:iam::123456789012:role/keda-sqs"}},
+    }
+    rendered = render_bus(helm, "sqs", extra)
+    trigger = the_trigger(rendered)
+    assert trigger["metadata"]["queueURL"] == "prod_outrigger-credit-risk.fifo"
+    assert trigger["metadata"]["awsEndpoint"] == "http://localstack.test.svc:4566/"
+    ref = {"provider": "aws", "roleArn": "arn:aws:iam::123456789012:role/keda-sqs"}
+    assert auth_of(rendered, trigger) == {"podIdentity": ref}
+
+
+@pytest.mark.parametrize("kind", BROKERS)
+def test_each_broker_kind_renders_a_consistent_worker(
+    helm: Any, kind: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    rendered = render_bus(helm, kind)
+    assert worker_bus_settings(rendered, monkeypatch, tmp_path).kind == kind
+    names = {n for d in rendered.of_kind("Deployment") for c in containers(d) for n in env_of(c)}
+    assert {n for n in names if not settings_knows(n)} == set()
+    mount_path = rendered.values["secrets"]["mountPath"]
+    for deployment in rendered.of_kind("Deployment"):
+        files = projected_files(deployment, mount_path)
+        for container in containers(deployment):
+            assert set(secret_files(env_of(container)).values()) == files
+    gateway = env_of(main_container(rendered, "gateway"))
+    assert not any(k.startswith("OUTRIGGER_BUS__") for k in gateway)
+    assert [
+        h["spec"]["scaleTargetRef"]["name"] for h in rendered.of_kind("HorizontalPodAutoscaler")
+    ] == [f"{RELEASE}-outrigger-gateway"]
+
+
+@pytest.mark.parametrize("kind", IN_PROCESS)
+def test_keda_refuses_an_in_process_bus(helm: Any, kind: str) -> None:
+    with pytest.raises(helm.HelmRenderError, match=f"the {kind} bus runs inside the worker pod"):
+        render_bus(helm, kind)
+    # Without KEDA it renders: the CPU HPA scales the worker.
+    rendered = render_bus(helm, kind, {"keda": {"enabled": False}})
+    assert not rendered.of_kind("ScaledObject")
+
+
+BROKER_REFUSALS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "nats without its URL Secret": (
+        "nats",
+        {"secrets": {"nats": {"secretName": ""}}},
+        "secrets.nats.secretName is required with the nats bus",
+    ),
+    "nats without a monitoring endpoint": (
+        "nats",
+        {"keda": {"nats": {"monitoringEndpoint": ""}}},
+        "keda.nats.monitoringEndpoint is required",
+    ),
+    "redis without its URL Secret": (
+        "redis",
+        {"secrets": {"redisBus": {"secretName": ""}}},
+        "secrets.redisBus.secretName is required with the redis bus",
+    ),
+    "redis without an address": (
+        "redis",
+        {"keda": {"redis": {"address": ""}}},
+        "keda.redis.address is required",
+    ),
+    "kafka without bootstrap servers": (
+        "kafka",
+        {"config": {"bus": {"kafka": {"bootstrapServers": ""}}}},
+        "config.bus.kafka.bootstrapServers is required",
+    ),
+    "kafka SASL without its password Secret": (
+        "kafka",
+        {"secrets": {"kafka": {"secretName": ""}}},
+        "secrets.kafka.secretName is required",
+    ),
+    "sqs behind plain NetworkPolicy without ranges": (
+        "sqs",
+        {"networkPolicy": {"flavor": "kubernetes", "broker": {"cidrs": []}}},
+        "networkPolicy.broker.cidrs is required with the sqs bus",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKER_REFUSALS))
+def test_a_broker_without_its_settings_is_refused(helm: Any, case: str) -> None:
+    kind, change, message = BROKER_REFUSALS[case]
+    with pytest.raises(helm.HelmRenderError, match=re.escape(message)):
+        render_bus(helm, kind, change)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.deploy.brokers import BROKERS, DEFAULT_PORTS, IN_PROCESS, SQS_HOST, render_bus
 from tests.deploy.netpol import Cluster, Endpoint, Host, Namespace, Pod, Unsupported
 from tests.deploy.render import Rendered
 
@@ -244,3 +245,81 @@ def test_fields_outside_the_modelled_subset_are_refused(rendered: dict[str, Rend
     world = WORLDS["default"](rendered["default"])
     with pytest.raises(Unsupported, match="toCIDR"):
         Cluster(policies, dns=world.dns).can_connect(world.worker, INTERNET, 443)
+
+
+# --- the worker reaches its own broker, whatever the bus kind -------------------------------------
+
+FLAVORS = ("cilium", "kubernetes")
+SQS = Host(SQS_HOST, "192.0.2.10")  # inside SQS_CIDR, the kubernetes flavor's range
+OTHER_AWS = Host("s3.eu-west-1.amazonaws.com", "203.0.113.99")
+
+
+def broker_pod(kind: str) -> Pod:
+    return Pod(Namespace("messaging"), {"app.kubernetes.io/name": kind}, kind)
+
+
+def broker_expectations(rendered: Rendered, kind: str) -> list[Expect]:
+    worker = Pod(Namespace(rendered.namespace), pod_labels(rendered, "worker"), "worker")
+    gateway = Pod(Namespace(rendered.namespace), pod_labels(rendered, "gateway"), "gateway")
+    expected = [Expect(worker, INTERNET, 443, False), Expect(worker, OTHER_AWS, 443, False)]
+    for other in BROKERS:
+        if other == "sqs":
+            expected += [Expect(worker, SQS, 443, kind == "sqs"), Expect(gateway, SQS, 443, False)]
+            continue
+        pod, port = broker_pod(other), DEFAULT_PORTS[other]
+        expected += [
+            Expect(worker, pod, port, other == kind),
+            Expect(worker, pod, port + 1, False),
+            Expect(gateway, pod, port, False),
+        ]
+    if kind == "sqs":
+        expected += [Expect(worker, SQS, 80, False)]
+    return expected
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+@pytest.mark.parametrize("kind", BROKERS + IN_PROCESS)
+def test_the_worker_reaches_only_its_own_broker(helm: Any, kind: str, flavor: str) -> None:
+    change = {"networkPolicy": {"flavor": flavor}, "keda": {"enabled": kind in BROKERS}}
+    rendered = render_bus(helm, kind, change)
+    policies = policies_of(rendered)
+    assert {p["kind"] for p in policies} == {
+        "cilium": {"CiliumNetworkPolicy"},
+        "kubernetes": {"NetworkPolicy"},
+    }[flavor]
+    cluster = Cluster(policies, dns=build_world(rendered, "ai-data", OPENAI, AZURE_OTHER).dns)
+    wrong = [
+        str(e)
+        for e in broker_expectations(rendered, kind)
+        if cluster.can_connect(e.src, e.dst, e.port, e.proto) != e.allowed
+    ]
+    assert wrong == []
+
+
+def test_broker_ports_and_labels_can_be_set(helm: Any) -> None:
+    peer = {"namespace": "kafka", "podLabels": {"strimzi.io/kind": "Kafka"}, "ports": [9093]}
+    rendered = render_bus(helm, "kafka", {"networkPolicy": {"broker": peer}})
+    cluster = Cluster(policies_of(rendered), dns=broker_pod("dns"))
+    worker = Pod(Namespace(rendered.namespace), pod_labels(rendered, "worker"), "worker")
+    strimzi = Pod(Namespace("kafka"), {"strimzi.io/kind": "Kafka"}, "kafka-0")
+    assert cluster.can_connect(worker, strimzi, 9093)
+    assert not cluster.can_connect(worker, strimzi, 9092)
+    assert not cluster.can_connect(worker, broker_pod("kafka"), 9093), "the default labels are gone"
+
+
+def test_sqs_host_is_looked_up_even_with_narrow_dns_names(helm: Any) -> None:
+    narrow = {"networkPolicy": {"dns": {"names": [{"matchPattern": "*.*.svc.cluster.local"}]}}}
+    rendered = render_bus(helm, "sqs", narrow)
+    world = build_world(rendered, "ai-data", OPENAI, AZURE_OTHER)
+    cluster = Cluster(policies_of(rendered), dns=world.dns)
+    assert cluster.may_resolve(world.worker, SQS_HOST)
+    assert cluster.can_connect(world.worker, SQS, 443)
+    assert not cluster.may_resolve(world.gateway, SQS_HOST)
+    assert not cluster.may_resolve(world.worker, OTHER_AWS.name)
+
+
+def test_a_broker_rule_for_the_wrong_port_is_caught(helm: Any) -> None:
+    rendered = render_bus(helm, "nats", {"networkPolicy": {"broker": {"ports": [4223]}}})
+    cluster = Cluster(policies_of(rendered), dns=broker_pod("dns"))
+    worker = Pod(Namespace(rendered.namespace), pod_labels(rendered, "worker"), "worker")
+    assert not cluster.can_connect(worker, broker_pod("nats"), 4222)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.deploy.brokers import BROKERS, render_bus
 from tests.deploy.conftest import require_tool
 from tests.deploy.render import Rendered
 
@@ -90,3 +91,20 @@ def test_crd_schemas_catch_broken_objects(
     assert len(results) == len(expected)
     for result, fragment in zip(results, expected, strict=True):
         assert fragment in (result["errors"] or ""), result
+
+
+def test_every_brokers_objects_match_their_schemas(
+    helm: Any, crd_validator: Validator, kubernetes_validate: Any
+) -> None:
+    """The KEDA trigger and authentication of each broker, and the policies reaching it."""
+    custom: list[dict[str, Any]] = []
+    for kind in BROKERS:
+        for flavor in ("cilium", "kubernetes"):
+            rendered = render_bus(helm, kind, {"networkPolicy": {"flavor": flavor}})
+            builtin = [o for o in rendered.objects if o["kind"] not in CUSTOM_KINDS]
+            errors = [schema_errors(kubernetes_validate, o, KUBE_VERSIONS[-1]) for o in builtin]
+            assert [e for e in errors if e] == [], (kind, flavor)
+            custom += [o for o in rendered.objects if o["kind"] in CUSTOM_KINDS]
+    assert {o["kind"] for o in custom} == CUSTOM_KINDS
+    results = crd_validator(custom)
+    assert [r for r in results if r["errors"]] == []

@@ -67,13 +67,60 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{/* Paths of the mounted secret files, relative to secrets.mountPath. */}}
-{{- define "outrigger.rabbitmqFile" -}}rabbitmq/url{{- end -}}
 {{- define "outrigger.storageFile" -}}storage/url{{- end -}}
 {{- define "outrigger.redisFile" -}}redis/url{{- end -}}
 {{- define "outrigger.providerFile" -}}{{ printf "providers/%s/api-key" . }}{{- end -}}
 
-{{- define "outrigger.usesRabbitmq" -}}
-{{- if eq .Values.config.bus.kind "rabbitmq" -}}true{{- end -}}
+{{/*
+The bus kinds that are a networked broker, each with the port its clients connect to (SQS:
+HTTPS to the AWS API). sqlite and memory are in-process: no broker to reach or scale on.
+*/}}
+{{- define "outrigger.brokerPorts" -}}
+{{- toJson (dict "rabbitmq" 5672 "kafka" 9092 "nats" 4222 "redis" 6379 "sqs" 443) -}}
+{{- end -}}
+
+{{- define "outrigger.usesBroker" -}}
+{{- if hasKey (include "outrigger.brokerPorts" . | fromJson) .Values.config.bus.kind -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+The worker's bus Secret, as JSON {values, secret, file, env, required}: which `secrets.*`
+entry, its mounted path and the *_FILE setting pointing at it; "" when the bus needs none
+(sqlite, memory, SQS: boto3's credential chain; Kafka without SASL).
+*/}}
+{{- define "outrigger.busSecret" -}}
+{{- $bus := .Values.config.bus -}}
+{{- $s := .Values.secrets -}}
+{{- if eq $bus.kind "rabbitmq" -}}
+{{- toJson (dict "values" "rabbitmq" "secret" $s.rabbitmq "file" "rabbitmq/url" "env" "OUTRIGGER_BUS__RABBITMQ__URL_FILE") -}}
+{{- else if eq $bus.kind "nats" -}}
+{{- toJson (dict "values" "nats" "secret" $s.nats "file" "nats/url" "env" "OUTRIGGER_BUS__NATS__URL_FILE") -}}
+{{- else if eq $bus.kind "redis" -}}
+{{- toJson (dict "values" "redisBus" "secret" $s.redisBus "file" "redis-bus/url" "env" "OUTRIGGER_BUS__REDIS__URL_FILE") -}}
+{{- else if and (eq $bus.kind "kafka") $bus.kafka.saslMechanism -}}
+{{- toJson (dict "values" "kafka" "secret" $s.kafka "file" "kafka/sasl-password" "env" "OUTRIGGER_BUS__KAFKA__SASL_PASSWORD_FILE") -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A NATS stream or consumer name, as the bus makes it (bus/nats/naming.py entity_name). */}}
+{{- define "outrigger.natsName" -}}
+{{- regexReplaceAll "[^A-Za-z0-9_-]" . "_" -}}
+{{- end -}}
+
+{{/* The SQS name of the worker's queue, as the bus makes it (bus/sqs/codec.py queue_name). */}}
+{{- define "outrigger.sqsQueueName" -}}
+{{- $sqs := .Values.config.bus.sqs -}}
+{{- $base := regexReplaceAll "[^A-Za-z0-9_-]" (printf "%s%s" $sqs.queuePrefix .Values.config.bus.queue) "-" -}}
+{{- $room := ternary 75 80 $sqs.fifo -}}
+{{- if gt (len $base) $room -}}
+{{- $base = printf "%s-%s" (trunc (int (sub $room 13)) $base) (trunc 12 (sha256sum $base)) -}}
+{{- end -}}
+{{- printf "%s%s" $base (ternary ".fifo" "" $sqs.fifo) -}}
+{{- end -}}
+
+{{/* The AWS host of SQS in the configured region (what boto3 calls without endpointUrl). */}}
+{{- define "outrigger.sqsHost" -}}
+{{- printf "sqs.%s.amazonaws.com" .Values.config.bus.sqs.region -}}
 {{- end -}}
 
 {{/* Checks that a regulated namespace needs; a failed check stops the render. */}}

@@ -11,12 +11,39 @@ namespace. Used by networkpolicy-cilium.yaml and networkpolicy-kubernetes.yaml.
 {{- $f -}}
 {{- end -}}
 
-{{/* The peers a component may open connections to (besides DNS and the LLM hosts). */}}
+{{/*
+The worker's broker, resolved for the bus kind, as JSON; "" when the component reaches no
+broker (the gateway, or an in-process bus). {kind, ports} plus, for a broker running as pods,
+{namespace, podLabels}, and for SQS (an AWS HTTPS API, not a pod) {fqdns, cidrs}. Unset
+ports: the kind's default port; unset podLabels: app.kubernetes.io/name=<kind>; unset SQS
+fqdns: sqs.<region>.amazonaws.com.
+*/}}
+{{- define "outrigger.np.broker" -}}
+{{- $v := .ctx.Values -}}
+{{- $kind := $v.config.bus.kind -}}
+{{- if and (eq .component "worker") (include "outrigger.usesBroker" .ctx) -}}
+{{- $b := $v.networkPolicy.broker -}}
+{{- $port := get (include "outrigger.brokerPorts" .ctx | fromJson) $kind -}}
+{{- $ports := $b.ports | default (list $port) -}}
+{{- if eq $kind "sqs" -}}
+{{- $fqdns := $b.fqdns | default (list (dict "matchName" (include "outrigger.sqsHost" .ctx))) -}}
+{{- toJson (dict "kind" $kind "ports" $ports "fqdns" $fqdns "cidrs" ($b.cidrs | default list)) -}}
+{{- else -}}
+{{- $labels := $b.podLabels | default (dict "app.kubernetes.io/name" $kind) -}}
+{{- toJson (dict "kind" $kind "ports" $ports "namespace" $b.namespace "podLabels" $labels) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The peers (pods) a component may open connections to (besides DNS and external hosts). */}}
 {{- define "outrigger.np.egressPeers" -}}
 {{- $np := .ctx.Values.networkPolicy -}}
 {{- $peers := list -}}
-{{- if and (eq .component "worker") (include "outrigger.usesRabbitmq" .ctx) -}}
-{{- $peers = append $peers $np.broker -}}
+{{- with include "outrigger.np.broker" . -}}
+{{- $broker := fromJson . -}}
+{{- if ne $broker.kind "sqs" -}}
+{{- $peers = append $peers $broker -}}
+{{- end -}}
 {{- end -}}
 {{- $names := list "vectorStore" "database" "telemetry" -}}
 {{- if eq .component "gateway" -}}

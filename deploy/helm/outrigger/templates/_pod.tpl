@@ -38,10 +38,44 @@ What both Deployments' pods share. Every helper takes (dict "ctx" $ "component" 
   value: {{ .queue | quote }}
 - name: OUTRIGGER_BUS__DEAD_LETTER_QUEUE
   value: {{ .deadLetterQueue | quote }}
+{{- if eq .kind "kafka" }}
+{{- with .kafka }}
+- name: OUTRIGGER_BUS__KAFKA__BOOTSTRAP_SERVERS
+  value: {{ required "config.bus.kafka.bootstrapServers is required with the kafka bus" .bootstrapServers | quote }}
+- name: OUTRIGGER_BUS__KAFKA__GROUP_PREFIX
+  value: {{ .groupPrefix | quote }}
+- name: OUTRIGGER_BUS__KAFKA__SECURITY_PROTOCOL
+  value: {{ .securityProtocol | quote }}
+- name: OUTRIGGER_BUS__KAFKA__START_AT
+  value: {{ .startAt | quote }}
+{{- with .saslMechanism }}
+- name: OUTRIGGER_BUS__KAFKA__SASL_MECHANISM
+  value: {{ . | quote }}
 {{- end }}
-{{- if include "outrigger.usesRabbitmq" .ctx }}
-- name: OUTRIGGER_BUS__RABBITMQ__URL_FILE
-  value: {{ printf "%s/%s" $secrets (include "outrigger.rabbitmqFile" .) | quote }}
+{{- with .saslUsername }}
+- name: OUTRIGGER_BUS__KAFKA__SASL_USERNAME
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- else if eq .kind "sqs" }}
+{{- with .sqs }}
+- name: OUTRIGGER_BUS__SQS__REGION
+  value: {{ required "config.bus.sqs.region is required with the sqs bus" .region | quote }}
+- name: OUTRIGGER_BUS__SQS__QUEUE_PREFIX
+  value: {{ .queuePrefix | quote }}
+- name: OUTRIGGER_BUS__SQS__FIFO
+  value: {{ .fifo | quote }}
+{{- with .endpointUrl }}
+- name: OUTRIGGER_BUS__SQS__ENDPOINT_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- with include "outrigger.busSecret" .ctx }}
+{{- $b := fromJson . }}
+- name: {{ $b.env }}
+  value: {{ printf "%s/%s" $secrets $b.file | quote }}
 {{- end }}
 {{- end }}
 {{- if $v.secrets.storage.secretName }}
@@ -83,12 +117,15 @@ What both Deployments' pods share. Every helper takes (dict "ctx" $ "component" 
 {{/* Sources of the one projected secrets volume; empty when the component needs none. */}}
 {{- define "outrigger.secretSources" -}}
 {{- $v := .ctx.Values -}}
-{{- if and (eq .component "worker") (include "outrigger.usesRabbitmq" .ctx) }}
+{{- if eq .component "worker" }}
+{{- with include "outrigger.busSecret" .ctx }}
+{{- $b := fromJson . }}
 - secret:
-    name: {{ required "secrets.rabbitmq.secretName is required with the rabbitmq bus" $v.secrets.rabbitmq.secretName }}
+    name: {{ required (printf "secrets.%s.secretName is required with the %s bus" $b.values $v.config.bus.kind) $b.secret.secretName }}
     items:
-      - key: {{ $v.secrets.rabbitmq.key }}
-        path: {{ include "outrigger.rabbitmqFile" . }}
+      - key: {{ $b.secret.key }}
+        path: {{ $b.file }}
+{{- end }}
 {{- end }}
 {{- with $v.secrets.storage }}
 {{- if .secretName }}
