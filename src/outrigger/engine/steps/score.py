@@ -3,7 +3,6 @@ micro-batched across concurrent events."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -16,6 +15,7 @@ from outrigger.engine.mapping import MISSING, Field
 from outrigger.engine.steps.base import Batching, StepContext, step_span
 from outrigger.errors import ConfigError, OutputValidationError
 from outrigger.inference.base import Scorer
+from outrigger.offload import Offloader
 
 
 def to_field(name: str, spec: FieldSpec) -> Field:
@@ -43,6 +43,7 @@ class ScoreRunner:
         self.fields = [to_field(name, f) for name, f in spec.inputs.items()]
         check_signature(spec, model)
         batching = batching or Batching()
+        self.offloader = Offloader()
         self.batcher: MicroBatcher[dict[str, Any], tuple[float, Scorer]] = MicroBatcher(
             self._execute_off_loop, max_size=batching.max_size, max_wait_s=batching.max_wait_s
         )
@@ -75,8 +76,9 @@ class ScoreRunner:
         model = self.model  # the model this whole batch is scored by
         if self.on_batch is not None:
             self.on_batch(self.spec.model, len(rows))
-        # ONNX Runtime releases the GIL: the event loop keeps serving I/O meanwhile.
-        scores = await asyncio.to_thread(self.execute, rows, model)
+        # Small models run inline (a thread hop would cost more than the model); larger
+        # batches in a thread, where ONNX Runtime releases the GIL and the loop goes on.
+        scores = await self.offloader.run(len(rows), self.execute, rows, model)
         return [(s, model) for s in scores]
 
     def prepare(self, ctx: StepContext) -> dict[str, Any]:
