@@ -115,7 +115,7 @@ async def test_a_failed_write_fails_its_callers_and_does_not_stall_later_puts(
 ) -> None:
     db = Database(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     db.upgrade()
-    store = SqlIdempotencyStore(db, 60)
+    store = SqlIdempotencyStore(db, 60, inline=False)  # the group-committed path
     in_flight, release = threading.Event(), threading.Event()
     failures = [RuntimeError("disk full")]
 
@@ -157,3 +157,50 @@ def test_the_wal_switch_is_retried_while_another_process_holds_the_file() -> Non
     assert cursor.calls == 4
     with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
         wal_mode(BusyCursor(busy=1, message="disk I/O error"))  # not a lock: at once
+
+
+async def test_a_put_on_sqlite_is_written_on_the_loop_and_checkpointed_off_it(
+    tmp_path: Path,
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    db.upgrade()
+    store = SqlIdempotencyStore(db, 60)
+    assert store.inline is not None
+    store.inline.checkpoint_every = 4
+    checkpoints: list[str] = []
+    original = store.inline.checkpoint
+    store.inline.checkpoint = lambda: (checkpoints.append(threading.current_thread().name),
+                                       original())[1]  # fmt: skip
+    loop_thread = threading.current_thread().name
+    for n in range(9):
+        await store.put(f"k{n}", str(n))
+    await asyncio.sleep(0.1)
+    assert (store.inline.writes, store.inline.refused) == (9, 0)
+    assert len(checkpoints) == 2 and loop_thread not in checkpoints
+    other = sqlite3.connect(tmp_path / "db.sqlite3")  # committed: another connection sees it
+    assert other.execute("SELECT count(*) FROM idempotency_keys").fetchone() == (9,)
+    other.close()
+    await store.close()
+
+
+async def test_a_put_waits_off_the_loop_while_another_connection_holds_the_lock(
+    tmp_path: Path,
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    db.upgrade()
+    store = SqlIdempotencyStore(db, 60)
+    assert store.inline is not None
+    holder = sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process writing: the write lock is taken
+    put = asyncio.create_task(store.put("k", "v"))
+    ticks = 0
+    for _ in range(20):  # the loop keeps running while the put waits for the lock
+        await asyncio.sleep(0.01)
+        ticks += 1
+    assert ticks == 20 and not put.done()
+    assert store.inline.refused == 1
+    holder.execute("COMMIT")
+    await asyncio.wait_for(put, 10)
+    assert await store.get("k") == "v"
+    holder.close()
+    await store.close()

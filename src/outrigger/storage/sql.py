@@ -6,6 +6,11 @@ than running it on SQLite). Concurrent ``get`` calls share one ``SELECT … IN``
 transaction, and each caller returns once the transaction holding its key has committed (or
 gets that transaction's error). The flush is its own task, so cancelling one caller never
 cancels a write other callers are waiting for.
+
+On a server database both run on the database threads. On SQLite the look-up runs on the
+event loop (an indexed read of a local WAL file never waits for a writer, and costs less than
+the hop to a database thread and back), and so does the write while the file's write lock is
+free (``storage/inline.py``); when another connection holds it, the write waits on a thread.
 """
 
 from __future__ import annotations
@@ -15,16 +20,25 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from outrigger.batching import MicroBatcher
 from outrigger.storage.db import Database
+from outrigger.storage.inline import InlineSqlite
 from outrigger.storage.schema import idempotency_keys as table
 from outrigger.storage.statements import upsert
 
 
 class SqlIdempotencyStore:
-    def __init__(self, db: Database, ttl_s: float, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        db: Database,
+        ttl_s: float,
+        clock: Callable[[], float] = time.time,
+        *,
+        inline: bool | None = None,
+    ) -> None:
+        """``inline``: read and write on the event loop (default: on SQLite only)."""
         self.db = db
         self._ttl = ttl_s
         self._clock = clock
@@ -35,6 +49,10 @@ class SqlIdempotencyStore:
         )
         # Concurrent look-ups share one SELECT ... IN (...).
         self._gets: MicroBatcher[str, str | None] = MicroBatcher(self._get_batch, max_size=256)
+        if inline is None:
+            inline = db.dialect == "sqlite"
+        self.inline = InlineSqlite(db) if inline else None
+        self._checkpoints: set[asyncio.Task[None]] = set()
         self._purge_stmt = delete(table).where(table.c.expires_at <= bindparam("now"))
         self._pending: dict[str, str] = {}
         self._flushed: asyncio.Future[None] | None = None  # settles when _pending is written
@@ -44,7 +62,11 @@ class SqlIdempotencyStore:
         return await self._gets.submit(key)
 
     async def _get_batch(self, keys: Sequence[str]) -> list[str | None]:
-        found = await self.db.run(self._get_many, list(set(keys)), self._clock())
+        unique, now = list(set(keys)), self._clock()
+        if self.inline is not None:
+            found = self._get_many(unique, now)
+        else:
+            found = await self.db.run(self._get_many, unique, now)
         return [found.get(k) for k in keys]
 
     def _get_many(self, keys: list[str], now: float) -> dict[str, str]:
@@ -68,7 +90,7 @@ class SqlIdempotencyStore:
                 batch, self._pending = self._pending, {}
                 done, self._flushed = self._flushed, None
                 try:
-                    await self.db.run(self._write, batch, self._clock())
+                    await self._write_batch(batch)
                 except Exception as exc:  # this batch's callers get it; the next batch still runs
                     _settle(done, exc)
                 else:
@@ -82,13 +104,27 @@ class SqlIdempotencyStore:
         finally:
             self._flusher = None
 
+    async def _write_batch(self, batch: dict[str, str]) -> None:
+        """On the loop when the SQLite file's lock is free, else on a database thread."""
+        now, inline = self._clock(), self.inline
+        if inline is None or not inline.write(lambda conn: self._write_on(conn, batch, now)):
+            await self.db.run(self._write, batch, now)
+            return
+        if inline.checkpoint_due:
+            task = asyncio.create_task(self.db.run(inline.checkpoint))
+            self._checkpoints.add(task)
+            task.add_done_callback(self._checkpoints.discard)
+
     def _write(self, batch: dict[str, str], now: float) -> None:
+        with self.db.engine.begin() as conn:
+            self._write_on(conn, batch, now)
+
+    def _write_on(self, conn: Connection, batch: dict[str, str], now: float) -> None:
         rows: list[dict[str, Any]] = [
             {"key": k, "value": v, "created_at": now, "expires_at": now + self._ttl}
             for k, v in batch.items()
         ]
-        with self.db.engine.begin() as conn:
-            conn.execute(self._upsert, rows)
+        conn.execute(self._upsert, rows)
 
     async def purge_expired(self) -> int:
         return await self.db.run(self._purge, self._clock())
@@ -99,8 +135,11 @@ class SqlIdempotencyStore:
 
     async def close(self) -> None:
         """Let a running flush finish, then release the database (off the event loop)."""
-        if self._flusher is not None:
-            await asyncio.wait([self._flusher])
+        running = [t for t in (self._flusher, *self._checkpoints) if t is not None]
+        if running:
+            await asyncio.wait(running)
+        if self.inline is not None:
+            self.inline.close()
         await asyncio.to_thread(self.db.dispose)
 
 
