@@ -22,6 +22,7 @@ from outrigger.storage.db import (
     normalise_url,
     wal_mode,
 )
+from outrigger.storage.inline import InlineSqlite
 from outrigger.storage.schema import metadata
 from outrigger.storage.sql import SqlIdempotencyStore
 
@@ -159,23 +160,29 @@ def test_the_wal_switch_is_retried_while_another_process_holds_the_file() -> Non
         wal_mode(BusyCursor(busy=1, message="disk I/O error"))  # not a lock: at once
 
 
-async def test_a_put_on_sqlite_is_written_on_the_loop_and_checkpointed_off_it(
-    tmp_path: Path,
-) -> None:
+def inline_store(tmp_path: Path) -> tuple[SqlIdempotencyStore, InlineSqlite]:
+    """A store on a SQLite file, which writes on the loop while the lock is free."""
     db = Database(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     db.upgrade()
     store = SqlIdempotencyStore(db, 60)
     assert store.inline is not None
-    store.inline.checkpoint_every = 4
+    return store, store.inline
+
+
+async def test_a_put_on_sqlite_is_written_on_the_loop_and_checkpointed_off_it(
+    tmp_path: Path,
+) -> None:
+    store, inline = inline_store(tmp_path)
+    inline.checkpoint_every = 4
     checkpoints: list[str] = []
-    original = store.inline.checkpoint
-    store.inline.checkpoint = lambda: (checkpoints.append(threading.current_thread().name),
+    original = inline.checkpoint
+    inline.checkpoint = lambda: (checkpoints.append(threading.current_thread().name),
                                        original())[1]  # fmt: skip
     loop_thread = threading.current_thread().name
     for n in range(9):
         await store.put(f"k{n}", str(n))
     await asyncio.sleep(0.1)
-    assert (store.inline.writes, store.inline.refused) == (9, 0)
+    assert (inline.writes, inline.refused) == (9, 0)
     assert len(checkpoints) == 2 and loop_thread not in checkpoints
     other = sqlite3.connect(tmp_path / "db.sqlite3")  # committed: another connection sees it
     assert other.execute("SELECT count(*) FROM idempotency_keys").fetchone() == (9,)
@@ -186,10 +193,7 @@ async def test_a_put_on_sqlite_is_written_on_the_loop_and_checkpointed_off_it(
 async def test_a_put_waits_off_the_loop_while_another_connection_holds_the_lock(
     tmp_path: Path,
 ) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'db.sqlite3'}")
-    db.upgrade()
-    store = SqlIdempotencyStore(db, 60)
-    assert store.inline is not None
+    store, inline = inline_store(tmp_path)
     holder = sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another process writing: the write lock is taken
     put = asyncio.create_task(store.put("k", "v"))
@@ -198,7 +202,7 @@ async def test_a_put_waits_off_the_loop_while_another_connection_holds_the_lock(
         await asyncio.sleep(0.01)
         ticks += 1
     assert ticks == 20 and not put.done()
-    assert store.inline.refused == 1
+    assert inline.refused == 1
     holder.execute("COMMIT")
     await asyncio.wait_for(put, 10)
     assert await store.get("k") == "v"
