@@ -33,7 +33,7 @@ from outrigger.bus.kafka.client import (
     read_topic,
 )
 from outrigger.bus.kafka.consumer import GroupConsumer
-from outrigger.bus.kafka.leases import AttemptsLog
+from outrigger.bus.kafka.leases import AttemptsLog, NoAttemptsLog
 from outrigger.bus.kafka.naming import check_topic, subscription_topics, topic_for
 from outrigger.bus.kafka.records import to_record
 from outrigger.bus.kafka.settings import KafkaSettings
@@ -56,6 +56,7 @@ class KafkaBus:
         self._known: set[str] = set()  # topics seen in the cluster's metadata
         self._consumers: list[GroupConsumer] = []
         self._declared: dict[str, Subscription] = {}  # queue -> subscription, for depth
+        self._followers: set[str] = set()  # groups of temporary subscriptions, deleted at close
 
     # -- connection ---------------------------------------------------------------------
 
@@ -90,6 +91,8 @@ class KafkaBus:
         consumers, self._consumers = self._consumers, []
         for consumer in consumers:
             await consumer.close()
+        for group in list(self._followers):
+            await self._drop_follower(group)
         if self._producer is not None:
             producer, self._producer = self._producer, None
             await producer.close()
@@ -143,13 +146,20 @@ class KafkaBus:
     async def declare(self, subscription: Subscription) -> None:
         """Create the queue's own topic and attempts log; with ``create_topics``, the exact
         topics the bindings name; with ``start_at=declare``, pin a new group to the end of the
-        partitions that exist now."""
+        partitions that exist now.
+
+        A temporary subscription (a follower) creates no topic: it is its consumer group
+        alone, deleted when the follower stops (``_drop_follower``); a follower killed before
+        that leaves only the group's offsets, which the cluster expires."""
         names, regex = subscription_topics(subscription)
         domain = [n for n in names if n != subscription.queue]
-        await self.create([subscription.queue])
-        await self.create([self.attempts_topic(subscription.queue)], partitions=1,
-                          **{"cleanup.policy": "compact"})  # fmt: skip
-        if self.settings.create_topics:
+        if subscription.temporary:
+            self._followers.add(self.group(subscription.queue))
+        else:
+            await self.create([subscription.queue])
+            await self.create([self.attempts_topic(subscription.queue)], partitions=1,
+                              **{"cleanup.policy": "compact"})  # fmt: skip
+        if self.settings.create_topics and not subscription.temporary:
             await self.create(domain)
         else:
             for name in domain:
@@ -230,15 +240,33 @@ class KafkaBus:
         self, subscription: Subscription, *, prefetch: int
     ) -> AsyncIterator[Delivery]:
         await self.declare(subscription)
-        attempts = AttemptsLog(self.producer, self.config, self.attempts_topic(subscription.queue))
-        consumer = GroupConsumer(
-            self.settings, subscription, self.group(subscription.queue), attempts, prefetch
-        )
+        if subscription.temporary:
+            attempts: AttemptsLog = NoAttemptsLog()
+        else:
+            topic = self.attempts_topic(subscription.queue)
+            attempts = AttemptsLog(self.producer, self.config, topic)
+        group = self.group(subscription.queue)
+        consumer = GroupConsumer(self.settings, subscription, group, attempts, prefetch)
         await consumer.start()
         self._consumers.append(consumer)
-        async with aclosing(consumer.deliveries()) as deliveries:  # ends with this generator
-            async for delivery in deliveries:
-                yield delivery
+        try:
+            async with aclosing(consumer.deliveries()) as deliveries:  # ends with this generator
+                async for delivery in deliveries:
+                    yield delivery
+        finally:
+            if subscription.temporary:  # a follower's settlements matter to nobody else
+                await consumer.close()
+                if consumer in self._consumers:
+                    self._consumers.remove(consumer)
+                await self._drop_follower(group)
+
+    async def _drop_follower(self, group: str) -> None:
+        """Delete a stopped follower's consumer group (its committed offsets with it)."""
+        self._followers.discard(group)
+        try:
+            await admin_call(lambda: self.admin.delete_consumer_groups([group]))
+        except Exception as exc:  # the cluster expires an empty group's offsets anyway
+            log.warning("could not delete the follower's consumer group %s: %r", group, exc)
 
     def assigned(self) -> list[tuple[str, int]]:
         """The partitions this process's consumers own now (for status and tests)."""

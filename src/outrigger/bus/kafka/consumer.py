@@ -63,6 +63,7 @@ class GroupConsumer:
         self._stopping = False  # no more polling (closing)
         self._iterating = True  # a ``deliveries`` generator is running
         self._closed = asyncio.Event()
+        self._closing: asyncio.Future[None] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -94,10 +95,13 @@ class GroupConsumer:
 
     async def close(self) -> None:
         """Commit what is settled and leave the group; unsettled records are re-read by the
-        partition's next owner."""
-        if self._closed.is_set():
-            return
-        self._closed.set()
+        partition's next owner. Every caller returns once the member has left."""
+        if self._closing is None:
+            self._closed.set()
+            self._closing = asyncio.ensure_future(self._close())
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
         self._stopping = True
         for task in self._tasks:
             task.cancel()

@@ -75,3 +75,16 @@ class AttemptsLog:
             if name in wanted:
                 latest[wanted[name]] = decode(record.value)
         return latest
+
+
+class NoAttemptsLog(AttemptsLog):
+    """A follower's (temporary subscription's): it keeps no attempts, so it leaves no topic."""
+
+    def __init__(self) -> None:
+        self.topic = ""
+
+    async def write(self, partition: Partition, lease: Lease) -> None:
+        return None
+
+    async def read(self, partitions: Iterable[Partition]) -> dict[Partition, Lease]:
+        return {}

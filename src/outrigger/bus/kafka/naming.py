@@ -7,6 +7,8 @@
 - A subscription's bindings become one regular expression over topic names: literal words,
   ``*`` = exactly one dot-separated word, ``#`` = zero or more words; plus the queue's own
   topic. Its queue is the consumer group.
+- A temporary subscription (``events tail``) is a consumer group alone: no queue topic, no
+  attempts log, and no topic created for its bindings; its group is deleted when it stops.
 """
 
 from __future__ import annotations
@@ -64,10 +66,11 @@ def pattern_regex(pattern: str) -> str:
 def subscription_topics(subscription: Subscription) -> tuple[list[str], str | None]:
     """(exact topic names, one anchored regex or None) that the subscription reads.
 
-    The queue's own topic is always among the names; bindings without wildcards are names,
-    the others are joined into one regex (librdkafka takes a ``^``-prefixed name as a regex).
+    The queue's own topic is among the names (not a temporary subscription's: nothing is
+    sent straight to a follower); bindings without wildcards are names, the others are joined
+    into one regex (librdkafka takes a ``^``-prefixed name as a regex).
     """
-    names = [subscription.queue]
+    names = [] if subscription.temporary else [subscription.queue]
     regexes: list[str] = []
     for binding in subscription.bindings:
         if "*" in binding.split(".") or "#" in binding.split("."):
