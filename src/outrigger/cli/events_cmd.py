@@ -145,7 +145,12 @@ async def _tail(
     async with bus_session(settings) as (bus, _):
         await bus.declare(sub)  # from here on, every matching event is copied to us
         patterns = ", ".join(sub.bindings)
-        err.print(f"following {sub.exchange} for {patterns} (Ctrl-C stops)", soft_wrap=True)
+        err.print(
+            f"following {sub.exchange} for {patterns} on the temporary subscription "
+            f"{sub.queue} (Ctrl-C stops)",
+            soft_wrap=True,
+            highlight=False,
+        )
         events = follow(
             bus, sub, types=types, rules=pipelines.plain_rules, count=count, timeout_s=timeout_s
         )
