@@ -2,7 +2,8 @@
 
 Every valid source event must end with exactly one distinct result id downstream; none
 lost. Duplicated deliveries of the *same* result id are allowed (at-least-once) and counted.
-Runs against the embedded SQLite bus, the machine's real RabbitMQ, Kafka (tansu) and Redis.
+Runs against every bus (tests/bus_env.py): the embedded SQLite bus, the machine's real
+RabbitMQ, NATS and Redis, Kafka (tansu) and SQS (moto).
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ import asyncio
 import json
 import random
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,11 +23,8 @@ from outrigger.bus.registry import open_bus
 from outrigger.config.settings import Settings
 from outrigger.demo.loans import LoanService, holdout_rows
 from outrigger.engine.results import result_id
+from tests.bus_env import BusEnv, bus_params, cleanup, make_env
 from tests.integration.worker_process import WorkerProcess
-from tests.kafka_broker import worker_env as kafka_worker_env
-from tests.nats_cleanup import delete_nats_objects
-from tests.rabbit_cleanup import delete_rabbit_objects
-from tests.redis_cleanup import delete_redis_keys
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 EVENTS = 2_000
@@ -39,72 +36,35 @@ VISIBILITY_TIMEOUT_S = 3
 
 @dataclass
 class Target:
-    env: dict[str, str]
-    exchange: str
-    cleanup: list[str] = field(default_factory=list)
+    bus: BusEnv
     events: int = EVENTS
 
+    @property
+    def env(self) -> dict[str, str]:
+        return self.bus.env
 
-def _env(tmp: Path, kind: str, exchange: str, queue: str, dlq: str) -> dict[str, str]:
-    return {
-        "OUTRIGGER_DATA_DIR": str(tmp),
-        "OUTRIGGER_BUS__KIND": kind,
-        "OUTRIGGER_BUS__EXCHANGE": exchange,
-        "OUTRIGGER_BUS__QUEUE": queue,
-        "OUTRIGGER_BUS__DEAD_LETTER_QUEUE": dlq,
-        "OUTRIGGER_BUS__SQLITE__VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
-        "OUTRIGGER_WORKER__PREFETCH": "32",
-        "OUTRIGGER_LOG_LEVEL": "WARNING",
-        "OUTRIGGER_TELEMETRY__METRICS_PORT": "0",
-    }
+    @property
+    def exchange(self) -> str:
+        return self.bus.exchange
+
+    @property
+    def results(self) -> str:
+        """The results queue the test's collector reads."""
+        return self.bus.name("results")
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("rabbitmq", marks=pytest.mark.rabbitmq),
-        pytest.param("kafka", marks=pytest.mark.kafka),
-        pytest.param("redis", marks=pytest.mark.redis),
-        pytest.param("nats", marks=pytest.mark.nats),
-        pytest.param("sqs", marks=pytest.mark.sqs),
-    ]
-)
+@pytest.fixture(params=bus_params())
 async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Target]:
-    tag = uuid.uuid4().hex[:8]
-    exchange, queue, dlq = f"crash.{tag}.events", f"crash.{tag}.work", f"crash.{tag}.dlq"
-    env = _env(tmp_path, request.param, exchange, queue, dlq)
-    if request.param == "rabbitmq":
-        env["OUTRIGGER_BUS__RABBITMQ__URL"] = request.getfixturevalue("rabbitmq_url")
-        env["OUTRIGGER_BUS__RABBITMQ__DECLARE_EXCHANGES"] = "true"
-    if request.param == "kafka":
-        env.update(kafka_worker_env(request.getfixturevalue("kafka_bootstrap")))
-    if request.param == "redis":  # a killed consumer's entries are claimed once this idle
-        env["OUTRIGGER_BUS__REDIS__URL"] = request.getfixturevalue("redis_url")
-        env["OUTRIGGER_BUS__REDIS__KEY_PREFIX"] = f"crash-{tag}"
-        env["OUTRIGGER_BUS__REDIS__CLAIM_IDLE_S"] = str(VISIBILITY_TIMEOUT_S)
-    if request.param == "nats":  # a killed worker's deliveries come back after ack_wait
-        env["OUTRIGGER_BUS__NATS__URL"] = request.getfixturevalue("nats_url")
-        env["OUTRIGGER_BUS__NATS__CREATE_STREAMS"] = "true"
-        env["OUTRIGGER_BUS__NATS__ACK_WAIT_S"] = str(VISIBILITY_TIMEOUT_S)
-    if request.param == "sqs":  # moto's server mode; a killed worker's messages reappear
-        env["OUTRIGGER_BUS__SQS__ENDPOINT_URL"] = request.getfixturevalue("sqs_endpoint")
-        env["OUTRIGGER_BUS__SQS__QUEUE_PREFIX"] = f"crash-{tag}-"
-        env["OUTRIGGER_BUS__SQS__VISIBILITY_TIMEOUT_S"] = str(VISIBILITY_TIMEOUT_S)
-        env["OUTRIGGER_BUS__SQS__WAIT_TIME_S"] = "1"
-    made = Target(env, exchange, [queue, dlq, f"crash.{tag}.results"])
-    if request.param == "sqs":  # moto scans a whole queue per call: 2,000 take ~5 minutes
-        made.events = SQS_EVENTS
-    yield made
-    if request.param == "sqs":
-        from tests.contract.bus.test_sqs import delete_queues
-
-        await delete_queues(env["OUTRIGGER_BUS__SQS__ENDPOINT_URL"], f"crash-{tag}-")
-    if request.param == "nats":
-        await delete_nats_objects(env["OUTRIGGER_BUS__NATS__URL"], made.cleanup, [exchange, dlq])
-    if request.param == "redis":
-        await delete_redis_keys(env["OUTRIGGER_BUS__REDIS__URL"], f"crash-{tag}", [exchange])
-    if request.param == "rabbitmq":
-        await delete_rabbit_objects(env["OUTRIGGER_BUS__RABBITMQ__URL"], made.cleanup, [exchange])
+    # A killed consumer's unacknowledged messages come back after VISIBILITY_TIMEOUT_S (the
+    # SQLite and SQS visibility timeout, Redis's claim idle, NATS's ack wait).
+    made = make_env(request, tmp_path, "crash", redelivery_s=VISIBILITY_TIMEOUT_S)
+    made.env["OUTRIGGER_WORKER__PREFETCH"] = "32"
+    made.env["OUTRIGGER_LOG_LEVEL"] = "WARNING"
+    target = Target(made)
+    if made.kind == "sqs":  # moto scans a whole queue per call: 2,000 take ~5 minutes
+        target.events = SQS_EVENTS
+    yield target
+    await cleanup(made, [target.results])
 
 
 def settings_for(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
@@ -184,7 +144,7 @@ async def _interrupt_and_finish(
 
 
 def _results(target: Target) -> tuple[str, str, tuple[str, ...]]:
-    return target.cleanup[-1], target.exchange, ("ai.assessment.completed",)
+    return target.results, target.exchange, ("ai.assessment.completed",)
 
 
 async def _queue_events(
