@@ -1,6 +1,6 @@
 """``outrigger run``, ``events publish`` and ``events tail`` together, as the README shows
-them, on the embedded SQLite bus and on RabbitMQ: tail sees the result event while the core
-service's own queue still gets its copy."""
+them, on every bus: tail sees the result event while the core service's own queue still gets
+its copy, and its temporary subscription is gone from the broker once it stops."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import random
 import signal
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from outrigger.bus.base import BusMessage, Subscription
 from outrigger.config.settings import Settings
 from outrigger.demo.loans import LoanService, holdout_rows
 from outrigger.runtime import bus_session
-from tests.rabbit_cleanup import delete_rabbit_objects
+from tests.bus_env import BusEnv, bus_params, cleanup, holds, make_env
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -36,33 +35,24 @@ def spawn(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
-def wait_for_line(process: subprocess.Popen[str], text: str) -> None:
+def wait_for_line(process: subprocess.Popen[str], text: str) -> str:
     assert process.stderr is not None
     for line in process.stderr:
         if text in line:
-            return
+            return line
     raise AssertionError(f"{text!r} never appeared; exit code {process.wait()}")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)])
-def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
-    tag = uuid.uuid4().hex[:8]
-    values = {
-        "OUTRIGGER_DATA_DIR": str(tmp_path),
-        "OUTRIGGER_BUS__KIND": request.param,
-        "OUTRIGGER_BUS__EXCHANGE": f"tail.{tag}.events",
-        "OUTRIGGER_BUS__QUEUE": f"tail.{tag}.work",
-        "OUTRIGGER_BUS__DEAD_LETTER_QUEUE": f"tail.{tag}.dlq",
-        "OUTRIGGER_TELEMETRY__METRICS_PORT": "0",
-    }
-    if request.param == "rabbitmq":
-        values["OUTRIGGER_BUS__RABBITMQ__URL"] = request.getfixturevalue("rabbitmq_url")
-        values["OUTRIGGER_BUS__RABBITMQ__DECLARE_EXCHANGES"] = "true"
-    yield values
-    if request.param == "rabbitmq":
-        queues = [f"tail.{tag}.work", f"tail.{tag}.dlq", f"tail.{tag}.core"]
-        url = values["OUTRIGGER_BUS__RABBITMQ__URL"]
-        asyncio.run(delete_rabbit_objects(url, queues, [f"tail.{tag}.events"]))
+@pytest.fixture(params=bus_params())
+def bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BusEnv]:
+    made = make_env(request, tmp_path, "tail")
+    yield made
+    asyncio.run(cleanup(made, [made.name("core")]))
+
+
+@pytest.fixture
+def env(bus: BusEnv) -> dict[str, str]:
+    return bus.env
 
 
 def settings_of(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
@@ -72,9 +62,11 @@ def settings_of(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Setting
 
 
 async def core_service_queue(settings: Settings) -> Subscription:
-    """The core service's own durable queue for results, bound before anything runs."""
-    sub = Subscription(f"{settings.bus.queue.rsplit('.', 1)[0]}.core", settings.bus.exchange)
-    sub = Subscription(sub.queue, sub.exchange, ("ai.#",))
+    """The core service's own durable queue for results, bound before anything runs. Its
+    binding names the result's key: on Kafka that creates the topic results go to (a
+    follower creates none)."""
+    queue = f"{settings.bus.queue.rsplit('.', 1)[0]}.core"
+    sub = Subscription(queue, settings.bus.exchange, ("ai.assessment.completed",))
     async with bus_session(settings) as (bus, _):
         await bus.declare(sub)
     return sub
@@ -132,18 +124,49 @@ def test_run_publish_and_tail_together(
 
 
 def test_tail_times_out_with_exit_code_1_and_leaves_no_queue_behind(
-    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    bus: BusEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = settings_of(env, monkeypatch)
-    tail = spawn("events", "tail", "-k", "nothing.here", "--count", "1", "--timeout", "1", env=env)
+    settings = settings_of(bus.env, monkeypatch)
+    if bus.kind == "kafka":  # a member joins its group once a topic it reads exists
+        asyncio.run(create_topic(settings, "nothing.here"))
+    tail = spawn(
+        "events", "tail", "-k", "nothing.here", "--count", "1", "--timeout", "5", env=bus.env
+    )
+    line = wait_for_line(tail, "following")
+    queue = line.split("temporary subscription ", 1)[1].split()[0]
+    assert queue.startswith(f"{bus.queue}.tail."), line
+    # While it follows, the broker has its subscription (the check below is not vacuous;
+    # a Kafka group exists once its member has joined).
+    assert asyncio.run(eventually(lambda: holds(bus, queue))), f"{queue} not on the broker"
     _, errors = tail.communicate(timeout=120)
     assert tail.returncode == 1
     assert "got 0 of 1 events" in errors
+    # Stopped, it left nothing: no queue, binding, consumer, group or topic of its own.
+    assert not asyncio.run(holds(bus, queue)), f"{queue} is still on the {bus.kind} broker"
+    if bus.kind != "kafka":  # Kafka routes by topic, whoever reads it: nothing to refuse
 
-    async def unroutable() -> None:
-        async with bus_session(settings) as (bus, _):
-            with pytest.raises(Exception, match="unroutable"):
-                await bus.publish(BusMessage(b"{}", "nothing.here"), exchange=bus_exchange)
+        async def unroutable() -> None:
+            async with bus_session(settings) as (opened, _):
+                with pytest.raises(Exception, match="unroutable"):
+                    await opened.publish(BusMessage(b"{}", "nothing.here"), exchange=exchange)
 
-    bus_exchange = settings.bus.exchange
-    asyncio.run(unroutable())
+        exchange = settings.bus.exchange
+        asyncio.run(unroutable())
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 10) -> bool:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.2)
+    return True
+
+
+async def create_topic(settings: Settings, routing_key: str) -> None:
+    from outrigger.bus.kafka.bus import KafkaBus
+    from outrigger.bus.kafka.naming import topic_for
+
+    async with bus_session(settings) as (opened, _):
+        assert isinstance(opened, KafkaBus)
+        await opened.create([topic_for(settings.bus.exchange, routing_key)])
