@@ -1,22 +1,28 @@
-"""Short writes to a local SQLite file on the event loop, while nobody else holds its lock.
+"""Short reads and writes of a local SQLite file on the event loop, while nobody holds its lock.
 
-A write through the database threads costs a hop there and back (about a tenth of a
-millisecond of loop time each way) for a commit that, on a WAL file with
-``synchronous=NORMAL``, takes a few tens of microseconds: it appends to the log, with no
-``fsync``. ``InlineSqlite`` keeps one connection of its own, used only on the loop, that
-never waits: its busy timeout is 0, so when another connection (a database thread, another
-process sharing the file) holds the write lock the write is refused at once and the caller
-takes the threaded path. Its own commits never checkpoint (the step that ``fsync``s): every
-``checkpoint_every`` writes it asks for a passive checkpoint, which the caller runs on a
+A statement through the database threads costs a hop there and back (about a tenth of a
+millisecond of loop time each way) for work that, on a WAL file with ``synchronous=NORMAL``,
+takes a few tens of microseconds: an indexed read, or a commit that appends to the log with
+no ``fsync``. ``InlineSqlite`` keeps one connection of its own, used only on the loop, and
+runs plain SQL on the driver's connection (SQLAlchemy's execution layer costs more than the
+statement itself here; the statements are compiled once by the caller, see ``Compiled``).
+
+It never waits: its busy timeout is 0, so when another connection (a database thread,
+another process sharing the file) holds the write lock a write is refused at once and the
+caller takes the threaded path. Its own commits never checkpoint (the step that ``fsync``s):
+every ``checkpoint_every`` writes it asks for a passive checkpoint, which the caller runs on a
 database thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, text
-from sqlalchemy.exc import OperationalError
+import sqlalchemy as sa
+from sqlalchemy import text
 
 from outrigger.storage.db import Database
 
@@ -24,35 +30,65 @@ from outrigger.storage.db import Database
 _BUSY = ("database is locked", "database table is locked", "database is busy")
 
 
+@dataclass(frozen=True)
+class Compiled:
+    """A SQLAlchemy statement compiled once for SQLite: its SQL with ``?`` placeholders and
+    the names of its parameters in their order."""
+
+    sql: str
+    names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, statement: sa.Executable, db: Database) -> Compiled:
+        compiled = statement.compile(dialect=db.engine.dialect)  # type: ignore[attr-defined]
+        return cls(compiled.string, tuple(compiled.positiontup or ()))
+
+    def row(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(values[name] for name in self.names)
+
+
 class InlineSqlite:
     def __init__(self, db: Database, checkpoint_every: int = 1000) -> None:
         self.db = db
         self.checkpoint_every = checkpoint_every
-        self._conn: Connection | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._pooled: Any = None  # the pool's wrapper, detached, closed with us
         self.writes = 0
         self.refused = 0  # writes handed to the threaded path because the lock was taken
 
-    def _connection(self) -> Connection:
+    def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = self.db.engine.connect()
-            conn.exec_driver_sql("PRAGMA busy_timeout=0")
-            conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
-            conn.commit()
-            self._conn = conn
+            pooled = self.db.engine.raw_connection()  # with the engine's pragmas (WAL, …)
+            conn = pooled.dbapi_connection
+            assert isinstance(conn, sqlite3.Connection)
+            pooled.detach()  # settings changed below must not reach the pool
+            conn.isolation_level = None  # transactions are ours: BEGIN … COMMIT below
+            conn.execute("PRAGMA busy_timeout=0")
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._pooled, self._conn = pooled, conn
         return self._conn
 
-    def write(self, fn: Callable[[Connection], None]) -> bool:
-        """Run ``fn`` in a transaction and commit; False (nothing written) when the lock is
-        taken. Other errors are raised."""
+    def read(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """The rows of one query (a read never waits for a writer on a WAL file)."""
+        return self._connection().execute(sql, params).fetchall()
+
+    def write(self, sql: str, rows: Sequence[Sequence[Any]]) -> bool:
+        """Run ``sql`` for each of ``rows`` in one transaction and commit; False (nothing
+        written) when another connection holds the lock. Other errors are raised."""
         conn = self._connection()
         try:
-            with conn.begin():
-                fn(conn)
-        except OperationalError as exc:
-            if not any(busy in str(exc.orig) for busy in _BUSY):
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if not any(busy in str(exc) for busy in _BUSY):
                 raise
             self.refused += 1
             return False
+        try:
+            conn.executemany(sql, rows)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
         self.writes += 1
         return True
 
@@ -66,6 +102,6 @@ class InlineSqlite:
             conn.execute(text("PRAGMA wal_checkpoint(PASSIVE)"))
 
     def close(self) -> None:
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            conn.close()
+        if self._pooled is not None:
+            pooled, self._pooled, self._conn = self._pooled, None, None
+            pooled.close()

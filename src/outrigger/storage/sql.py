@@ -16,6 +16,7 @@ free (``storage/inline.py``); when another connection holds it, the write waits 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,7 +25,7 @@ from sqlalchemy import Connection, bindparam, delete, select
 
 from outrigger.batching import MicroBatcher
 from outrigger.storage.db import Database
-from outrigger.storage.inline import InlineSqlite
+from outrigger.storage.inline import Compiled, InlineSqlite
 from outrigger.storage.schema import idempotency_keys as table
 from outrigger.storage.statements import upsert
 
@@ -52,6 +53,7 @@ class SqlIdempotencyStore:
         if inline is None:
             inline = db.dialect == "sqlite"
         self.inline = InlineSqlite(db) if inline else None
+        self._inline_upsert = Compiled.of(self._upsert, db) if inline else None
         self._checkpoints: set[asyncio.Task[None]] = set()
         self._purge_stmt = delete(table).where(table.c.expires_at <= bindparam("now"))
         self._pending: dict[str, str] = {}
@@ -64,7 +66,7 @@ class SqlIdempotencyStore:
     async def _get_batch(self, keys: Sequence[str]) -> list[str | None]:
         unique, now = list(set(keys)), self._clock()
         if self.inline is not None:
-            found = self._get_many(unique, now)
+            found = dict(self.inline.read(_select_live(len(unique)), [*unique, now]))
         else:
             found = await self.db.run(self._get_many, unique, now)
         return [found.get(k) for k in keys]
@@ -106,8 +108,12 @@ class SqlIdempotencyStore:
 
     async def _write_batch(self, batch: dict[str, str]) -> None:
         """On the loop when the SQLite file's lock is free, else on a database thread."""
-        now, inline = self._clock(), self.inline
-        if inline is None or not inline.write(lambda conn: self._write_on(conn, batch, now)):
+        now, inline, upsert = self._clock(), self.inline, self._inline_upsert
+        if (
+            inline is None
+            or upsert is None
+            or not inline.write(upsert.sql, [upsert.row(r) for r in self._rows(batch, now)])
+        ):
             await self.db.run(self._write, batch, now)
             return
         if inline.checkpoint_due:
@@ -120,11 +126,14 @@ class SqlIdempotencyStore:
             self._write_on(conn, batch, now)
 
     def _write_on(self, conn: Connection, batch: dict[str, str], now: float) -> None:
-        rows: list[dict[str, Any]] = [
-            {"key": k, "value": v, "created_at": now, "expires_at": now + self._ttl}
+        conn.execute(self._upsert, self._rows(batch, now))
+
+    def _rows(self, batch: dict[str, str], now: float) -> list[dict[str, Any]]:
+        expires = now + self._ttl
+        return [
+            {"key": k, "value": v, "created_at": now, "expires_at": expires}
             for k, v in batch.items()
         ]
-        conn.execute(self._upsert, rows)
 
     async def purge_expired(self) -> int:
         return await self.db.run(self._purge, self._clock())
@@ -141,6 +150,13 @@ class SqlIdempotencyStore:
         if self.inline is not None:
             self.inline.close()
         await asyncio.to_thread(self.db.dispose)
+
+
+@functools.lru_cache(maxsize=256)
+def _select_live(count: int) -> str:
+    """SQLite: the live values of ``count`` keys (parameters: the keys, then now)."""
+    marks = ", ".join("?" * count)
+    return f'SELECT "key", value FROM {table.name} WHERE "key" IN ({marks}) AND expires_at > ?'
 
 
 def _settle(future: asyncio.Future[None] | None, error: Exception | None) -> None:
