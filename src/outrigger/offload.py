@@ -5,8 +5,15 @@ the call, wake the thread, wake the loop through its self-pipe). Scoring one row
 ONNX model costs less than that, so a pipeline that always hopped would spend more time
 hopping than scoring; a large model or a large batch, run inline, would stall every other
 event on the loop. ``Offloader`` learns what one item costs from the calls it makes (an
-exponentially weighted average, measured where the call ran) and runs a call inline when its
-expected cost is under ``budget_s``. Until it has measured one call, it hops.
+exponentially weighted average) and runs a call inline when its expected cost is under
+``budget_s``. Until it has measured one call, it hops.
+
+What is measured is the CPU time of the thread that made the call, inline or not. Its wall
+clock would also count, in a thread, the time it waited for the GIL while the loop ran, and
+anywhere, the time the OS gave another process on a busy machine; counted, those sent cheap
+calls to the thread, where they paid the hop every time. So this is for calls that keep the
+CPU busy (a model run, a parse); a call that sleeps or waits on I/O looks cheap to it. (An
+ONNX Runtime session with several intra-op threads keeps its calling thread busy too.)
 """
 
 from __future__ import annotations
@@ -44,11 +51,11 @@ class Offloader:
         return await asyncio.to_thread(self._timed, items, fn, *args)
 
     def _timed(self, items: int, fn: Callable[..., T], *args: Any) -> T:
-        started = time.perf_counter()
+        started = time.thread_time()
         try:
             return fn(*args)
         finally:
-            self._learn((time.perf_counter() - started) / max(1, items))
+            self._learn((time.thread_time() - started) / max(1, items))
 
     def _learn(self, per_item_s: float) -> None:
         known = self.per_item_s
