@@ -30,7 +30,7 @@ class MicroBatcher(Generic[In, Out]):
         self.max_wait_s = max_wait_s
         self._items: list[In] = []
         self._futures: list[asyncio.Future[Out]] = []
-        self._timer: asyncio.Task[None] | None = None
+        self._timer: asyncio.Handle | None = None  # closes the open window
         self._running: set[asyncio.Task[None]] = set()
         self.batches = 0  # how many batched calls ran (for metrics and tests)
         self.items = 0
@@ -41,15 +41,18 @@ class MicroBatcher(Generic[In, Out]):
         self._futures.append(future)
         if len(self._items) >= self.max_size:
             self._start()
-        elif self._timer is None:
-            self._timer = asyncio.create_task(self._after_window())
+        elif self._timer is None:  # a callback, not a task: one per batch, so keep it cheap
+            loop = asyncio.get_running_loop()
+            if self.max_wait_s > 0:
+                self._timer = loop.call_later(self.max_wait_s, self._window_closed)
+            else:
+                self._timer = loop.call_soon(self._window_closed)
         return await future
 
-    async def _after_window(self) -> None:
-        await asyncio.sleep(self.max_wait_s)
+    def _window_closed(self) -> None:
         self._timer = None
         if self._items:
-            await self._run(*self._take())
+            self._start()
 
     def _start(self) -> None:
         if self._timer is not None:
