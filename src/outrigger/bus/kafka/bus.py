@@ -81,6 +81,7 @@ class KafkaBus:
         try:
             await in_thread(lambda: admin.list_topics(timeout=self.settings.publish_timeout_s))
         except Exception as exc:
+            await in_thread(lambda: admin.__exit__(None, None, None))  # destroys the handle
             raise TransientError(
                 f"cannot connect to Kafka at {self.settings.bootstrap_servers}: {exc}"
             ) from None
@@ -88,6 +89,10 @@ class KafkaBus:
         self._producer = AsyncProducer(self.config, self.settings.publish_timeout_s)
 
     async def close(self) -> None:
+        """Release every librdkafka handle the bus made: consumers leave their groups and are
+        destroyed (with their threads), the producer is flushed and destroyed, and the admin
+        client's last reference goes. A handle left behind keeps its threads and reconnects
+        for as long as the process runs, until the garbage collector happens to free it."""
         consumers, self._consumers = self._consumers, []
         for consumer in consumers:
             await consumer.close()
@@ -96,6 +101,8 @@ class KafkaBus:
         if self._producer is not None:
             producer, self._producer = self._producer, None
             await producer.close()
+        # Not closed explicitly: an admin call still running in a worker thread (a follower
+        # stopping beside close) holds a reference, and the handle goes when it returns.
         self._admin = None
         self._known.clear()
 
@@ -247,7 +254,7 @@ class KafkaBus:
             attempts = AttemptsLog(self.producer, self.config, topic)
         group = self.group(subscription.queue)
         consumer = GroupConsumer(self.settings, subscription, group, attempts, prefetch)
-        await consumer.start()
+        await consumer.start()  # closes what it made when it fails
         self._consumers.append(consumer)
         try:
             async with aclosing(consumer.deliveries()) as deliveries:  # ends with this generator

@@ -54,6 +54,7 @@ class AsyncProducer:
             }
         )
         self._stop = threading.Event()
+        self._closed = False
         self._thread = threading.Thread(
             target=self._serve, name="outrigger-kafka-acks", daemon=True
         )
@@ -64,6 +65,8 @@ class AsyncProducer:
             self._producer.poll(0.05)  # runs the delivery callbacks
 
     async def send(self, topic: str, record: Record) -> Message:
+        if self._closed:
+            raise TransientError("the Kafka producer is closed")
         loop = asyncio.get_running_loop()
         done: asyncio.Future[Message] = loop.create_future()
 
@@ -87,9 +90,21 @@ class AsyncProducer:
             return await done
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._producer.flush, self._timeout_s)
-        self._stop.set()
-        await asyncio.to_thread(self._thread.join, 5)
+        """Deliver what is queued (up to the publish timeout), stop the acknowledgement thread,
+        then destroy the librdkafka handle: a handle left to the garbage collector lives on
+        after the bus closed, reconnecting to a broker that may be gone (CHANGELOG)."""
+        if self._closed:
+            return
+        self._closed = True  # sends run on the loop thread: none starts after this
+        try:
+            left = await asyncio.to_thread(self._producer.flush, self._timeout_s)
+            if left:  # undeliverable in time: fail their sends now, not in close's own flush
+                self._producer.purge(blocking=False)
+        finally:
+            self._stop.set()
+            await asyncio.to_thread(self._thread.join, 5)
+            if not self._thread.is_alive():  # else the thread still polls: leave it the handle
+                await asyncio.to_thread(self._producer.close)
 
 
 def _resolve(done: asyncio.Future[Message], err: KafkaError | None, msg: Message) -> None:

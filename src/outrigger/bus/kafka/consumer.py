@@ -82,12 +82,17 @@ class GroupConsumer:
         }
         self._consumer = AIOConsumer(config, max_workers=2)
         names, regex = subscription_topics(self._sub)
-        await self._consumer.subscribe(
-            [*names, *([regex] if regex else [])],
-            on_assign=self._on_assign,
-            on_revoke=self._on_revoke,
-            on_lost=self._on_lost,
-        )
+        try:
+            await self._consumer.subscribe(
+                [*names, *([regex] if regex else [])],
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
+                on_lost=self._on_lost,
+            )
+        except BaseException:
+            self._closing = asyncio.ensure_future(self._close())
+            await asyncio.shield(self._closing)
+            raise
         self._tasks = [
             asyncio.create_task(self._poll(), name=f"kafka-poll-{self._group}"),
             asyncio.create_task(self._commit_every(), name=f"kafka-commit-{self._group}"),
@@ -109,7 +114,9 @@ class GroupConsumer:
         with contextlib.suppress(Exception):
             await self._commit()
         try:
-            await self._consumer.close()  # runs _on_revoke, which does not wait when closing
+            # Runs _on_revoke (which does not wait when closing), destroys the librdkafka
+            # handle and shuts the AIOConsumer's own thread pool down.
+            await self._consumer.close()
         except Exception as exc:
             log.debug("closing the Kafka consumer of %s: %r", self._group, exc)
         self._windows.clear()
