@@ -93,8 +93,7 @@ class Names:
 @dataclass(frozen=True)
 class Endpoint:
     """A broker's address for the run. ``ours``: started for the run and stopped after it,
-    so what the run made there goes with it and is not deleted one by one (deleting Kafka
-    topics, then stopping tansu, crashes librdkafka: see kafka_cleanup)."""
+    so what the run made there goes with it and is not deleted one by one."""
 
     url: str
     ours: bool = False
@@ -291,8 +290,6 @@ BROKERS: Final[Mapping[str, Broker]] = MappingProxyType(
         # events take ~7 s per child, 1,000 take ~65 s, 5,000 would take most of an hour.
         "sqs": Broker("", sqs_service, sqs_env, sqs_cleanup, max_events=300),
         "sqlite": Broker("", embedded, no_env, no_cleanup),
-        # Last: a shared broker whose topics this process deleted must not stop while the
-        # process still has other kinds to measure (kafka_cleanup).
         "kafka": Broker("127.0.0.1:9092", kafka_service, kafka_env, kafka_cleanup),
     }
 )

@@ -1,8 +1,9 @@
 """The event-bus Protocols: what a broker adapter must provide.
 
-Every adapter (embedded SQLite queue, in-memory, RabbitMQ, later Kafka, NATS JetStream and
-Redis Streams) implements ``EventBus`` and ``DeadLetterQueue``; the shared contract tests in
-``tests/contract/test_bus_contract.py`` run against each of them.
+Every adapter (in-memory, embedded SQLite queue, RabbitMQ, Kafka, NATS JetStream, Redis
+Streams, Amazon SQS; one sub-package each, registered in ``bus/kinds.py``) implements
+``EventBus`` and ``DeadLetterQueue``; the shared contract suite in ``tests/contract/bus/``
+runs against each of them.
 
 The model is AMQP's, because it is the most general of the brokers we target: messages are
 published to an *exchange* with a *routing key*; a *subscription* is a durable queue bound to
