@@ -129,15 +129,19 @@ def test_tail_times_out_with_exit_code_1_and_leaves_no_queue_behind(
     settings = settings_of(bus.env, monkeypatch)
     if bus.kind == "kafka":  # a member joins its group once a topic it reads exists
         asyncio.run(create_topic(settings, "nothing.here"))
+    # Long enough to be seen following; on Kafka, joining a group takes seconds (more on a
+    # busy machine), and the group exists only from then until the tail stops.
+    follow_s = "20" if bus.kind == "kafka" else "5"
     tail = spawn(
-        "events", "tail", "-k", "nothing.here", "--count", "1", "--timeout", "5", env=bus.env
+        "events", "tail", "-k", "nothing.here", "--count", "1", "--timeout", follow_s, env=bus.env
     )
     line = wait_for_line(tail, "following")
     queue = line.split("temporary subscription ", 1)[1].split()[0]
     assert queue.startswith(f"{bus.queue}.tail."), line
     # While it follows, the broker has its subscription (the check below is not vacuous;
     # a Kafka group exists once its member has joined).
-    assert asyncio.run(eventually(lambda: holds(bus, queue))), f"{queue} not on the broker"
+    seen = asyncio.run(eventually(lambda: holds(bus, queue), timeout_s=float(follow_s)))
+    assert seen, f"{queue} not on the broker"
     _, errors = tail.communicate(timeout=120)
     assert tail.returncode == 1
     assert "got 0 of 1 events" in errors
