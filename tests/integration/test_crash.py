@@ -193,10 +193,6 @@ async def test_sigterm_drains_in_flight_work_without_duplicates(
 ) -> None:
     """A clean stop finishes and acknowledges what it started: after SIGTERM mid-stream and a
     restart, every event has exactly one result and none was delivered twice."""
-    if target.env["OUTRIGGER_BUS__KIND"] == "redis":
-        # Known open defect (CHANGELOG, closing note): on the Redis Streams bus a worker
-        # sometimes does not exit after SIGTERM; this test then hangs for its whole timeout.
-        pytest.skip("open defect: the Redis Streams worker can hang on SIGTERM")
     bus, dlq, work, expected = await _queue_events(target, monkeypatch, seed=99)
     seen: dict[str, int] = {}
     collector = asyncio.create_task(_collect(bus, Subscription(*_results(target)), seen))

@@ -44,6 +44,20 @@ RELEASED_IDLE_MS = 10 * 365 * 24 * 3600 * 1000
 CHUNK = 500  # ids per XCLAIM / XACK
 
 
+def _raise_swallowed_cancel() -> None:
+    """Raise the cancellation of the reading task that a Redis command swallowed.
+
+    redis-py sends every command under ``asyncio.wait_for`` (the socket timeout), and on
+    Python 3.11 ``wait_for`` drops a cancellation that arrives just as the send completes
+    (CPython gh-86296, fixed in 3.12): the command goes on as if the task had not been
+    cancelled. Cancelling the task that iterates ``deliveries`` is how a worker stops
+    reading (on SIGTERM); without this check the loop would read on for ever. The request
+    is still counted by ``Task.cancelling``, which ``asyncio.timeout`` relies on as well."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     id: bytes
@@ -79,6 +93,7 @@ class StreamConsumer:
         try:
             failures = 0
             while not self.closed:
+                _raise_swallowed_cancel()
                 if not waiting:
                     try:
                         waiting.extend(await self._fill())
