@@ -53,7 +53,9 @@ BEHAVIOUR = web.AppKey("behaviour", Behaviour)
 def _answer(body: dict[str, Any]) -> str:
     """``echo: <last user message>``; a message holding ``REPLY:<text>`` on a line is
     answered with exactly ``<text>`` (tests that need a JSON answer), one holding the line
-    ``ECHO_SYSTEM`` with the system prompt (a model talked into leaking it)."""
+    ``ECHO_SYSTEM`` with the system prompt (a model talked into leaking it), one holding
+    ``ECHO_INPUT`` with the first user message whatever follows (a model that echoes its
+    input)."""
     messages = body.get("messages", [])
     users = [m for m in messages if m.get("role") == "user"]
     text = users[-1].get("content", "") if users else ""
@@ -63,6 +65,8 @@ def _answer(body: dict[str, Any]) -> str:
         for line in str(message.get("content", "")).splitlines():
             if line.startswith("REPLY:"):
                 return line.removeprefix("REPLY:")
+            if line.strip() == "ECHO_INPUT":
+                return str(users[0].get("content", ""))
             if line.strip() == "ECHO_SYSTEM":
                 return " ".join(
                     str(m.get("content")) for m in messages if m.get("role") == "system"

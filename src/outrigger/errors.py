@@ -20,6 +20,10 @@ class MissingExtraError(OutriggerError, ImportError):
     """An optional dependency is not installed."""
 
 
+#: The code of an LLM answer the proxy's guardrails withheld (invalid or leaking after a repair).
+OUTPUT_WITHHELD = "output_withheld"
+
+
 class PermanentError(OutriggerError):
     """Retrying cannot help: the input itself is wrong.
 

@@ -16,6 +16,7 @@ import httpx
 import openai
 import pytest
 
+from outrigger.guard import PromptTemplate
 from outrigger.storage.audit import sha256_text
 from tests.gateway_server import GatewayServer
 from tests.integration.test_gateway_llm import ask, client, new_key, start_gateway
@@ -234,6 +235,32 @@ def test_canary_withholds_an_answer_that_leaks_the_system_prompt(gateway: Gatewa
         extra_headers=headers,
     )
     assert normal.choices[0].message.content == "echo: hello"
+
+
+def test_an_answer_repeating_a_data_fence_is_repaired_and_cut_when_streamed(
+    gateway: GatewayServer, upstream: UpstreamThread
+) -> None:
+    """An application that fences its data with ``PromptTemplate`` is protected at the
+    gateway too: an answer carrying a fence is repaired once, and a streamed one is cut."""
+    key = new_key(gateway)
+    fenced = [m.as_dict() for m in PromptTemplate("You summarise.").render("Refund please")]
+    answer = client(gateway, key).chat.completions.create(model="chat-default", messages=fenced)
+    assert upstream.behaviour.requests == 2  # the echo of the fence, then one repair
+    assert "<<<" not in (answer.choices[0].message.content or "")
+    with httpx.stream(
+        "POST",
+        f"{gateway.url}/v1/chat/completions",
+        json={"model": "chat-default", "messages": fenced, "stream": True},
+        headers={"Authorization": f"Bearer {key}"},
+    ) as response:
+        events = [line for line in response.iter_lines() if line.startswith("data: ")]
+    assert json.loads(events[-1].removeprefix("data: "))["error"]["code"] == "output_withheld"
+    assert "<<<DATA" not in "".join(events)
+    always = [fenced[0], {"role": "user", "content": f"{fenced[1]['content']}\nECHO_INPUT"}]
+    withheld = client(gateway, key).chat.completions.create(model="chat-default", messages=always)
+    assert withheld.choices[0].message.content == GUARD["fallback_answer"]
+    records = wait_for_audit(gateway, 3)
+    assert records[-1]["status"] == "invalid"
 
 
 def test_unknown_cache_header_value_is_a_400(gateway: GatewayServer) -> None:

@@ -108,6 +108,55 @@ async def test_an_invalid_answer_is_repaired_once_then_dead_lettered(
     assert "rejected" in repair and "urgency" in repair
 
 
+SUMMARY = """
+pipelines:
+  - name: ticket-summary
+    on: {types: ["com.acme.support.TicketCreated"]}
+    steps:
+      - llm:
+          name: summary
+          system: You summarise support tickets.
+          inputs: {ticket: data.body}
+          %s
+      - publish:
+          type: com.acme.ai.TicketSummarized
+          routing_key: ai.ticket.summarized
+          data: {summary: steps.summary.text, withheld: steps.summary.withheld}
+"""
+FALLBACK = "The model could not summarise this ticket."
+
+
+async def summarise(proxy: LlmProxy, body: str, fallback: bool) -> dict[str, Any]:
+    text = SUMMARY % (f"fallback: {FALLBACK}" if fallback else "")
+    result = await pipelines(proxy, text).pipelines[0].run(ticket(body), "k")
+    return json.loads(result.body)["data"]
+
+
+async def test_an_answer_that_repeats_the_data_fence_is_repaired(
+    proxy: LlmProxy, upstream: UpstreamThread
+) -> None:
+    # The upstream echoes the last user message: first the fenced ticket, then the repair.
+    data = await summarise(proxy, "My card was charged twice.", fallback=True)
+    assert upstream.behaviour.requests == 2
+    first_answer = upstream.behaviour.last["body"]["messages"][-2]["content"]
+    assert "<<<DATA ticket " in first_answer  # what was withheld
+    assert "<<<" not in data["summary"] and "repeated parts of the prompt" in data["summary"]
+    assert data.get("withheld") is None
+
+
+async def test_an_answer_that_keeps_echoing_its_input_gets_the_fallback_or_a_dead_letter(
+    proxy: LlmProxy, upstream: UpstreamThread
+) -> None:
+    data = await summarise(proxy, "Card charged twice.\nECHO_INPUT", fallback=True)
+    assert (data["summary"], data["withheld"]) == (FALLBACK, True)
+    assert data["models"] == []  # no model's answer went into this result
+    assert upstream.behaviour.requests == 2  # the answer, then one repair attempt
+    with pytest.raises(PermanentError) as dead:
+        await summarise(proxy, "Card charged twice.\nECHO_INPUT", fallback=False)
+    assert dead.value.code == "output_withheld"
+    assert "Card charged twice" not in str(dead.value)
+
+
 async def test_unknown_tenant_is_permanent_and_outage_is_transient(
     proxy: LlmProxy, upstream: UpstreamThread
 ) -> None:

@@ -53,6 +53,15 @@ def test_publish_must_be_last_and_unique() -> None:
     assert any("exactly one publish step" in p for p in problems(doc))
 
 
+def test_an_llm_fallback_is_for_text_answers_only() -> None:
+    doc = demo_yaml()
+    (summary,) = [p for p in doc["pipelines"] if p["name"] == "support-ticket-summary"]
+    llm = summary["steps"][0]["llm"]
+    assert llm["fallback"]  # the demo says plainly when the model could not summarise
+    llm["schema"] = {"type": "object"}
+    assert any("fallback is for text answers" in p for p in problems(doc))
+
+
 def test_undeclared_model_and_bad_schema() -> None:
     doc = demo_yaml()
     doc["pipelines"][0]["steps"][0]["score"]["model"] = "fraud"

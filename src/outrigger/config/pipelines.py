@@ -137,6 +137,15 @@ class LlmStep(Strict):
     temperature: float = Field(default=0.0, ge=0, le=2)
     output_schema: dict[str, Any] | None = Field(default=None, alias="schema")
     repair: bool = True  # one retry with the validation errors before dead-lettering
+    #: Text published instead of an answer the proxy withheld (it repeated the prompt's
+    #: structure after a repair, say); None: such an event is dead-lettered. Text steps only.
+    fallback: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _fallback_is_text(self) -> LlmStep:
+        if self.fallback is not None and self.output_schema is not None:
+            raise ValueError("fallback is for text answers; a step with a schema has none")
+        return self
 
     @field_validator("inputs")
     @classmethod

@@ -1,18 +1,27 @@
 """Guardrails around the provider call, per feature: injection screening of untrusted
-content (block, flag or log), a system-prompt canary, and validation of the answer against
-the feature's JSON Schema (one repair retry, then the feature's fallback answer)."""
+content (block, flag or log), a system-prompt canary, and checks of the answer: against the
+feature's JSON Schema, and for the prompt's own structure (the canary, the data fences'
+markers and boundaries). A failed check gets one repair retry, then the feature's fallback
+answer; a streamed answer that leaks is cut."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from outrigger.config.guard import GuardSettings, ResolvedGuard
+from outrigger.errors import OUTPUT_WITHHELD
 from outrigger.guard.canary import Canary
 from outrigger.guard.injection import InjectionDetector, InjectionPolicy, Verdict
 from outrigger.guard.output import OutputValidator, repair_prompt
+from outrigger.guard.structure import (
+    CANARY_LEAK,
+    LEAK_REPAIR,
+    STRUCTURE_LEAK,
+    PromptStructure,
+)
 from outrigger.llm.types import Usage, chunk_text, completion_text, content_text
 from outrigger.proxy.chain import Next
 from outrigger.proxy.context import Blocked, CallContext, Completion, ProxyError, Reply, Stream
@@ -26,7 +35,7 @@ UNTRUSTED_ROLES = frozenset({"user", "tool", "function"})
 
 
 class OutputWithheld(ProxyError):
-    status, kind, code = 502, "server_error", "output_withheld"
+    status, kind, code = 502, "server_error", OUTPUT_WITHHELD
 
 
 class GuardStep:
@@ -56,15 +65,16 @@ class GuardStep:
         canary = Canary() if guard.canary else None
         if canary is not None:
             ctx.request = replace(ctx.request, messages=_protect(ctx.request.messages, canary))
+        structure = PromptStructure.of(ctx.request.messages, canary)
         validator = self.validators.get(ctx.feature)
         streamed = ctx.request.stream
         if validator is not None and streamed:  # validated whole, then replayed as SSE
             ctx.request = replace(ctx.request, stream=False)
         reply = await call_next(ctx)
-        if validator is not None and isinstance(reply, Completion):
-            reply = await self._validated(ctx, reply, validator, guard, call_next)
-        if canary is not None:
-            reply = self._canary_checked(ctx, reply, canary, guard)
+        if isinstance(reply, Completion):
+            reply = await self._checked(ctx, reply, Checks(validator, structure), guard, call_next)
+        elif structure.guarded:
+            reply = Stream(self._watch_stream(ctx, reply.chunks, structure))
         if streamed and isinstance(reply, Completion):
             return Stream(completion_chunks(reply.body))
         return reply
@@ -102,19 +112,21 @@ class GuardStep:
                 worst = verdict
         return worst
 
-    # -- output validation --------------------------------------------------------------
-    async def _validated(
+    # -- output checks ------------------------------------------------------------------
+    async def _checked(
         self,
         ctx: CallContext,
         reply: Completion,
-        validator: OutputValidator,
+        checks: Checks,
         guard: ResolvedGuard,
         call_next: Next,
     ) -> Reply:
-        check = validator.check_text(completion_text(reply.body))
-        if check.ok or ctx.status != "ok":  # a fallback answer is not the model's output
+        """The answer as it came, else one repair, else the feature's fallback (or an
+        error): invalid against the feature's schema, or carrying the prompt's structure."""
+        problem = checks.problem(completion_text(reply.body))
+        if problem is None or ctx.status != "ok":  # a fallback answer is not the model's output
             return reply
-        self.metrics.llm_guard.labels("output", "invalid").inc()
+        self.metrics.llm_guard.labels(*problem.metric).inc()
         first = ctx.usage or Usage()
         answer = completion_text(reply.body)
         ctx.request = replace(
@@ -122,7 +134,7 @@ class GuardStep:
             messages=[
                 *ctx.request.messages,
                 {"role": "assistant", "content": answer},
-                {"role": "user", "content": repair_prompt(check.errors, validator.schema)},
+                {"role": "user", "content": problem.repair},
             ],
         )
         retried = await call_next(ctx)
@@ -132,50 +144,75 @@ class GuardStep:
             first.completion_tokens + second.completion_tokens,
         )
         if isinstance(retried, Completion) and ctx.status == "ok":
-            again = validator.check_text(completion_text(retried.body))
-            if again.ok:
-                self.metrics.llm_guard.labels("output", "repaired").inc()
+            again = checks.problem(completion_text(retried.body))
+            if again is None:
+                self.metrics.llm_guard.labels(problem.metric[0], "repaired").inc()
                 return retried
-            check = again
-        log.warning("output of feature %s invalid after a repair: %s", ctx.feature, check.message)
-        return self._withheld(ctx, guard, "output_invalid", check.message)
-
-    # -- canary -------------------------------------------------------------------------
-    def _canary_checked(
-        self, ctx: CallContext, reply: Reply, canary: Canary, guard: ResolvedGuard
-    ) -> Reply:
-        if isinstance(reply, Completion):
-            if canary.leaked(completion_text(reply.body)):
-                self.metrics.llm_guard.labels("canary", "leaked").inc()
-                return self._withheld(ctx, guard, "canary_leak", "the answer revealed the prompt")
-            return reply
-        return Stream(self._watch_stream(ctx, reply.chunks, canary))
+            problem = again
+        log.warning("output of feature %s invalid after a repair: %s", ctx.feature, problem.flag)
+        return self._withheld(ctx, guard, problem.flag, problem.message)
 
     async def _watch_stream(
-        self, ctx: CallContext, chunks: AsyncIterator[dict[str, Any]], canary: Canary
+        self, ctx: CallContext, chunks: AsyncIterator[dict[str, Any]], structure: PromptStructure
     ) -> AsyncIterator[dict[str, Any]]:
-        """Chunks are passed on until the text so far repeats the canary; then the stream
-        ends with an error (what was already sent cannot be recalled)."""
+        """Chunks are passed on until the text so far repeats the canary or a fence; then
+        the stream ends with an error (what was already sent cannot be recalled, and a
+        repair cannot be streamed after it)."""
         seen = ""
         try:
             async for chunk in chunks:
                 seen += chunk_text(chunk)
-                if canary.leaked(seen[-400:]):
-                    self.metrics.llm_guard.labels("canary", "leaked").inc()
+                leak = structure.leak(seen[-400:])
+                if leak is not None:
+                    self.metrics.llm_guard.labels(*LEAK_METRICS[leak]).inc()
                     ctx.status = "invalid"
-                    ctx.flags.append("canary_leak")
-                    raise OutputWithheld("the answer was cut: it revealed the system prompt")
+                    ctx.flags.append(leak)
+                    raise OutputWithheld("the answer was cut: it repeated the prompt's structure")
                 yield chunk
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
 
     def _withheld(self, ctx: CallContext, guard: ResolvedGuard, flag: str, reason: str) -> Reply:
+        """The guard's fallback answer (the feature's, else the guard's); for a caller that
+        takes fallbacks (the gateway, not pipelines) the proxy's general one; else an error."""
         ctx.status = "invalid"
         ctx.flags.append(flag)
-        answer = guard.fallback_answer or self.fallback_answer
+        answer = guard.fallback_answer or (self.fallback_answer if ctx.fallback_answer else None)
         if answer is None:
             raise OutputWithheld(f"the model's answer was withheld: {reason}")
         return Completion(completion_body(ctx.alias, answer, ctx.usage, "chatcmpl-withheld"))
+
+
+#: A leak's (check, outcome) for the guard metric.
+LEAK_METRICS = {CANARY_LEAK: ("canary", "leaked"), STRUCTURE_LEAK: ("structure", "leaked")}
+
+
+@dataclass(frozen=True)
+class Problem:
+    flag: str
+    message: str
+    repair: str
+    metric: tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Checks:
+    """What an answer is checked for: the feature's output schema, the prompt's structure."""
+
+    validator: OutputValidator | None
+    structure: PromptStructure
+
+    def problem(self, text: str) -> Problem | None:
+        leak = self.structure.leak(text)
+        if leak is not None:
+            return Problem(leak, "the answer repeated the prompt", LEAK_REPAIR, LEAK_METRICS[leak])
+        if self.validator is None:
+            return None
+        check = self.validator.check_text(text)
+        if check.ok:
+            return None
+        repair = repair_prompt(check.errors, self.validator.schema)
+        return Problem("output_invalid", check.message, repair, ("output", "invalid"))
 
 
 def _protect(messages: list[dict[str, Any]], canary: Canary) -> list[dict[str, Any]]:

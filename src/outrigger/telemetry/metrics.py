@@ -181,7 +181,7 @@ class Metrics:
         self.llm_guard = Counter(
             "outrigger_llm_guard",
             "Guardrail outcomes: pii/redacted (identifiers replaced), injection/block|flag|log, "
-            "output/invalid|repaired, canary/leaked",
+            "output/invalid|repaired, canary/leaked|repaired, structure/leaked|repaired",
             ["check", "outcome"],
             registry=r,
         )

@@ -3,6 +3,7 @@ data) -> the LLM proxy -> text or schema-checked JSON in ``steps.<name>``."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from opentelemetry.trace import SpanKind, Tracer
@@ -10,7 +11,13 @@ from opentelemetry.trace import SpanKind, Tracer
 from outrigger.config.pipelines import LlmStep
 from outrigger.engine.mapping import MISSING, resolve
 from outrigger.engine.steps.base import StepContext, step_span
-from outrigger.errors import MappingError, OutputValidationError, TransientError
+from outrigger.errors import (
+    OUTPUT_WITHHELD,
+    MappingError,
+    OutputValidationError,
+    PermanentError,
+    TransientError,
+)
 from outrigger.guard.messages import PromptTemplate
 from outrigger.guard.output import OutputValidator, repair_prompt
 from outrigger.llm.types import ChatRequest
@@ -22,6 +29,14 @@ class Answer(Protocol):
 
     @property
     def model(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Withheld:
+    """The step's declared fallback, standing in for an answer the proxy withheld."""
+
+    text: str
+    model: str | None = None
 
 
 class LlmClient(Protocol):
@@ -77,6 +92,18 @@ class LlmRunner:
             params["response_format"] = {"type": "json_object"}
         return ChatRequest(self.spec.model, messages, params)
 
+    async def _complete(
+        self, tenant: str, messages: list[dict[str, Any]], trace_id: str | None
+    ) -> Answer:
+        try:
+            return await self.client.complete(
+                tenant, self.feature, self._request(messages), trace_id
+            )
+        except PermanentError as exc:
+            if exc.code != OUTPUT_WITHHELD or self.spec.fallback is None:
+                raise
+            return Withheld(self.spec.fallback)
+
     async def __call__(self, ctx: StepContext, tracer: Tracer) -> None:
         with step_span(tracer, f"chat {self.spec.model}", SpanKind.CLIENT) as (current, trace):
             answer = await self.run(ctx, trace)
@@ -94,7 +121,10 @@ class LlmRunner:
     async def run(self, ctx: StepContext, trace_id: str | None = None) -> Answer:
         tenant = self._tenant(ctx)
         messages = [m.as_dict() for m in self.template.render(self._inputs(ctx))]
-        answer = await self.client.complete(tenant, self.feature, self._request(messages), trace_id)
+        answer = await self._complete(tenant, messages, trace_id)
+        if isinstance(answer, Withheld):
+            ctx.steps[self.spec.name] = {"text": answer.text, "model": None, "withheld": True}
+            return answer
         result: dict[str, Any] = {"text": answer.text, "model": answer.model}
         if self.validator is not None:
             check = self.validator.check_text(answer.text)
