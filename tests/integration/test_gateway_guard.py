@@ -30,12 +30,15 @@ IDENTIFIERS = {
     "US_SSN": "536-22-8741",
     "IN_PAN": "ABCPE1234F",
     "IP_ADDRESS": "203.0.113.7",
+    "DATE_OF_BIRTH": "12/03/1985",
+    "MEDICAL_RECORD_NUMBER": "00482913",
 }
 MESSAGE = (
     f"Customer {IDENTIFIERS['EMAIL_ADDRESS']} (phone {IDENTIFIERS['PHONE_NUMBER']}, "
     f"card {IDENTIFIERS['CREDIT_CARD']}, SSN {IDENTIFIERS['US_SSN']}, PAN "
-    f"{IDENTIFIERS['IN_PAN']}) logged in from {IDENTIFIERS['IP_ADDRESS']} and asks why the "
-    "transfer failed."
+    f"{IDENTIFIERS['IN_PAN']}, born on {IDENTIFIERS['DATE_OF_BIRTH']}, MRN "
+    f"{IDENTIFIERS['MEDICAL_RECORD_NUMBER']}) logged in from {IDENTIFIERS['IP_ADDRESS']} and "
+    "asks why the transfer failed."
 )
 SCORE_SCHEMA = {
     "type": "object",
@@ -102,6 +105,7 @@ def test_pii_never_reaches_the_upstream_and_comes_back_rehydrated(
     sent = sent_text(upstream)
     assert_nothing_leaked(sent)
     assert "<EMAIL_1>" in sent and "<CARD_1>" in sent and "<PAN_1>" in sent
+    assert "<DOB_1>" in sent and "<MRN_1>" in sent
     # The audit trail hashes what left (placeholders), not the caller's text.
     record = wait_for_audit(gateway, 1)[0]
     redacted = upstream.behaviour.bodies[-1]["messages"]

@@ -23,6 +23,13 @@ CASES = [
     ("pay to priya@okaxis now", "UPI_ID", "priya@okaxis"),
     ("IFSC HDFC0001234 is wrong", "IN_IFSC", "HDFC0001234"),
     ("Dr. Kavita Menon will call", "PERSON", "Kavita Menon"),
+    ("DOB: 12/03/1985, admitted", "DATE_OF_BIRTH", "12/03/1985"),
+    ("born on 1985-03-12 in Pune", "DATE_OF_BIRTH", "1985-03-12"),
+    ("Date of birth (as recorded): 12th of March, 1985.", "DATE_OF_BIRTH", "12th of March, 1985"),
+    ("d.o.b. March 12, 1985", "DATE_OF_BIRTH", "March 12, 1985"),
+    ("born 31-Dec-1990", "DATE_OF_BIRTH", "31-Dec-1990"),
+    ("her birthday is 05/06/77", "DATE_OF_BIRTH", "05/06/77"),
+    ("जन्म तिथि: 12.03.1985", "DATE_OF_BIRTH", "12.03.1985"),
 ]
 
 
@@ -41,6 +48,8 @@ def test_finds_each_type(text: str, entity: str, value: str) -> None:
         "Card 4111 1111 1111 1112 (fails Luhn)",
         "Invoice INV-2024-00981 for 12,450 is due on 30 April 2024.",
         "order 12345678 shipped; reference 00482913",  # an MRN shape without MRN context
+        "Meeting on 12/03/2024 about the loan",  # a date, not a birth date
+        "born on 45/03/1985 or 1985-13-40",  # not dates
     ],
 )
 def test_leaves_noise_alone(text: str) -> None:
@@ -68,4 +77,12 @@ def test_overlaps_keep_the_identifier_over_a_name_guess() -> None:
     assert resolve_overlaps([name, mrn, other]) == [mrn, other]
     assert resolve_overlaps([Span(0, 5, "IP_ADDRESS", 0.5), Span(0, 9, "IP_ADDRESS", 0.9)]) == [
         Span(0, 9, "IP_ADDRESS", 0.9)
+    ]
+
+
+def test_only_the_date_a_birth_word_introduces_is_a_date_of_birth() -> None:
+    text = "Patient born on 12/03/1985 was admitted on 14/05/2024."
+    spans = RegexDetector().detect(text)
+    assert [(s.entity_type, text[s.start : s.end]) for s in spans] == [
+        ("DATE_OF_BIRTH", "12/03/1985")
     ]

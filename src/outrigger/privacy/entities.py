@@ -23,6 +23,7 @@ IN_AADHAAR: Final = "IN_AADHAAR"
 MEDICAL_RECORD_NUMBER: Final = "MEDICAL_RECORD_NUMBER"
 UPI_ID: Final = "UPI_ID"
 IN_IFSC: Final = "IN_IFSC"
+DATE_OF_BIRTH: Final = "DATE_OF_BIRTH"
 
 #: Entity type -> placeholder tag.
 TAGS: Final[Mapping[str, str]] = MappingProxyType(
@@ -39,6 +40,7 @@ TAGS: Final[Mapping[str, str]] = MappingProxyType(
         MEDICAL_RECORD_NUMBER: "MRN",
         UPI_ID: "UPI",
         IN_IFSC: "IFSC",
+        DATE_OF_BIRTH: "DOB",
     }
 )
 

@@ -12,9 +12,16 @@ from outrigger.privacy.base import Span, resolve_overlaps
 from outrigger.privacy.patterns import ALL_SPECS, CONTEXT_BOOST, PatternSpec
 
 
-def has_context(text: str, start: int, words: Sequence[str], window: int) -> bool:
+def has_context(
+    text: str, start: int, words: Sequence[str], window: int, clear: bool = False
+) -> bool:
+    """Whether one of ``words`` occurs in the ``window`` characters before ``start``; with
+    ``clear``, the last one found must have no digit between it and ``start``."""
     before = text[max(0, start - window) : start].lower()
-    return any(word in before for word in words)
+    if not clear:
+        return any(word in before for word in words)
+    ends = [i + len(w) for w in words if (i := before.rfind(w)) >= 0]
+    return bool(ends) and not any(c.isdigit() for c in before[max(ends) :])
 
 
 def match_spec(spec: PatternSpec, text: str) -> Iterator[Span]:
@@ -27,7 +34,7 @@ def match_spec(spec: PatternSpec, text: str) -> Iterator[Span]:
         if spec.anti_context and has_context(text, start, spec.anti_context, 20):
             continue
         score = spec.score
-        if spec.context and has_context(text, start, spec.context, spec.window):
+        if spec.context and has_context(text, start, spec.context, spec.window, spec.context_clear):
             score = min(1.0, round(score + CONTEXT_BOOST, 2))
         elif spec.needs_context:
             continue

@@ -37,6 +37,9 @@ class PatternSpec:
     window: int = CONTEXT_WINDOW
     #: Words that, right before the match, mean it is something else ("version 10.2.3.4").
     anti_context: tuple[str, ...] = ()
+    #: The context word must be the match's own: no digit between them ("born on 12/03/1985,
+    #: admitted on 14/05/2024": the second date is not a date of birth).
+    context_clear: bool = False
 
 
 def _ip_valid(text: str) -> bool:
@@ -45,6 +48,23 @@ def _ip_valid(text: str) -> bool:
     except ValueError:
         return False
     return not (address.version == 6 and text.count(":") < 3 and "::" not in text)
+
+
+def _date_plausible(text: str) -> bool:
+    """A written date whose day, month and year can be a date of birth (day-month and
+    month-day orders both accepted for all-number dates)."""
+    numbers = [int(n) for n in re.findall(r"\d+", text)]
+    if len(numbers) == 2:  # a month name: day and year
+        day, year = numbers
+        return 1 <= day <= 31 and (year < 100 or 1880 <= year <= 2100)
+    if len(numbers) != 3:
+        return False
+    a, b, c = numbers
+    if a > 31:  # year first
+        return 1880 <= a <= 2100 and 1 <= b <= 12 and 1 <= c <= 31
+    if not (c < 100 or 1880 <= c <= 2100):
+        return False
+    return (1 <= a <= 31 and 1 <= b <= 12) or (1 <= a <= 12 and 1 <= b <= 31)
 
 
 def _phone_digits_ok(text: str) -> bool:
@@ -63,10 +83,21 @@ def _spec(
     group: int = 0,
     window: int = CONTEXT_WINDOW,
     anti_context: tuple[str, ...] = (),
+    context_clear: bool = False,
 ) -> PatternSpec:
     regex = re.compile(pattern)
     return PatternSpec(
-        entity, name, regex, score, validator, context, needs_context, group, window, anti_context
+        entity,
+        name,
+        regex,
+        score,
+        validator,
+        context,
+        needs_context,
+        group,
+        window,
+        anti_context,
+        context_clear,
     )
 
 
@@ -79,6 +110,23 @@ _KNOWN_UPI_HANDLES = (
 )
 _UPI_LOCAL = r"(?<![\w.@+-])[A-Za-z0-9][A-Za-z0-9._-]{1,63}@"
 _UPI_END = r"(?![\w@-])(?!\.[A-Za-z0-9])"
+_MONTH = (
+    r"(?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_DAY = r"\d{1,2}(?i:st|nd|rd|th)?"
+_DATE = (
+    _NO_DIGIT_BEFORE
+    + r"(?:\d{1,2}([/.-])\d{1,2}\1(?:\d{4}|\d{2})"  # 12/03/1985, 03-12-85, 12.03.1985
+    + r"|\d{4}([/.-])\d{1,2}\2\d{1,2}"  # 1985-03-12
+    + rf"|{_DAY}(?: of)?[ -]{_MONTH},?[ -]\d{{4}}"  # 12 March 1985, 12th of Mar, 1985
+    + rf"|{_MONTH} {_DAY},? \d{{4}})"  # March 12, 1985
+    + _NO_DIGIT_AFTER
+)
+#: Words that make a date a date of birth (English, Hindi); general dates are not matched.
+_BIRTH_CONTEXT = (
+    "birth", "born", "dob", "d.o.b", "b'day", "bday", "जन्म", "जन्मतिथि", "पैदा",
+)  # fmt: skip
 _TITLE = r"\b(?:Mr|Mrs|Ms|Miss|Dr|Prof|Shri|Smt|Sri|Kumari)\.?\s+"
 _INTRO = r"\b(?:[Mm]y name is|[Tt]his is|I am|I'm|[Dd]ear)\s+"
 _FULL_NAME = r"([A-Z][a-z]+(?:[ '-][A-Z][a-z]+){1,2})\b"
@@ -119,6 +167,16 @@ CUSTOM_SPECS: Final[tuple[PatternSpec, ...]] = (
         needs_context=True,
     ),
     _spec(E.IN_IFSC, "IFSC", r"\b[A-Z]{4}0[A-Z0-9]{6}\b", 0.6, context=("ifsc", "branch", "bank")),
+    _spec(
+        E.DATE_OF_BIRTH,
+        "date with a birth context",
+        _DATE,
+        0.5,
+        _date_plausible,
+        _BIRTH_CONTEXT,
+        needs_context=True,
+        context_clear=True,
+    ),
     _spec(E.PERSON, "titled name", _TITLE + _NAME, 0.6, group=1),
     _spec(E.PERSON, "introduced name", _INTRO + _FULL_NAME, 0.6, group=1),
     _spec(
