@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from outrigger.storage.audit import AuditEntry, AuditStore
+from outrigger.storage.audit import GENESIS, AuditEntry, AuditStore, Window, record_hash
 from outrigger.storage.db import Database
 from outrigger.storage.factory import open_database
 from outrigger.storage.ledger import LedgerRecord, LedgerStore
@@ -51,7 +51,7 @@ def test_keys_are_stored_as_hashes_and_stop_working_when_revoked_or_expired(
         stored = conn.execute(sa.text("select key_hash, prefix from api_keys")).all()
     assert all(key not in value for row in stored for value in row)
     found = store.authenticate(key)
-    assert found is not None and found[0] == Tenant("acme", "Acme", "free", "in")
+    assert found is not None and found[0] == Tenant("acme", "Acme", "free", "in", key_id=info.id)
     assert store.authenticate(key + "x") is None
     assert store.revoke_key(info.prefix) and not store.revoke_key(info.prefix)
     assert store.authenticate(key) is None
@@ -128,3 +128,28 @@ def test_a_record_rewritten_with_a_fresh_hash_breaks_the_next_link(
         )
     _, broken = chain.verify()
     assert broken is not None and broken.seq == 4
+
+
+def test_records_from_before_the_actor_column_still_verify(db: Database) -> None:
+    """A record written before revision 0004 was hashed without ``actor`` and ``detail``:
+    read back with both NULL it verifies; a record that names its actor has it hashed."""
+    old = {k: v for k, v in vars(entry(0)).items() if k not in ("actor", "detail")}
+    digest = record_hash(1, GENESIS, old)
+    with db.engine.begin() as conn:
+        conn.execute(audit_log.insert().values(**old, seq=1, prev_hash=GENESIS, hash=digest))
+    audit = AuditStore(db)
+    audit.append([AuditEntry(*list(vars(entry(1)).values())[:14], actor="key-1", detail="{}")])
+    assert audit.verify() == (2, None)
+    with db.engine.begin() as conn:
+        conn.execute(audit_log.update().where(audit_log.c.seq == 2).values(actor="key-2"))
+    _, broken = audit.verify()
+    assert broken is not None and broken.seq == 2
+
+
+def test_a_page_holds_one_tenants_records_in_the_window(db: Database) -> None:
+    audit = AuditStore(db)
+    audit.append([entry(i, tenant="ab"[i % 2]) for i in range(6)])
+    assert [r["seq"] for r in audit.page("a", Window(), 10)] == [1, 3, 5]
+    assert [r["seq"] for r in audit.page("a", Window(after=1), 1)] == [3]
+    assert audit.page("a", Window(since=time.time() + 60), 10) == []
+    assert len(audit.page("b", Window(until=time.time() + 60), 10)) == 3

@@ -18,7 +18,13 @@ from outrigger.storage.audit import AuditStore
 from outrigger.storage.ledger import LedgerStore
 
 audit_app = typer.Typer(
-    help="The audit trail: verify the hash chain, export it.", no_args_is_help=True
+    help=(
+        "The audit trail: verify the hash chain, export it. These commands read the database "
+        "directly (OUTRIGGER_STORAGE__URL) and need its credentials; they see every tenant's "
+        "records. Over HTTP, /v1/audit/* serves a key with the 'auditor' role its own "
+        "tenant's records and records each read in the chain."
+    ),
+    no_args_is_help=True,
 )
 
 
@@ -52,7 +58,9 @@ def usage_command(
 
 @audit_app.command("verify")
 def verify() -> None:
-    """Walk the hash chain; name the first broken link (exit code 1) or confirm it is intact."""
+    """Walk the hash chain; name the first broken link (exit code 1) or confirm it is intact.
+
+    Reads the database directly with its credentials (OUTRIGGER_STORAGE__URL)."""
     db = proxy_database(load_settings())
     try:
         checked, broken = AuditStore(db).verify()
@@ -68,7 +76,9 @@ def verify() -> None:
 def export(
     output: Path | None = typer.Option(None, "--out", help="File to write (default: stdout)."),
 ) -> None:
-    """Write every audit record as JSON Lines, in chain order."""
+    """Write every audit record as JSON Lines, in chain order.
+
+    Reads the database directly with its credentials (OUTRIGGER_STORAGE__URL)."""
     db = proxy_database(load_settings())
     stream = output.open("w", encoding="utf-8") if output else sys.stdout
     count = 0

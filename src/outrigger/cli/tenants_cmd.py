@@ -70,7 +70,8 @@ def create_key(
         [],
         "--role",
         help="A role of the key's holder (repeatable); privacy policies "
-        "re-hydrate PII only for the roles they name.",
+        "re-hydrate PII only for the roles they name; 'auditor' reads the audit trail "
+        "over HTTP (/v1/audit/*).",
     ),
 ) -> None:
     """Create a key. It is printed once and never stored: copy it now."""

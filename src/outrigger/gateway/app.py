@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from outrigger import __version__
 from outrigger.config.llm import MAX_REQUEST_BYTES
 from outrigger.engine.pipeline import PipelineSet
-from outrigger.gateway import cache, chat, embeddings, errors, models, openapi
+from outrigger.gateway import audit, cache, chat, embeddings, errors, models, openapi
 from outrigger.gateway.limits import BodyLimit
 from outrigger.proxy.ids import CallIds
 from outrigger.proxy.service import LlmProxy
@@ -61,6 +61,7 @@ def create_app(
     if proxy is not None:
         app.include_router(chat.router)
         app.include_router(cache.router)
+        app.include_router(audit.router)
         app.include_router(embeddings.router_for(proxy))
     max_body = proxy.settings.llm.max_request_bytes if proxy is not None else MAX_REQUEST_BYTES
     app.add_middleware(BodyLimit, max_bytes=max_body)

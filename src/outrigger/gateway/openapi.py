@@ -19,7 +19,7 @@ REF = "#/components/schemas/{model}"
 DESCRIPTIONS: dict[int, str] = {
     400: "Invalid request: body, parameter or header (or content the guard blocked)",
     401: "Missing, unknown, revoked or expired API key",
-    403: "The tenant's tier is not configured",
+    403: "Not allowed: the tenant's tier is not configured, or the key lacks the role",
     404: "No such model",
     413: "Request body over llm.max_request_bytes",
     429: "Rate limit or monthly quota reached (see Retry-After)",

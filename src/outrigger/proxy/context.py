@@ -91,6 +91,12 @@ class Unauthorized(ProxyError):
     status, kind, code = 401, "authentication_error", "invalid_api_key"
 
 
+class Forbidden(ProxyError):
+    """A valid key without the role the route needs."""
+
+    status, kind, code = 403, "permission_error", "missing_role"
+
+
 class RateLimited(ProxyError):
     status, kind, code = 429, "rate_limit_error", "rate_limit_exceeded"
 

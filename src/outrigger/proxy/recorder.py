@@ -131,6 +131,7 @@ class RecordStep:
                 now, ctx.call_id, ctx.tenant.id, ctx.feature, ctx.alias, ctx.deployment,
                 ctx.model, prompt_digest, response_digest,
                 usage.prompt_tokens, usage.completion_tokens, cost, ctx.status, ctx.trace_id,
+                ctx.tenant.key_id,
             )
         )  # fmt: skip
         try:

@@ -42,6 +42,24 @@ class AuditEntry:
     cost_usd: float
     status: str
     trace_id: str | None
+    #: The API key (its id) the call or the read came with; None for pipeline calls.
+    actor: str | None = None
+    #: For reads of the trail: what was read (JSON); None for LLM calls.
+    detail: str | None = None
+
+
+#: Fields added after records were first written: hashed only when set, so the records
+#: written before them keep verifying.
+LATER_FIELDS = frozenset({"actor", "detail"})
+
+
+@dataclass(frozen=True)
+class Window:
+    """A range of the trail: records after ``after`` (a seq), written in [since, until)."""
+
+    after: int = 0
+    since: float | None = None
+    until: float | None = None
 
 
 def sha256_text(text: str) -> str:
@@ -52,7 +70,11 @@ def sha256_text(text: str) -> str:
 
 
 def record_hash(seq: int, prev_hash: str, entry: dict[str, Any]) -> str:
-    content = {k: v for k, v in entry.items() if k not in ("seq", "prev_hash", "hash")}
+    content = {
+        k: v
+        for k, v in entry.items()
+        if k not in ("seq", "prev_hash", "hash") and not (v is None and k in LATER_FIELDS)
+    }
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return sha256_text(f"{seq}\n{prev_hash}\n{canonical}")
 
@@ -96,6 +118,18 @@ class AuditStore:
                 return
             yield from rows
             after = rows[-1]["seq"]
+
+    def page(self, tenant_id: str, window: Window, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` records of ``tenant_id`` in ``window``, in chain order."""
+        c = audit_log.c
+        query = sa.select(audit_log).where(c.tenant_id == tenant_id, c.seq > window.after)
+        if window.since is not None:
+            query = query.where(c.ts >= window.since)
+        if window.until is not None:
+            query = query.where(c.ts < window.until)
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(query.order_by(c.seq).limit(limit))
+            return [dict(r._mapping) for r in rows]
 
     def verify(self) -> tuple[int, Break | None]:
         """How many records were checked, and the first broken link (None: intact)."""

@@ -103,6 +103,9 @@ audit_log = Table(
     Column("trace_id", String(32), nullable=True),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # Added in revision 0004; hashed only when set, so older records keep their hashes.
+    Column("actor", String(64), nullable=True),
+    Column("detail", String(1000), nullable=True),
 )
 
 # Sealed pseudonymisation vaults of async pipelines (outrigger.privacy.stores).

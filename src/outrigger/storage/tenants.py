@@ -57,6 +57,8 @@ class Tenant:
     region: str | None = None  # pinned: never served from another region
     #: The roles of the API key the call came with (not of the tenant as a whole).
     roles: frozenset[str] = frozenset()
+    #: The id of that API key (None for calls made without one: pipelines).
+    key_id: str | None = None
 
 
 def hash_key(key: str) -> str:
@@ -187,6 +189,7 @@ class TenantStore:
                 api_keys.c.expires_at,
                 api_keys.c.revoked_at,
                 api_keys.c.roles,
+                api_keys.c.id.label("key_id"),
             )
             .join(tenants, tenants.c.id == api_keys.c.tenant_id)
             .where(api_keys.c.key_hash == hash_key(key))
@@ -197,5 +200,5 @@ class TenantStore:
             return None
         if row.expires_at is not None and row.expires_at <= self._clock():
             return None
-        tenant = Tenant(row.id, row.name, row.tier, row.region, roles_of(row.roles))
+        tenant = Tenant(row.id, row.name, row.tier, row.region, roles_of(row.roles), row.key_id)
         return tenant, row.expires_at
