@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from outrigger.guard.injection import InjectionPolicy
 from outrigger.guard.output import OutputValidator
+from outrigger.guard.policy import InjectionPolicy
 
 
 class _Section(BaseModel):
@@ -34,8 +34,11 @@ class FeatureGuard(_Section):
 
 
 class GuardSettings(_Section):
-    #: Screening of user-role content; ``flag`` by default (header + metric, no refusal).
+    #: Screening of untrusted content (user and tool turns): by default blocked at a
+    #: high-confidence score (>= 0.9), flagged from 0.5 (header, ledger, audit, metric).
     injection: InjectionPolicy = InjectionPolicy()
+    #: Score with the bundled ONNX classifier beside the rules (false: the rules alone).
+    injection_classifier: bool = True
     #: Put a random marker into system prompts and withhold answers that repeat it.
     canary: bool = False
     #: Answer of a feature whose output failed validation twice (default: llm.fallback_answer).

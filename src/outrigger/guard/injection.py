@@ -4,7 +4,8 @@
 matched. The score combines the weights of the distinct matched rules as independent evidence
 (``1 - Π(1 - w)``). The text is checked as given (normalised), with letter-spacing and
 leetspeak undone, and inside base64/hex blobs that decode to text. What to do with a verdict
-is the feature's ``InjectionPolicy``: block, flag or log.
+is the feature's ``InjectionPolicy`` (``guard/policy.py``); ``guard/screen.py`` combines
+these rules with the learned classifier.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Final
 
 from outrigger.guard.injection_rules import RULES, Rule
 from outrigger.guard.prefilter import LiteralFilter, required_literals
@@ -42,14 +41,30 @@ class RuleHit:
     excerpt: str
 
 
+#: The classifier's score from which it counts as having fired (the flag point of the scale).
+CLASSIFIER_FIRES: Final = 0.5
+
+
 @dataclass(frozen=True)
 class Verdict:
+    """The screen's answer for one text: ``score`` is the higher of the rules' score and the
+    classifier's (None: no classifier ran)."""
+
     score: float
     hits: tuple[RuleHit, ...]
+    classifier: float | None = None
 
     @property
     def rules(self) -> tuple[str, ...]:
         return tuple(h.rule for h in self.hits)
+
+    @property
+    def fired(self) -> tuple[str, ...]:
+        """``rules`` and/or ``classifier``: what made the score."""
+        out: tuple[str, ...] = ("rules",) if self.hits else ()
+        if self.classifier is not None and self.classifier >= CLASSIFIER_FIRES:
+            out += ("classifier",)
+        return out
 
 
 def _clean(text: str) -> str:
@@ -135,24 +150,3 @@ class InjectionDetector:
         for hit in hits.values():
             remaining *= 1.0 - hit.weight
         return Verdict(round(1.0 - remaining, 4), tuple(hits.values()))
-
-
-Action = Literal["block", "flag", "log"]
-Decision = Literal["allow", "block", "flag", "log"]
-
-
-class InjectionPolicy(BaseModel):
-    """Per feature: ``block`` refuses the request (or dead-letters the event), ``flag`` lets it
-    through marked for review (audit record, metric, result-event attribute), ``log`` only
-    records it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = True
-    action: Action = "flag"
-    threshold: float = Field(0.5, gt=0.0, le=1.0)
-
-    def decide(self, verdict: Verdict) -> Decision:
-        if not self.enabled or verdict.score < self.threshold:
-            return "allow"
-        return self.action

@@ -1,8 +1,8 @@
 """Guardrails around the provider call, per feature: injection screening of untrusted
-content (block, flag or log), a system-prompt canary, and checks of the answer: against the
-feature's JSON Schema, and for the prompt's own structure (the canary, the data fences'
-markers and boundaries). A failed check gets one repair retry, then the feature's fallback
-answer; a streamed answer that leaks is cut."""
+content (rules and a learned classifier; block, flag or log), a system-prompt canary, and
+checks of the answer: against the feature's JSON Schema, and for the prompt's own structure
+(the canary, the data fences' markers and boundaries). A failed check gets one repair retry,
+then the feature's fallback answer; a streamed answer that leaks is cut."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from typing import Any
 
 from outrigger.config.guard import GuardSettings, ResolvedGuard
 from outrigger.errors import OUTPUT_WITHHELD
+from outrigger.guard.base import InjectionScreen
 from outrigger.guard.canary import Canary
-from outrigger.guard.injection import InjectionDetector, InjectionPolicy, Verdict
+from outrigger.guard.injection import Verdict
 from outrigger.guard.output import OutputValidator, repair_prompt
+from outrigger.guard.policy import InjectionPolicy
 from outrigger.guard.structure import (
     CANARY_LEAK,
     LEAK_REPAIR,
@@ -42,7 +44,7 @@ class GuardStep:
     def __init__(
         self,
         settings: GuardSettings,
-        detector: InjectionDetector,
+        detector: InjectionScreen,
         metrics: Metrics,
         fallback_answer: str | None = None,
     ) -> None:
@@ -81,7 +83,9 @@ class GuardStep:
 
     # -- injection ----------------------------------------------------------------------
     async def _screen(self, ctx: CallContext, policy: InjectionPolicy) -> None:
-        if not policy.enabled:
+        """Block (a 400 that names no rule or score: those are logged), flag (the call goes
+        on; ``injection`` in the header, ledger and audit record) or log."""
+        if not policy.screens:
             return
         verdict = await run_sized(text_size(ctx.request.messages), self._worst, ctx)
         decision = policy.decide(verdict) if verdict is not None else "allow"
@@ -89,13 +93,14 @@ class GuardStep:
             return
         assert verdict is not None
         self.metrics.llm_guard.labels("injection", decision).inc()
-        rules = ", ".join(verdict.rules[:5])
         log.warning(
-            "injection screen: %s (tenant %s, feature %s, score %.2f, rules %s)",
-            decision, ctx.tenant.id, ctx.feature, verdict.score, rules,
+            "injection screen: %s (tenant %s, feature %s, score %.2f, fired %s, rules %s)",
+            decision, ctx.tenant.id, ctx.feature, verdict.score, "+".join(verdict.fired),
+            ", ".join(verdict.rules[:5]),
         )  # fmt: skip
         if decision == "block":
-            raise Blocked(f"the request was refused by the prompt-injection screen ({rules})")
+            ctx.flags.append("injection_blocked")
+            raise Blocked("the request was refused by the prompt-injection screen")
         if decision == "flag":
             ctx.flags.append("injection")
 

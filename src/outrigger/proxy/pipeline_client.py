@@ -34,6 +34,8 @@ class LlmAnswer:
     deployment: str | None
     model: str | None
     call_id: str
+    #: The guard's marks of the call (``injection``: the event's text was flagged).
+    flags: tuple[str, ...] = ()
 
 
 class TenantLookup:
@@ -88,7 +90,9 @@ class PipelineLlm:
         except ProxyError as exc:
             raise delivery_error(exc, "llm") from exc
         assert isinstance(reply, Completion)  # pipelines never stream
-        return LlmAnswer(completion_text(reply.body), ctx.deployment, ctx.model, ctx.call_id)
+        return LlmAnswer(
+            completion_text(reply.body), ctx.deployment, ctx.model, ctx.call_id, tuple(ctx.flags)
+        )
 
 
 class PipelineEmbeddings:

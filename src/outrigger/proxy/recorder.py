@@ -15,7 +15,14 @@ from opentelemetry.trace import NoOpTracer, SpanKind, Status, StatusCode, Tracer
 from outrigger.config.llm import LlmSettings
 from outrigger.llm.types import Usage, chunk_text, completion_text, estimate_tokens
 from outrigger.proxy.chain import Next
-from outrigger.proxy.context import CallContext, Completion, ProxyError, Reply, Stream
+from outrigger.proxy.context import (
+    Blocked,
+    CallContext,
+    Completion,
+    ProxyError,
+    Reply,
+    Stream,
+)
 from outrigger.proxy.limits import month_of
 from outrigger.storage.audit import AuditEntry, sha256_text
 from outrigger.storage.ledger import LedgerRecord
@@ -23,6 +30,11 @@ from outrigger.storage.writer import BackgroundWriter
 from outrigger.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+
+def _flags(ctx: CallContext) -> str | None:
+    """The guard's marks of the call for the ledger and audit record (None: unmarked)."""
+    return ",".join(dict.fromkeys(ctx.flags))[:200] or None
 
 
 def cost_usd(settings: LlmSettings, deployment: str | None, usage: Usage) -> float:
@@ -58,6 +70,8 @@ class RecordStep:
                 await self.finish(ctx)
             else:
                 self.metrics.llm_refusals.labels(exc.code or exc.kind).inc()
+                if isinstance(exc, Blocked):
+                    self._audit_refusal(ctx)
             raise
         except Exception:  # a bug after routing: the provider may have answered (and billed)
             if ctx.alias:
@@ -69,6 +83,18 @@ class RecordStep:
             await self.finish(ctx)
             return reply
         return Stream(self._watch(ctx, reply.chunks))
+
+    def _audit_refusal(self, ctx: CallContext) -> None:
+        """A request the guard refused goes on the audit trail (status ``blocked``, its
+        flags) but not in the ledger: no call was made, nothing is billed or counted."""
+        self.audit.add(
+            AuditEntry(
+                time.time(), ctx.call_id, ctx.tenant.id, ctx.feature,
+                ctx.alias or ctx.request.model, None, None,
+                digest_or_fallback(prompt_hash, ctx, ctx.request.messages), sha256_text(""),
+                0, 0, 0.0, "blocked", ctx.trace_id, ctx.tenant.key_id, None, _flags(ctx),
+            )
+        )  # fmt: skip
 
     async def _watch(
         self, ctx: CallContext, chunks: AsyncIterator[dict[str, Any]]
@@ -123,7 +149,7 @@ class RecordStep:
             LedgerRecord(
                 ctx.call_id, now, month_of(now), ctx.tenant.id, ctx.feature, ctx.alias,
                 ctx.deployment, usage.prompt_tokens, usage.completion_tokens, cost, latency,
-                ctx.cache, ctx.status, ctx.trace_id,
+                ctx.cache, ctx.status, ctx.trace_id, _flags(ctx),
             )
         )  # fmt: skip
         self.audit.add(
@@ -131,7 +157,7 @@ class RecordStep:
                 now, ctx.call_id, ctx.tenant.id, ctx.feature, ctx.alias, ctx.deployment,
                 ctx.model, prompt_digest, response_digest,
                 usage.prompt_tokens, usage.completion_tokens, cost, ctx.status, ctx.trace_id,
-                ctx.tenant.key_id,
+                ctx.tenant.key_id, None, _flags(ctx),
             )
         )  # fmt: skip
         try:

@@ -14,7 +14,7 @@ from outrigger.cache.semantic import SemanticCache
 from outrigger.config.settings import Settings
 from outrigger.embeddings.base import Embedder
 from outrigger.errors import ConfigError, MissingExtraError
-from outrigger.guard.injection import InjectionDetector
+from outrigger.guard.screen import open_screen
 from outrigger.llm.base import Provider
 from outrigger.llm.factory import build_providers
 from outrigger.privacy.base import Detector
@@ -207,7 +207,12 @@ def open_embedders(
 def call_steps(settings: Settings, metrics: Metrics, cache: SemanticCache | None) -> list[Step]:
     """Guard (sees the caller's text), privacy (replaces PII), cache (stores placeholders)."""
     steps: list[Step] = [
-        GuardStep(settings.guard, InjectionDetector(), metrics, settings.llm.fallback_answer)
+        GuardStep(
+            settings.guard,
+            open_screen(settings.guard.injection_classifier),
+            metrics,
+            settings.llm.fallback_answer,
+        )
     ]
     detectors = privacy_detectors(settings)
     if detectors:

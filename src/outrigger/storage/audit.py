@@ -46,11 +46,13 @@ class AuditEntry:
     actor: str | None = None
     #: For reads of the trail: what was read (JSON); None for LLM calls.
     detail: str | None = None
+    #: Guard marks of the call, comma-separated (``injection``, ``injection_blocked``, ...).
+    flags: str | None = None
 
 
 #: Fields added after records were first written: hashed only when set, so the records
 #: written before them keep verifying.
-LATER_FIELDS = frozenset({"actor", "detail"})
+LATER_FIELDS = frozenset({"actor", "detail", "flags"})
 
 
 @dataclass(frozen=True)

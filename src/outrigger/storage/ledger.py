@@ -30,6 +30,8 @@ class LedgerRecord:
     cache: str
     status: str
     trace_id: str | None
+    #: Guard marks of the call, comma-separated (``injection``, ``injection_blocked``, ...).
+    flags: str | None = None
 
 
 @dataclass(frozen=True)

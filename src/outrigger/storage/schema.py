@@ -80,6 +80,7 @@ llm_calls = Table(
     Column("cache", String(16), nullable=False),  # hit | miss | bypass
     Column("status", String(16), nullable=False),  # ok | fallback | error
     Column("trace_id", String(32), nullable=True),
+    Column("flags", String(200), nullable=True),  # guard marks (revision 0005)
     Index("ix_llm_calls_tenant_id", "tenant_id", "month"),
 )
 
@@ -106,6 +107,8 @@ audit_log = Table(
     # Added in revision 0004; hashed only when set, so older records keep their hashes.
     Column("actor", String(64), nullable=True),
     Column("detail", String(1000), nullable=True),
+    # Added in revision 0005, hashed only when set: the guard's marks of the call.
+    Column("flags", String(200), nullable=True),
 )
 
 # Sealed pseudonymisation vaults of async pipelines (outrigger.privacy.stores).

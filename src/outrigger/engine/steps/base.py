@@ -30,6 +30,8 @@ class StepContext:
     routing_key: str
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
     models: list[dict[str, str]] = field(default_factory=list)
+    #: The guard's marks of the event's LLM calls (``injection``), carried by the result.
+    flags: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
 
     def root(self) -> dict[str, Any]:

@@ -30,6 +30,9 @@ class Answer(Protocol):
     @property
     def model(self) -> str | None: ...
 
+    @property
+    def flags(self) -> tuple[str, ...]: ...
+
 
 @dataclass(frozen=True)
 class Withheld:
@@ -37,6 +40,7 @@ class Withheld:
 
     text: str
     model: str | None = None
+    flags: tuple[str, ...] = ()
 
 
 class LlmClient(Protocol):
@@ -141,6 +145,9 @@ class LlmRunner:
             if not check.ok:
                 raise OutputValidationError(f"step {self.spec.name}: {check.message}")
             result["output"] = check.value
+        if answer.flags:  # e.g. ``injection``: the text was flagged, the operator decides
+            result["flags"] = list(answer.flags)
+            ctx.flags.extend(f for f in answer.flags if f not in ctx.flags)
         ctx.steps[self.spec.name] = result
         ctx.models.append({"name": self.spec.model, "version": answer.model or "unknown"})
         return answer

@@ -55,6 +55,8 @@ class PublishRunner:
             models=list(ctx.models),
             latency_ms=round((time.perf_counter() - ctx.started) * 1000, 3),
         )
+        if ctx.flags:  # only when marked: results of unmarked events keep their shape
+            data["flags"] = list(ctx.flags)
         return data
 
     def validate(self, data: dict[str, Any]) -> None:
