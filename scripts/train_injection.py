@@ -113,7 +113,7 @@ def held_out_texts() -> list[str]:
     """Every text of the evaluation sets: nothing close to them is trained on."""
     texts = [t for rows in eval_package_sets().values() for t, _, _ in rows]
     for path in sorted((ROOT / "benchmarks/data").glob("injection_*.jsonl")):
-        if path != TEST_OUT:
+        if path.name != TEST_OUT.name:  # the test split comes from the training sources
             texts += [json.loads(x)["text"] for x in path.read_text().splitlines() if x.strip()]
     return [normalise(t) for t in texts]
 
@@ -176,6 +176,10 @@ def export(pipe: Pipeline) -> bytes:
     )
     onx.doc_string = ""
     onx.graph.name = "injection_classifier"
+    opsets = sorted((o.domain, o.version) for o in onx.opset_import)  # the same bytes each run
+    del onx.opset_import[:]
+    for domain, version in opsets:
+        onx.opset_import.add(domain=domain, version=version)
     return onx.SerializeToString(deterministic=True)
 
 
@@ -255,8 +259,8 @@ def metadata(blob: bytes, cuts: tuple[float, float], info: dict[str, Any]) -> di
     }
 
 
-def write_test_split(rows: list[Sample]) -> None:
-    with TEST_OUT.open("w", encoding="utf-8") as handle:
+def write_test_split(rows: list[Sample], path: Path) -> None:
+    with path.open("w", encoding="utf-8") as handle:
         for r in rows:
             record = {
                 "text": r.text,
@@ -270,6 +274,7 @@ def write_test_split(rows: list[Sample]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--test-out", type=Path, default=TEST_OUT, help="the test split")
     args = parser.parse_args()
     rows, dropped = clean(load_sources())
     split = {name: [r for r in rows if r.split == name] for name in SPLITS}
@@ -302,7 +307,7 @@ def main() -> None:
     (args.out / "model.onnx").write_bytes(blob)
     meta = metadata(blob, cuts, info)
     (args.out / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    write_test_split(test)
+    write_test_split(test, args.test_out)
     card = (Path(__file__).parent / "injection_card.md").read_text(encoding="utf-8")
     (args.out / "MODEL_CARD.md").write_text(card.format(**card_values(meta, len(blob))))
     print(json.dumps({"thresholds": cuts, "test": info["test"]["flag"]}), meta["sha256"])
