@@ -24,7 +24,14 @@ PARAPHRASE = "Which documents are needed to file a claim for car insurance?"
 
 @pytest.fixture
 def gateway(data_dir: Path, upstream: UpstreamThread) -> Iterator[GatewayServer]:
-    cache = {"enabled": True, "features": {"nocache": {"enabled": False}}}
+    cache = {
+        "enabled": True,
+        "features": {
+            "nocache": {"enabled": False},
+            "faq": {"scope": "tenant", "threshold": 0.8},
+            "account": {"scope": "user", "semantic": False},
+        },
+    }
     server = start_gateway(data_dir, {"primary": upstream}, cache=cache)
     yield server
     server.stop()
@@ -179,3 +186,61 @@ def test_a_paraphrase_under_other_instructions_tools_or_format_is_a_miss(
     assert upstream.behaviour.requests == 6
     assert ask_as(gateway, key, PARAPHRASE, "carol") == "hit"  # nothing else changed
     assert upstream.behaviour.requests == 6
+
+
+def answer_as(
+    gw: GatewayServer, key: str, text: str, feature: str = "chat", **kw: object
+) -> httpx.Response:
+    return httpx.post(
+        f"{gw.url}/v1/chat/completions",
+        json={"model": "chat-default", "messages": [{"role": "user", "content": text}], **kw},
+        headers={"Authorization": f"Bearer {key}", "X-Outrigger-Feature": feature},
+        timeout=30,
+    )
+
+
+def test_personal_answers_stay_with_their_user_unless_the_feature_shares_them(
+    gateway: GatewayServer, upstream: UpstreamThread
+) -> None:
+    agent_1, agent_2 = new_key(gateway), new_key(gateway)
+    personal = "Why was the card of jane.doe@example.com declined?"
+    first = answer_as(gateway, agent_1, personal)
+    assert first.headers["x-outrigger-cache"] == "miss"
+    assert first.headers["x-outrigger-cache-policy"] == "semantic;floor=0.7;scope=auto"
+    # The same question about the same customer from another key: not served (auto scope:
+    # it carried personal data), but the same key gets its own answer back.
+    assert answer_as(gateway, agent_2, personal).headers["x-outrigger-cache"] == "miss"
+    assert answer_as(gateway, agent_1, personal).headers["x-outrigger-cache"] == "hit"
+    # A question without personal data is shared across the tenant's keys.
+    answer_as(gateway, agent_1, QUESTION)
+    assert answer_as(gateway, agent_2, QUESTION).headers["x-outrigger-cache"] == "hit"
+    # A feature that says so shares personal answers within the tenant ...
+    answer_as(gateway, agent_1, personal, "faq")
+    shared = answer_as(gateway, agent_2, personal, "faq")
+    assert shared.headers["x-outrigger-cache"] == "hit"
+    assert shared.headers["x-outrigger-cache-policy"] == "semantic;floor=0.8;scope=tenant"
+    # ... and one scoped to the user keeps even plain answers per user (the request's
+    # ``user`` field, else the key), exact matches only.
+    answer_as(gateway, agent_1, QUESTION, "account", user="u-1")
+    own = answer_as(gateway, agent_1, QUESTION, "account", user="u-1")
+    assert own.headers["x-outrigger-cache"] == "hit"
+    assert own.headers["x-outrigger-cache-policy"] == "exact;scope=user"
+    other = answer_as(gateway, agent_1, QUESTION, "account", user="u-2")
+    assert other.headers["x-outrigger-cache"] == "miss"
+    assert answer_as(gateway, agent_2, QUESTION, "account").headers["x-outrigger-cache"] == "miss"
+    assert upstream.behaviour.requests == 7
+
+
+def test_the_cache_policy_of_each_feature_is_published(gateway: GatewayServer) -> None:
+    key = new_key(gateway)
+    got = httpx.get(
+        f"{gateway.url}/v1/cache/policy", headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
+    assert got.status_code == 200
+    body = got.json()
+    assert body["default"] == {"mode": "semantic", "floor": 0.7, "ttl_s": 86400.0, "scope": "auto"}
+    assert body["features"]["nocache"]["mode"] == "off"
+    assert body["features"]["account"] == {
+        "mode": "exact", "floor": None, "ttl_s": 86400.0, "scope": "user"
+    }  # fmt: skip
+    assert httpx.get(f"{gateway.url}/v1/cache/policy", timeout=30).status_code == 401

@@ -17,6 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 DEFAULT_THRESHOLD = 0.7
 
 
+#: Who shares a cached answer. ``tenant``: every caller of the tenant. ``user``: only the
+#: same user (the request's ``user`` field, else the API key). ``auto``: ``user`` for a
+#: request that carried personal data (identifiers were pseudonymised, so the answer is
+#: about someone and is re-hydrated for its caller), ``tenant`` otherwise.
+Scope = Literal["auto", "user", "tenant"]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -28,6 +35,7 @@ class FeatureCacheSettings(_Section):
     semantic: bool | None = None
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     ttl_s: float | None = Field(default=None, gt=0)
+    scope: Scope | None = None
 
 
 class CacheSettings(_Section):
@@ -44,6 +52,7 @@ class CacheSettings(_Section):
     #: ``int8`` runs its constant-weight products on integers, one text per call, about
     #: 1.7x faster than ``float`` for a short query (docs/semantic-cache.md).
     embedding_compute: Literal["int8", "float"] = "int8"
+    scope: Scope = "auto"
     features: dict[str, FeatureCacheSettings] = {}
 
     def policy(self, feature: str) -> CachePolicy:
@@ -55,6 +64,7 @@ class CacheSettings(_Section):
             semantic=enabled and semantic,
             threshold=self.threshold if override.threshold is None else override.threshold,
             ttl_s=self.ttl_s if override.ttl_s is None else override.ttl_s,
+            scope=self.scope if override.scope is None else override.scope,
         )
 
 
@@ -66,3 +76,17 @@ class CachePolicy:
     semantic: bool
     threshold: float
     ttl_s: float
+    scope: Scope = "auto"
+
+    def as_dict(self) -> dict[str, object]:
+        mode = "semantic" if self.semantic else "exact" if self.enabled else "off"
+        floor = self.threshold if self.semantic else None
+        return {"mode": mode, "floor": floor, "ttl_s": self.ttl_s, "scope": self.scope}
+
+    def describe(self) -> str:
+        """For the ``X-Outrigger-Cache-Policy`` header: ``off``, ``exact;scope=…`` or
+        ``semantic;floor=…;scope=…``."""
+        if not self.enabled:
+            return "off"
+        kind = f"semantic;floor={self.threshold:g}" if self.semantic else "exact"
+        return f"{kind};scope={self.scope}"

@@ -15,6 +15,34 @@ from outrigger.proxy.service import LlmProxy
 router = APIRouter()
 
 
+@router.get("/v1/cache/policy", response_model=None, responses=error_responses(401))
+async def cache_policy(
+    request: Request, authorization: str | None = Header(default=None)
+) -> dict[str, Any] | JSONResponse:
+    """The cache policy of each configured feature and of every other one (``default``): off,
+    exact-only or semantic with its similarity floor, entry lifetime, and who shares an
+    answer (``scope``). The same as each answer's ``X-Outrigger-Cache-Policy`` header."""
+    proxy: LlmProxy = request.app.state.proxy
+    try:
+        await proxy.auth.tenant(authorization)
+    except ProxyError as exc:
+        return proxy_error(exc)
+    settings = proxy.settings.cache
+    if proxy.cache is None:
+        return {
+            "object": "cache.policy",
+            "enabled": False,
+            "default": {"mode": "off"},
+            "features": {},
+        }
+    return {
+        "object": "cache.policy",
+        "enabled": True,
+        "default": settings.policy("").as_dict(),
+        "features": {name: settings.policy(name).as_dict() for name in sorted(settings.features)},
+    }
+
+
 @router.delete("/v1/cache", response_model=None, responses=error_responses(401))
 async def purge_cache(
     request: Request, authorization: str | None = Header(default=None)

@@ -74,6 +74,8 @@ def _headers(ctx: CallContext) -> dict[str, str]:
         headers["X-Outrigger-Fallback"] = "true"
     if ctx.flags:
         headers["X-Outrigger-Flags"] = ",".join(ctx.flags)
+    if ctx.cache_policy:
+        headers["X-Outrigger-Cache-Policy"] = ctx.cache_policy
     return headers
 
 
@@ -142,6 +144,7 @@ async def chat_completions(request: Request) -> Response:
             parent=parent,
             cache_bypass=_bypass(headers.get("x-outrigger-cache")),
             call_id=request.app.state.call_ids.new(),
+            end_user=body.user,
         )
         reply = await proxy.call(ctx)
         if isinstance(reply, Completion):

@@ -14,6 +14,7 @@ from typing import Any
 
 from outrigger.cache.request import CacheRequest
 from outrigger.cache.semantic import SemanticCache
+from outrigger.cache.settings import CachePolicy
 from outrigger.llm.types import Usage
 from outrigger.proxy.chain import Next
 from outrigger.proxy.context import CallContext, Completion, Reply, Stream
@@ -25,10 +26,12 @@ class CacheStep:
         self.cache = cache
 
     async def __call__(self, ctx: CallContext, call_next: Next) -> Reply:
-        if ctx.cache_bypass or not self.cache.enabled_for(ctx.feature):
+        policy = self.cache.settings.policy(ctx.feature)
+        ctx.cache_policy = policy.describe()
+        if ctx.cache_bypass or not policy.enabled:
             ctx.cache = "bypass"
             return await call_next(ctx)
-        request = cache_request(ctx)
+        request = cache_request(ctx, policy)
         hit = await self.cache.lookup(ctx.tenant.id, request)
         if hit is not None:
             ctx.cache = "hit"
@@ -62,10 +65,14 @@ class CacheStep:
             await self.cache.store(ctx.tenant.id, request, body)
 
 
-def cache_request(ctx: CallContext) -> CacheRequest:
+def cache_request(ctx: CallContext, policy: CachePolicy) -> CacheRequest:
+    """The request as the cache keys it: with the digest of its personal data, and with the
+    user it is for when the policy keeps its answers to that user."""
     params = dict(ctx.request.params)
     if ctx.pii_digest is not None:
         params["_pii"] = ctx.pii_digest
+    if policy.scope == "user" or (policy.scope == "auto" and ctx.pii_digest is not None):
+        params["_user"] = user_of(ctx)
     return CacheRequest(
         tenant=ctx.tenant.id,
         feature=ctx.feature,
@@ -73,6 +80,14 @@ def cache_request(ctx: CallContext) -> CacheRequest:
         messages=ctx.request.messages,
         params=params,
     )
+
+
+def user_of(ctx: CallContext) -> str:
+    """The end user a request is for: OpenAI's ``user`` field when the caller sets it, else
+    the API key it came with (pipelines: none, one user per tenant)."""
+    if ctx.end_user:
+        return f"user:{ctx.end_user}"
+    return f"key:{ctx.tenant.key_id or ''}"
 
 
 class _Collected:

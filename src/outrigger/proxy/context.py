@@ -31,11 +31,16 @@ class CallContext:
     parent: Context | None = None
     created: int = field(default_factory=lambda: int(time.time()))
     cache: CacheStatus = "bypass"
+    #: The feature's cache policy as the ``X-Outrigger-Cache-Policy`` header says it.
+    cache_policy: str | None = None
     #: When no deployment can answer: the configured graceful answer (gateway) or an error
     #: (pipelines, which retry the event instead).
     fallback_answer: bool = True
     #: ``X-Outrigger-Cache: bypass``: neither read nor write the response cache.
     cache_bypass: bool = False
+    #: The end user the caller says the request is for (OpenAI's ``user`` field); it is not
+    #: sent to the provider.
+    end_user: str | None = None
     #: Filled in by the steps as the call goes on.
     alias: str = ""
     deployment: str | None = None
