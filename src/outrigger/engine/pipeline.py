@@ -30,6 +30,7 @@ from outrigger.telemetry.tracing import current_headers, span
 #: (model name in the file, its spec, the pipelines file's directory) -> a loaded model
 ModelLoader = Callable[[str, ModelSpec, Path], Scorer]
 Send = Callable[[BusMessage], Awaitable[None]]
+NO_TRACER = NoOpTracer()  # stateless
 #: (model name, rows in one model call): the model batch-size metric
 OnBatch = Callable[[str, int], None]
 
@@ -101,12 +102,16 @@ class Pipeline:
     ) -> BusMessage:
         """Run every step for one event, build the result event and ``send`` it (inside the
         publish span, whose trace context the result carries). Returns the result."""
-        tracer = tracer or NoOpTracer()
         self.check_input(event)
         ctx = StepContext(await self.sanitized(event), routing_key)
         for step in self.steps:
-            await step(ctx, tracer)
+            await step(ctx, tracer or NO_TRACER)
         spec = self.publish.spec
+        if tracer is None or isinstance(tracer, NoOpTracer):  # no span: the cause's trace
+            result = self.publish.build(ctx, self.result_id(event))
+            if send is not None:
+                await send(result)
+            return result
         attributes = {
             "messaging.operation.type": "publish",
             "messaging.destination.name": spec.routing_key,

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
+from prometheus_client import Counter, Histogram
 
 from outrigger.bus.base import (
     BusMessage,
@@ -42,6 +43,14 @@ from outrigger.telemetry.metrics import Metrics
 from outrigger.telemetry.tracing import context_from, span
 
 log = logging.getLogger("outrigger.worker")
+
+
+@dataclass(frozen=True)
+class _PipelineMetrics:
+    """A pipeline's processing-time and result series, bound to its label."""
+
+    seconds: Histogram
+    results: Counter
 
 
 @dataclass
@@ -81,6 +90,10 @@ class Worker:
         self.tracer = tracer or NoOpTracer()
         self._inflight: set[asyncio.Task[None]] = set()
         self.failures = FailureCounter()
+        # Bound once: a labelled child per event costs a lock and a dict look-up each time.
+        self._received = self.metrics.events_received.labels(subscription.queue)
+        self._per_pipeline: dict[str, _PipelineMetrics] = {}
+        self._traced = not isinstance(self.tracer, NoOpTracer)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set, then drain in-flight work (bounded by
@@ -115,7 +128,7 @@ class Worker:
         classified sends it back to the broker, counted toward ``max_deliveries``, after
         which it is dead-lettered; it never stays in flight with its task dead."""
         self.stats.received += 1
-        self.metrics.events_received.labels(self.subscription.queue).inc()
+        self._received.inc()
         try:
             await self._handle(delivery)
         except Exception as exc:  # the last line of defence: see the docstring
@@ -142,6 +155,9 @@ class Worker:
             self.metrics.events_processed.labels("", "ignored").inc()
             log.debug("no pipeline for type=%s key=%s", event.type, message.domain_routing_key)
             await self._settle(delivery, ack=True)
+            return
+        if not self._traced:  # no span to open: skip building its attributes and context
+            await self._process(delivery, event, pipeline)
             return
         attributes: dict[str, str | int] = {
             "messaging.system": self.bus.kind,
@@ -215,11 +231,20 @@ class Worker:
                 await self._sleep(self.backoff(attempt))
         await self._remember(rid)
         self.stats.results += 1
-        self.metrics.processing_seconds.labels(pipeline.label).observe(
-            time.perf_counter() - started
-        )
-        self.metrics.events_processed.labels(pipeline.label, "result").inc()
+        bound = self._metrics_of(pipeline.label)
+        bound.seconds.observe(time.perf_counter() - started)
+        bound.results.inc()
         await self._settle(delivery, ack=True)
+
+    def _metrics_of(self, label: str) -> _PipelineMetrics:
+        bound = self._per_pipeline.get(label)
+        if bound is None:
+            bound = _PipelineMetrics(
+                self.metrics.processing_seconds.labels(label),
+                self.metrics.events_processed.labels(label, "result"),
+            )
+            self._per_pipeline[label] = bound
+        return bound
 
     async def _gave_up(
         self, delivery: Delivery, exc: Exception, attempts: int, pipeline: str
