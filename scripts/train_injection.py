@@ -184,17 +184,24 @@ def export(pipe: Pipeline) -> bytes:
 
 
 def onnx_probabilities(blob: bytes, texts: list[str]) -> np.ndarray:
-    """Per text, the highest window's probability: what the guard computes at run time."""
+    """Per text, the highest window's probability: what the guard computes at run time.
+
+    Windows are run in batches of equal length only: in a mixed batch the ONNX graph pads
+    the shorter strings' characters, which changes their n-grams (and the probability by up
+    to 0.2), while the guard scores one text's windows, all of one length."""
     session = ort.InferenceSession(blob, providers=["CPUExecutionProvider"])
     pieces = [windows(t) for t in texts]
-    flat = [w for p in pieces for w in p]
-    out = session.run(["probabilities"], {"text": np.array(flat, dtype=object).reshape(-1, 1)})
-    probs = out[0][:, 1]
-    result, i = [], 0
-    for p in pieces:
-        result.append(float(probs[i : i + len(p)].max()))
-        i += len(p)
-    return np.array(result)
+    by_length: dict[int, list[str]] = {}
+    for piece in pieces:
+        for w in piece:
+            by_length.setdefault(len(w), []).append(w)
+    probs: dict[str, float] = {}
+    for group in by_length.values():
+        unique = list(dict.fromkeys(group))
+        feed = {"text": np.array(unique, dtype=object).reshape(-1, 1)}
+        out = session.run(["probabilities"], feed)[0][:, 1]
+        probs.update(zip(unique, map(float, out), strict=True))
+    return np.array([max(probs[w] for w in piece) for piece in pieces])
 
 
 def threshold_at(probs: np.ndarray, rules: np.ndarray, labels: np.ndarray, fpr: float) -> float:
