@@ -13,6 +13,7 @@ from outrigger.cli import (
     ledger_cmd,
     models_cmd,
     privacy_cmd,
+    survey_cmd,
     tenants_cmd,
 )
 from outrigger.cli.demo_cmd import demo_command
@@ -38,6 +39,7 @@ app.command("usage")(ledger_cmd.usage_command)
 app.add_typer(ledger_cmd.audit_app, name="audit")
 app.add_typer(cache_cmd.app, name="cache")
 app.add_typer(privacy_cmd.app, name="privacy")
+app.command("survey")(survey_cmd.survey_command)
 
 
 @app.command("version")
