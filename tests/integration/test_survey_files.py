@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from outrigger.cli import app
 from outrigger.errors import MissingExtraError
+from outrigger.privacy import EventSanitizer, RegexDetector, SanitizationConfig
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -106,6 +107,12 @@ def test_jsonl_capture_report_and_starter_config(tmp_path: Path) -> None:
     assert {r["path"]: r["action"] for r in rules} == {
         "accounts[*].iban": "mask", "customer.email": "pseudonymize", "customer.name": "pseudonymize",
     }  # fmt: skip
+    # The rules do what they say on an event of that type: no planted value survives.
+    config = SanitizationConfig.model_validate(settings["privacy"]["events"])
+    event = json.loads(capture_lines(random.Random(7))[0])
+    cleaned = EventSanitizer(config, RegexDetector()).sanitize(event["type"], event["data"])
+    assert_no_planted_value(json.dumps(cleaned.payload))
+    assert cleaned.payload["customer_id"] == "C-0"
     pipelines = yaml.safe_load(files["survey-pipelines.yaml"])["pipelines"]
     assert [p[True]["types"] for p in pipelines] == [  # YAML 1.1 reads a bare on: as True
         ["com.acme.crm.CustomerRegistered"], ["com.acme.support.ComplaintFiled"]

@@ -5,7 +5,9 @@ words (``firstName`` -> first, name; ``card_no`` -> card, no)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Literal
 
 Action = Literal["drop", "mask", "pseudonymize"]
@@ -41,15 +43,17 @@ NOT_PERSONAL = frozenset({
     "mac", "web", "url", "domain", "template", "id", "ids",
 })  # fmt: skip
 #: Entity type found by the detector -> its rule.
-ENTITY_HINTS = {
-    "PERSON": Hint("person's name", "pseudonymize", "PERSON"),
-    "EMAIL_ADDRESS": Hint("e-mail address", "pseudonymize", "EMAIL_ADDRESS"),
-    "US_SSN": Hint("national id", "drop"),
-    "IN_AADHAAR": Hint("national id", "drop"),
-    "IN_PAN": Hint("national id", "drop"),
-    "DATE_OF_BIRTH": Hint("date of birth", "drop"),
-    "MEDICAL_RECORD_NUMBER": Hint("medical record number", "drop"),
-}
+ENTITY_HINTS: Mapping[str, Hint] = MappingProxyType(
+    {
+        "PERSON": Hint("person's name", "pseudonymize", "PERSON"),
+        "EMAIL_ADDRESS": Hint("e-mail address", "pseudonymize", "EMAIL_ADDRESS"),
+        "US_SSN": Hint("national id", "drop"),
+        "IN_AADHAAR": Hint("national id", "drop"),
+        "IN_PAN": Hint("national id", "drop"),
+        "DATE_OF_BIRTH": Hint("date of birth", "drop"),
+        "MEDICAL_RECORD_NUMBER": Hint("medical record number", "drop"),
+    }
+)
 DEFAULT_ENTITY_HINT = Hint("identifier", "mask")
 ID_WORDS = frozenset({"id", "uuid", "guid", "ref", "reference", "key", "code", "no", "number"})
 _NOT_IDS = frozenset({"valid", "invalid", "prepaid", "postpaid", "unpaid", "android"})

@@ -74,6 +74,10 @@ class SchemaInference:
     def __init__(self, detector: Detector) -> None:
         self._detector = detector
 
+    def has_pii(self, text: str) -> bool:
+        """For metadata shown as it is (a CloudEvents source): withheld when it holds PII."""
+        return bool(self._detector.detect(text))
+
     def add(self, survey: TypeSurvey, payload: Any) -> None:
         if not isinstance(payload, (dict, list)):
             self._value(survey.field("(data)"), payload)

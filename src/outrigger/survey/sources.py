@@ -37,7 +37,8 @@ class Collector:
             return
         t = self.survey.of_type(event.type)
         t.count += 1
-        t.sources[event.source] += 1
+        source = "(withheld: holds PII)" if self._inference.has_pii(event.source) else event.source
+        t.sources[source] += 1
         if self.survey.input == "bus" and followed.message.domain_routing_key:
             t.keys[followed.message.domain_routing_key] += 1
         if event.mode == "plain" and plain_rules:
