@@ -10,6 +10,7 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -63,8 +64,8 @@ def capture_lines(r: random.Random) -> list[str]:
     return [*lines, "{broken json", "[1, 2]", ""]
 
 
-def by_type(report: dict[str, object]) -> dict[str, dict[str, object]]:
-    return {t["type"]: t for t in report["types"]}  # type: ignore[attr-defined, index]
+def by_type(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {t["type"]: t for t in report["types"]}
 
 
 def assert_no_planted_value(*texts: str) -> None:
@@ -87,7 +88,7 @@ def test_jsonl_capture_report_and_starter_config(tmp_path: Path) -> None:
     types = by_type(report)
     assert types["com.acme.crm.CustomerRegistered"]["labels"] == ["sensitive"]
     sensitive = types["com.acme.crm.CustomerRegistered"]["sensitive_fields"]
-    assert set(sensitive) == {"customer.name", "customer.email", "accounts[*].iban"}  # type: ignore[arg-type]
+    assert set(sensitive) == {"customer.name", "customer.email", "accounts[*].iban"}
     assert types["com.acme.support.ComplaintFiled"]["labels"] == ["ai-candidate"]
     assert types["OrderShipped"]["labels"] == ["low-value"]
     assert types["OrderShipped"]["count"] == 12
@@ -237,12 +238,12 @@ def test_asyncapi_documents(tmp_path: Path, version: str) -> None:
     types = by_type(report)
     customer = types["com.acme.crm.CustomerRegistered"]
     assert customer["labels"] == ["sensitive"]
-    assert set(customer["sensitive_fields"]) == {  # type: ignore[arg-type]
+    assert set(customer["sensitive_fields"]) == {
         "customer.full_name", "customer.email", "customer.date_of_birth", "accounts[*].iban",
     }  # fmt: skip
     assert customer["keys"] == ["crm.customer.registered"]
     assert customer["count"] == 0 and customer["rate_per_s"] is None
-    presence = {f["path"]: f["presence_pct"] for f in customer["fields"]}  # type: ignore[attr-defined]
+    presence = {f["path"]: f["presence_pct"] for f in customer["fields"]}
     assert presence["customer.email"] == 100.0 and presence["customer.full_name"] is None
     assert types["com.acme.support.ComplaintFiled"]["labels"] == ["ai-candidate"]
     assert types["com.acme.orders.OrderShipped"]["labels"] == ["low-value"]

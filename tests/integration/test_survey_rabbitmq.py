@@ -1,4 +1,4 @@
-"""``outrigger survey`` against the real RabbitMQ: it samples a mix of event types
+"""``outrigger survey`` against the real RabbitMQ (and the embedded SQLite bus): it samples a mix of event types
 (structured and binary CloudEvents, plain JSON, one unreadable message) through a
 temporary subscription, classifies them, never prints a sampled value, and takes nothing
 from the domain's own queue on the same exchange."""
@@ -76,7 +76,7 @@ def mix() -> list[BusMessage]:
     return [*messages, BusMessage(b"\xff\xfe not an event", "junk.bytes", {}, None, None)]
 
 
-@pytest.fixture(params=bus_params(("rabbitmq",)))
+@pytest.fixture(params=bus_params(("sqlite", "rabbitmq")))
 def bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BusEnv]:
     made = make_env(request, tmp_path, "survey")
     yield made
