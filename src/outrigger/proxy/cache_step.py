@@ -83,11 +83,10 @@ def cache_request(ctx: CallContext, policy: CachePolicy) -> CacheRequest:
 
 
 def user_of(ctx: CallContext) -> str:
-    """The end user a request is for: OpenAI's ``user`` field when the caller sets it, else
-    the API key it came with (pipelines: none, one user per tenant)."""
-    if ctx.end_user:
-        return f"user:{ctx.end_user}"
-    return f"key:{ctx.tenant.key_id or ''}"
+    """The end user a request is for: the API key it came with, and within it OpenAI's
+    ``user`` field when the caller sets it (two applications numbering their users alike,
+    or a caller naming someone else's user, never meet). Pipelines have no key."""
+    return f"key:{ctx.tenant.key_id or ''}|user:{ctx.end_user or ''}"
 
 
 class _Collected:
