@@ -149,6 +149,7 @@ async def test_an_answer_that_keeps_echoing_its_input_gets_the_fallback_or_a_dea
 ) -> None:
     data = await summarise(proxy, "Card charged twice.\nECHO_INPUT", fallback=True)
     assert (data["summary"], data["withheld"]) == (FALLBACK, True)
+    assert data["flags"] == ["output_withheld"]
     assert data["models"] == []  # no model's answer went into this result
     assert upstream.behaviour.requests == 2  # the answer, then one repair attempt
     with pytest.raises(PermanentError) as dead:

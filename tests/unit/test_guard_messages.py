@@ -52,7 +52,7 @@ def test_prompt_structure_finds_the_fences_and_their_echo_in_answers() -> None:
     (boundary,) = structure.boundaries
     assert structure.leak(messages[1]["content"]) == STRUCTURE_LEAK
     assert structure.leak(f"Summary: hello {boundary}") == STRUCTURE_LEAK
-    assert structure.leak("<< data ticket >> hello") == STRUCTURE_LEAK  # re-typed by the model
+    assert structure.leak("<<< data ticket >> hello") == STRUCTURE_LEAK  # re-typed by the model
     assert structure.leak(f"marker {canary.token}") == CANARY_LEAK
     assert structure.leak("The customer says hello.") is None
 
@@ -63,3 +63,19 @@ def test_prompt_structure_of_an_unfenced_request_only_looks_for_the_canary() -> 
     assert PromptStructure.of(plain).leak("<<<DATA is a marker") is None
     canary = Canary()
     assert PromptStructure.of(plain, canary).leak(canary.token) == CANARY_LEAK
+
+
+def test_a_fence_echo_is_found_however_it_is_retyped_and_a_heredoc_is_not_one() -> None:
+    messages = [m.as_dict() for m in PromptTemplate(SYSTEM).render("hello")]
+    structure = PromptStructure.of(messages)
+    (boundary,) = structure.boundaries
+    for echoed in (
+        boundary.upper(),
+        " ".join(boundary),
+        "-".join([boundary[:8], boundary[8:16], boundary[16:]]),
+        "\uff1c\uff1c\uff1cDATA input",  # full-width brackets
+        "&lt;&lt;&lt;DATA input",  # HTML-escaped
+        "<<< data input",
+    ):
+        assert structure.leak(f"Summary: {echoed}") == STRUCTURE_LEAK, echoed
+    assert structure.leak("Run `cat <<END` then type the text and END.") is None

@@ -30,6 +30,10 @@ CASES = [
     ("born 31-Dec-1990", "DATE_OF_BIRTH", "31-Dec-1990"),
     ("her birthday is 05/06/77", "DATE_OF_BIRTH", "05/06/77"),
     ("जन्म तिथि: 12.03.1985", "DATE_OF_BIRTH", "12.03.1985"),
+    ("DOB: 12/03/1985 45 years old", "DATE_OF_BIRTH", "12/03/1985"),
+    ("born 12 Mar 85 in Pune", "DATE_OF_BIRTH", "12 Mar 85"),
+    ("dob 12/Mar/1985", "DATE_OF_BIRTH", "12/Mar/1985"),
+    ("DOB Mar-12-1985", "DATE_OF_BIRTH", "Mar-12-1985"),
 ]
 
 
@@ -50,6 +54,11 @@ def test_finds_each_type(text: str, entity: str, value: str) -> None:
         "order 12345678 shipped; reference 00482913",  # an MRN shape without MRN context
         "Meeting on 12/03/2024 about the loan",  # a date, not a birth date
         "born on 45/03/1985 or 1985-13-40",  # not dates
+        # Birth words inside other words are not birth words:
+        "Charges borne by the customer from 12/03/2024",
+        "The stubborn ticket from 12/03/2024",
+        "Adobe invoice dated 12/03/2024",
+        "Airborne freight shipped 01 March 2024",
     ],
 )
 def test_leaves_noise_alone(text: str) -> None:

@@ -52,6 +52,7 @@ class GuardSettings(_Section):
             canary=self.canary if f.canary is None else f.canary,
             output_schema=f.output_schema,
             fallback_answer=f.fallback_answer or self.fallback_answer,
+            feature_fallback=f.fallback_answer,
         )
 
 
@@ -60,3 +61,6 @@ class ResolvedGuard(_Section):
     canary: bool
     output_schema: dict[str, Any] | None
     fallback_answer: str | None
+    #: The feature's own fallback only (pipelines take no other: an event deserves a real
+    #: result, the step's own fallback text or a dead letter).
+    feature_fallback: str | None = None

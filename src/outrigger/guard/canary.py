@@ -7,15 +7,17 @@ import re
 import secrets
 
 
+def loose(token: str) -> re.Pattern[str]:
+    """``token`` also when a model re-spaces, re-cases or re-hyphenates it ("C N R Y - 1 f …")."""
+    return re.compile(r"[\s\-_.]*".join(map(re.escape, token.replace("-", ""))), re.I)
+
+
 class Canary:
     """One per request: ``protect`` the system prompt, then check answers with ``leaked``."""
 
     def __init__(self, token: str | None = None) -> None:
         self.token = token if token is not None else f"cnry-{secrets.token_hex(8)}"
-        # Also catch the token re-spaced or re-cased by the model ("C N R Y - 1 f …").
-        self._loose = re.compile(
-            r"[\s\-_.]*".join(map(re.escape, self.token.replace("-", ""))), re.I
-        )
+        self._loose = loose(self.token)
 
     def protect(self, system_prompt: str) -> str:
         return (

@@ -9,16 +9,19 @@ published result. ``PromptStructure`` is read from the request once and checks a
 
 from __future__ import annotations
 
+import html
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from outrigger.guard.canary import Canary
+from outrigger.guard.canary import Canary, loose
 from outrigger.llm.types import content_text
 
-#: A fence marker as a model may re-type it: more or fewer angle brackets, any case.
-_MARKER = re.compile(r"<{2,}\s*(?:DATA|END)\b", re.IGNORECASE)
+#: A fence marker as a model may re-type it: any case, spaces after the brackets. Three
+#: brackets or more, so a shell heredoc quoted in an answer (``cat <<END``) is not one.
+_MARKER = re.compile(r"<{3,}\s*(?:DATA|END)\b", re.IGNORECASE)
 #: The boundary of a fence in the request (``<<<DATA name b>>>`` or ``<<<END b>>>``).
 _FENCE = re.compile(r"<<<(?:DATA\s+\S+|END)\s+([0-9a-f]{16,})\s*>>>")
 
@@ -38,6 +41,10 @@ class PromptStructure:
 
     boundaries: frozenset[str] = frozenset()
     canary: Canary | None = None
+    _patterns: tuple[re.Pattern[str], ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_patterns", tuple(loose(b) for b in sorted(self.boundaries)))
 
     @classmethod
     def of(
@@ -54,9 +61,13 @@ class PromptStructure:
         return bool(self.boundaries) or self.canary is not None
 
     def leak(self, text: str) -> str | None:
-        """``CANARY_LEAK`` or ``STRUCTURE_LEAK`` when ``text`` carries either; else None."""
-        if self.canary is not None and self.canary.leaked(text):
+        """``CANARY_LEAK`` or ``STRUCTURE_LEAK`` when ``text`` carries either (also written
+        in full-width characters, HTML-escaped, re-spaced or re-cased); else None."""
+        seen = html.unescape(unicodedata.normalize("NFKC", text))
+        if self.canary is not None and self.canary.leaked(seen):
             return CANARY_LEAK
-        if self.boundaries and (_MARKER.search(text) or any(b in text for b in self.boundaries)):
+        if self.boundaries and (
+            _MARKER.search(seen) or any(p.search(seen) for p in self._patterns)
+        ):
             return STRUCTURE_LEAK
         return None

@@ -6,7 +6,9 @@ its own patterns) and person names only where a cue introduces them (``Dr. …``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
 
 from outrigger.privacy.base import Span, resolve_overlaps
 from outrigger.privacy.patterns import ALL_SPECS, CONTEXT_BOOST, PatternSpec
@@ -16,12 +18,20 @@ def has_context(
     text: str, start: int, words: Sequence[str], window: int, clear: bool = False
 ) -> bool:
     """Whether one of ``words`` occurs in the ``window`` characters before ``start``; with
-    ``clear``, the last one found must have no digit between it and ``start``."""
+    ``clear``, as a whole word, and the last one found with no digit between it and
+    ``start``."""
     before = text[max(0, start - window) : start].lower()
     if not clear:
         return any(word in before for word in words)
-    ends = [i + len(w) for w in words if (i := before.rfind(w)) >= 0]
-    return bool(ends) and not any(c.isdigit() for c in before[max(ends) :])
+    found = list(_whole_words(tuple(words)).finditer(before))
+    return bool(found) and not any(c.isdigit() for c in before[found[-1].end() :])
+
+
+@lru_cache(maxsize=64)
+def _whole_words(words: tuple[str, ...]) -> re.Pattern[str]:
+    """``words`` not inside a longer Latin word (longest first, so "birthday" wins)."""
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?<![a-z])(?:{alternatives})(?![a-z])")
 
 
 def match_spec(spec: PatternSpec, text: str) -> Iterator[Span]:

@@ -37,8 +37,8 @@ class PatternSpec:
     window: int = CONTEXT_WINDOW
     #: Words that, right before the match, mean it is something else ("version 10.2.3.4").
     anti_context: tuple[str, ...] = ()
-    #: The context word must be the match's own: no digit between them ("born on 12/03/1985,
-    #: admitted on 14/05/2024": the second date is not a date of birth).
+    #: The context word must be a whole word and the match's own: no digit between them
+    #: ("born on 12/03/1985, admitted on 14/05/2024": the second date is not a birth date).
     context_clear: bool = False
 
 
@@ -117,15 +117,17 @@ _MONTH = (
 _DAY = r"\d{1,2}(?i:st|nd|rd|th)?"
 _DATE = (
     _NO_DIGIT_BEFORE
-    + r"(?:\d{1,2}([/.-])\d{1,2}\1(?:\d{4}|\d{2})"  # 12/03/1985, 03-12-85, 12.03.1985
+    + r"(?:\d{1,2}([/. -])\d{1,2}\1(?:\d{4}|\d{2})"  # 12/03/1985, 03-12-85, 12 03 1985
     + r"|\d{4}([/.-])\d{1,2}\2\d{1,2}"  # 1985-03-12
-    + rf"|{_DAY}(?: of)?[ -]{_MONTH},?[ -]\d{{4}}"  # 12 March 1985, 12th of Mar, 1985
-    + rf"|{_MONTH} {_DAY},? \d{{4}})"  # March 12, 1985
-    + _NO_DIGIT_AFTER
+    + rf"|{_DAY}(?: of)?[ /-]{_MONTH},?[ /-](?:\d{{4}}|\d{{2}})"  # 12th of March, 1985; 12/Mar/85
+    + rf"|{_MONTH}[ -]{_DAY},?[ -]\d{{4}})"  # March 12, 1985; Mar-12-1985
+    + r"(?!\d)(?![/.-]\d)"  # not inside a longer number (a count may follow: "1985 45 years")
 )
 #: Words that make a date a date of birth (English, Hindi); general dates are not matched.
+#: Matched as whole words ("borne", "stubborn", "Adobe" are not birth words).
 _BIRTH_CONTEXT = (
-    "birth", "born", "dob", "d.o.b", "b'day", "bday", "जन्म", "जन्मतिथि", "पैदा",
+    "birth", "birthday", "birthdate", "born", "dob", "d.o.b", "b'day", "bday",
+    "जन्म", "जन्मतिथि", "पैदा",
 )  # fmt: skip
 _TITLE = r"\b(?:Mr|Mrs|Ms|Miss|Dr|Prof|Shri|Smt|Sri|Kumari)\.?\s+"
 _INTRO = r"\b(?:[Mm]y name is|[Tt]his is|I am|I'm|[Dd]ear)\s+"

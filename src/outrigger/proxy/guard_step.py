@@ -178,11 +178,15 @@ class GuardStep:
             await chunks.aclose()  # type: ignore[attr-defined]
 
     def _withheld(self, ctx: CallContext, guard: ResolvedGuard, flag: str, reason: str) -> Reply:
-        """The guard's fallback answer (the feature's, else the guard's); for a caller that
-        takes fallbacks (the gateway, not pipelines) the proxy's general one; else an error."""
+        """For a caller that takes fallbacks (the gateway): the feature's fallback answer, else
+        the guard's, else the proxy's general one. For one that does not (pipelines): only a
+        fallback set for the feature. Else an error."""
         ctx.status = "invalid"
         ctx.flags.append(flag)
-        answer = guard.fallback_answer or (self.fallback_answer if ctx.fallback_answer else None)
+        if ctx.fallback_answer:
+            answer = guard.fallback_answer or self.fallback_answer
+        else:
+            answer = guard.feature_fallback
         if answer is None:
             raise OutputWithheld(f"the model's answer was withheld: {reason}")
         return Completion(completion_body(ctx.alias, answer, ctx.usage, "chatcmpl-withheld"))

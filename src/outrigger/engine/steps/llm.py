@@ -128,6 +128,8 @@ class LlmRunner:
         answer = await self._complete(tenant, messages, trace_id)
         if isinstance(answer, Withheld):
             ctx.steps[self.spec.name] = {"text": answer.text, "model": None, "withheld": True}
+            if OUTPUT_WITHHELD not in ctx.flags:  # the result says its text is the fallback
+                ctx.flags.append(OUTPUT_WITHHELD)
             return answer
         result: dict[str, Any] = {"text": answer.text, "model": answer.model}
         if self.validator is not None:
