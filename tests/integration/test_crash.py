@@ -10,6 +10,7 @@ worker starts, except on SQS, where they are fed while it runs (see ``SQS_BACKLO
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
@@ -132,10 +133,17 @@ async def _interrupt_and_finish(
     expected: set[str],
     interrupt: Callable[[WorkerProcess], None],
     drained: Callable[[], Awaitable[bool]],
+    feeder: asyncio.Task[None],
 ) -> tuple[int, bool]:
     """Start the worker, interrupt it mid-stream, restart it and wait for every result and
     for the work queue to drain; returns (results seen at the interruption, whether all
-    arrived)."""
+    arrived). A feeder that failed fails the wait at once, with its error."""
+
+    def all_in() -> bool:
+        if feeder.done() and not feeder.cancelled() and feeder.exception() is not None:
+            raise AssertionError("publishing the events failed") from feeder.exception()
+        return expected <= set(seen)
+
     try:
         worker.start()
         assert await _wait(lambda: len(seen) >= 150, 120), worker.output()
@@ -143,7 +151,7 @@ async def _interrupt_and_finish(
         at_interrupt = len(seen)
         assert at_interrupt < len(expected), "the worker finished before it could be interrupted"
         worker.start()
-        done = await _wait(lambda: expected <= set(seen), 300)
+        done = await _wait(all_in, 300)
         if done:
             assert await drained(), "redelivered work was left in the queue"
         assert worker.terminate() == 0, worker.output()
@@ -208,6 +216,7 @@ async def _queue_events(
     return Queued(bus, dlq, work, expected, asyncio.create_task(rest))
 
 
+@contextlib.asynccontextmanager
 async def _run(
     target: Target,
     tmp_path: Path,
@@ -215,17 +224,17 @@ async def _run(
     seed: int,
     interrupt: Callable[[WorkerProcess], None],
     events: int = EVENTS,
-) -> tuple[Queued, dict[str, int], int]:
+) -> AsyncIterator[tuple[Queued, dict[str, int], int]]:
     """Queue the events, run, interrupt and restart the worker until every result is in;
-    return the queued state, the result ids seen with their counts, and how many results
-    were in when the worker was interrupted."""
+    yield the queued state, the result ids seen with their counts, and how many results
+    were in when the worker was interrupted. The bus and the feeder are closed afterwards,
+    whatever the test asserts."""
     queued = await _queue_events(target, monkeypatch, seed, events)
     try:
         seen, at_interrupt = await _finish(queued, target, tmp_path, interrupt)
-    except BaseException:
+        yield queued, seen, at_interrupt
+    finally:
         await queued.close()
-        raise
-    return queued, seen, at_interrupt
 
 
 async def _finish(
@@ -236,7 +245,13 @@ async def _finish(
     collector = asyncio.create_task(_collect(bus, Subscription(*_results(target)), seen))
     worker = WorkerProcess(target.env, tmp_path / "worker.log")
     at_interrupt, done = await _interrupt_and_finish(
-        worker, collector, seen, expected, interrupt, lambda: _drained(bus, queued.work.queue, 60)
+        worker,
+        collector,
+        seen,
+        expected,
+        interrupt,
+        lambda: _drained(bus, queued.work.queue, 60),
+        queued.feeder,
     )
     assert done, f"{len(expected - set(seen))} of {len(expected)} events never got a result"
     assert queued.feeder.done() and queued.feeder.exception() is None
@@ -249,13 +264,12 @@ async def _finish(
 async def test_sigkill_mid_stream_loses_nothing(
     target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    queued, seen, before_restart = await _run(target, tmp_path, monkeypatch, 2026, _kill)
-    duplicates = sum(n - 1 for n in seen.values())
-    print(
-        f"\n{target.env['OUTRIGGER_BUS__KIND']}: killed after {before_restart} results; "
-        f"{duplicates} duplicate deliveries of the same result id (allowed, de-duplicable)"
-    )
-    await queued.close()
+    async with _run(target, tmp_path, monkeypatch, 2026, _kill) as (_, seen, before_restart):
+        duplicates = sum(n - 1 for n in seen.values())
+        print(
+            f"\n{target.env['OUTRIGGER_BUS__KIND']}: killed after {before_restart} results; "
+            f"{duplicates} duplicate deliveries of the same result id (allowed, de-duplicable)"
+        )
 
 
 async def test_sigterm_drains_in_flight_work_without_duplicates(
@@ -264,8 +278,7 @@ async def test_sigterm_drains_in_flight_work_without_duplicates(
     """A clean stop finishes and acknowledges what it started: after SIGTERM mid-stream and a
     restart, every event has exactly one result and none was delivered twice."""
     events = SQS_SIGTERM_EVENTS if target.sqs else EVENTS
-    queued, seen, _ = await _run(target, tmp_path, monkeypatch, 99, _stop, events)
-    assert sum(seen.values()) == len(queued.expected), (
-        "a result was published twice despite a clean stop"
-    )
-    await queued.close()
+    async with _run(target, tmp_path, monkeypatch, 99, _stop, events) as (queued, seen, _):
+        assert sum(seen.values()) == len(queued.expected), (
+            "a result was published twice despite a clean stop"
+        )

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from outrigger.proxy.routing import complexity
 from outrigger.storage.schema import llm_calls
 from tests.gateway_server import GatewayServer
 from tests.integration.test_gateway_llm import client, new_key, start_gateway
@@ -68,6 +69,7 @@ def billed_aliases(gw: GatewayServer, count: int) -> list[str]:
 def test_complex_prompts_go_to_the_strong_model_and_simple_ones_stay_cheap(
     gateway: GatewayServer, upstreams: dict[str, UpstreamThread]
 ) -> None:
+    assert complexity(COMPLEX) >= 0.4 > complexity("What are your opening hours?")
     key = new_key(gateway)
     assert ask(gateway, key, "What are your opening hours?") == "cheap"
     assert ask(gateway, key, COMPLEX) == "strong"

@@ -25,7 +25,7 @@ from outrigger.errors import ConfigError, MalformedEvent, OutriggerError
 from outrigger.inference.base import Scorer
 from outrigger.privacy.persist import PersistedVaults
 from outrigger.privacy.sanitize import EventSanitizer
-from outrigger.telemetry.tracing import current_headers, span
+from outrigger.telemetry.tracing import current_headers, span, tracing_on
 
 #: (model name in the file, its spec, the pipelines file's directory) -> a loaded model
 ModelLoader = Callable[[str, ModelSpec, Path], Scorer]
@@ -107,7 +107,7 @@ class Pipeline:
         for step in self.steps:
             await step(ctx, tracer or NO_TRACER)
         spec = self.publish.spec
-        if tracer is None or isinstance(tracer, NoOpTracer):  # no span: the cause's trace
+        if tracer is None or not tracing_on(tracer):  # no span: the cause's trace
             result = self.publish.build(ctx, self.result_id(event))
             if send is not None:
                 await send(result)

@@ -40,7 +40,7 @@ from outrigger.engine.pipeline import Pipeline, PipelineSet
 from outrigger.errors import MalformedEvent, PermanentError, Unroutable
 from outrigger.storage.base import IdempotencyStore
 from outrigger.telemetry.metrics import Metrics
-from outrigger.telemetry.tracing import context_from, span
+from outrigger.telemetry.tracing import context_from, span, tracing_on
 
 log = logging.getLogger("outrigger.worker")
 
@@ -93,7 +93,7 @@ class Worker:
         # Bound once: a labelled child per event costs a lock and a dict look-up each time.
         self._received = self.metrics.events_received.labels(subscription.queue)
         self._per_pipeline: dict[str, _PipelineMetrics] = {}
-        self._traced = not isinstance(self.tracer, NoOpTracer)
+        self._traced = tracing_on(self.tracer)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set, then drain in-flight work (bounded by
