@@ -45,12 +45,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.upstream import UpstreamThread
 
 from cost_workload import Mix, Request, describe, workload
-from outrigger.config.load import bundled_root
 from outrigger.config.settings import Settings
 from outrigger.inference.onnx import OnnxModel
 from outrigger.llm.types import ChatRequest, completion_text
 from outrigger.proxy.context import CallContext, Completion
 from outrigger.proxy.service import LlmProxy, build_proxy
+from outrigger.resources import bundled_root
 from outrigger.storage.tenants import Tenant
 
 CONFIGS = ("none", "cache", "cache+routing", "cache+routing+onnx")

@@ -28,12 +28,13 @@ from typing import Any
 import yaml
 
 from outrigger.bus.base import Subscription
-from outrigger.config.load import bundled_root, default_pipelines_file
+from outrigger.config.load import default_pipelines_file
 from outrigger.config.settings import Settings
 from outrigger.demo.loans import LoanService, holdout_rows
 from outrigger.inference.onnx import OnnxModel
 from outrigger.registry.gate import promote
 from outrigger.registry.serving import open_registry
+from outrigger.resources import bundled_root
 from outrigger.runtime import build_runtime
 
 MODEL_DIR = bundled_root() / "models" / "credit-risk" / "1.0.0"

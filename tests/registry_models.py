@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from outrigger.config.load import bundled_root
+from outrigger.resources import bundled_root
 
 BUNDLED = bundled_root() / "models" / "credit-risk" / "1.0.0"
 

@@ -20,7 +20,7 @@ train = pytest.importorskip("train_injection", reason="needs the train extra")
 
 from benchmarks.injection_packages import bastion_rows, jailbreak_mini_rows  # noqa: E402
 
-from outrigger.config.load import bundled_root  # noqa: E402
+from outrigger.resources import bundled_root  # noqa: E402
 
 BUNDLED = bundled_root() / "models" / "injection-classifier" / "1.0.0"
 

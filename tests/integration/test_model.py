@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from outrigger.config.load import bundled_root
 from outrigger.errors import ConfigError
 from outrigger.inference.onnx import OnnxModel
+from outrigger.resources import bundled_root
 
 MODEL_DIR = bundled_root() / "models" / "credit-risk" / "1.0.0"
 SCRIPT = Path(__file__).parents[2] / "scripts" / "train_credit_risk.py"

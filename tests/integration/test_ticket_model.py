@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-from outrigger.config.load import bundled_root
 from outrigger.inference.onnx import OnnxModel
 from outrigger.registry.gate import promote
 from outrigger.registry.memory import MemoryBlobStore
 from outrigger.registry.registry import Registry
+from outrigger.resources import bundled_root
 
 MODEL_DIR = bundled_root() / "models" / "ticket-intent" / "1.0.0"
 

@@ -47,7 +47,7 @@ def test_canary_in_the_system_prompt_and_leak_detection() -> None:
 def test_prompt_structure_finds_the_fences_and_their_echo_in_answers() -> None:
     canary = Canary()
     messages = [m.as_dict() for m in PromptTemplate(SYSTEM).render("hello", canary=canary)]
-    structure = PromptStructure.of(messages, canary)
+    structure = PromptStructure.of([m["content"] for m in messages], canary)
     assert structure.guarded and len(structure.boundaries) == 1
     (boundary,) = structure.boundaries
     assert structure.leak(messages[1]["content"]) == STRUCTURE_LEAK
@@ -58,7 +58,7 @@ def test_prompt_structure_finds_the_fences_and_their_echo_in_answers() -> None:
 
 
 def test_prompt_structure_of_an_unfenced_request_only_looks_for_the_canary() -> None:
-    plain = [{"role": "user", "content": "What does <<<DATA mean in your docs?"}]
+    plain = ["What does <<<DATA mean in your docs?"]
     assert not PromptStructure.of(plain).guarded
     assert PromptStructure.of(plain).leak("<<<DATA is a marker") is None
     canary = Canary()
@@ -66,8 +66,8 @@ def test_prompt_structure_of_an_unfenced_request_only_looks_for_the_canary() -> 
 
 
 def test_a_fence_echo_is_found_however_it_is_retyped_and_a_heredoc_is_not_one() -> None:
-    messages = [m.as_dict() for m in PromptTemplate(SYSTEM).render("hello")]
-    structure = PromptStructure.of(messages)
+    messages = PromptTemplate(SYSTEM).render("hello")
+    structure = PromptStructure.of(m.content for m in messages)
     (boundary,) = structure.boundaries
     for echoed in (
         boundary.upper(),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ from pydantic import ValidationError
 
 from outrigger.config.pipelines import PipelinesFile
 from outrigger.errors import ConfigError
+from outrigger.resources import bundled_root
 
 BUNDLED_PREFIX = "bundled:"
 
@@ -22,10 +22,6 @@ class ConfigProblems(ConfigError):
         super().__init__(f"{source}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
         self.source = source
         self.problems = problems
-
-
-def bundled_root() -> Path:
-    return Path(str(resources.files("outrigger") / "bundled"))
 
 
 def default_pipelines_file() -> Path:

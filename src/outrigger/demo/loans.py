@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from outrigger.bus.base import BusMessage
-from outrigger.config.load import bundled_root
+from outrigger.resources import bundled_root
 
 EVENT_TYPE = "com.acme.loans.LoanApplicationSubmitted"
 ROUTING_KEY = "loans.application.submitted"

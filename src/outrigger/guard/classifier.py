@@ -24,6 +24,7 @@ import numpy as np
 
 from outrigger.errors import ConfigError
 from outrigger.guard.base import InjectionClassifier
+from outrigger.resources import bundled_root
 
 log = logging.getLogger("outrigger.guard")
 
@@ -100,8 +101,6 @@ class OnnxInjectionClassifier:
 
 def bundled_directory() -> Path:
     """The newest bundled version's directory."""
-    from outrigger.config.load import bundled_root
-
     root = bundled_root() / "models" / MODEL_NAME
     versions = sorted(
         (p for p in root.glob("*") if (p / "model.onnx").is_file()),

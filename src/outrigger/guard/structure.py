@@ -12,12 +12,10 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from outrigger.guard.canary import Canary, loose
-from outrigger.llm.types import content_text
 
 #: A fence marker as a model may re-type it: any case, spaces after the brackets. Three
 #: brackets or more, so a shell heredoc quoted in an answer (``cat <<END``) is not one.
@@ -47,12 +45,11 @@ class PromptStructure:
         object.__setattr__(self, "_patterns", tuple(loose(b) for b in sorted(self.boundaries)))
 
     @classmethod
-    def of(
-        cls, messages: Iterable[Mapping[str, Any]], canary: Canary | None = None
-    ) -> PromptStructure:
+    def of(cls, texts: Iterable[str], canary: Canary | None = None) -> PromptStructure:
+        """From the texts of a request's messages (system prompt included)."""
         found: set[str] = set()
-        for message in messages:
-            found.update(_FENCE.findall(content_text(message.get("content"))))
+        for text in texts:
+            found.update(_FENCE.findall(text))
         return cls(frozenset(found), canary)
 
     @property

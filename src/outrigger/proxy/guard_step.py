@@ -67,7 +67,8 @@ class GuardStep:
         canary = Canary() if guard.canary else None
         if canary is not None:
             ctx.request = replace(ctx.request, messages=_protect(ctx.request.messages, canary))
-        structure = PromptStructure.of(ctx.request.messages, canary)
+        texts = (content_text(m.get("content")) for m in ctx.request.messages)
+        structure = PromptStructure.of(texts, canary)
         validator = self.validators.get(ctx.feature)
         streamed = ctx.request.stream
         if validator is not None and streamed:  # validated whole, then replayed as SSE
