@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 
@@ -14,6 +15,8 @@ from outrigger.engine.pipeline import PipelineSet
 from outrigger.gateway.app import create_app
 from outrigger.gateway.server import server_config
 from outrigger.proxy.service import LlmProxy, build_proxy
+
+T = TypeVar("T")
 
 
 def llm_settings(data_dir: Path, upstreams: dict[str, str], **extra: Any) -> Settings:
@@ -106,3 +109,17 @@ class GatewayServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self._thread.join(20)
+
+
+def wait_for_rows(
+    read: Callable[[], list[T]], count: int, what: str, timeout_s: float = 10
+) -> list[T]:
+    """``read()`` once it holds at least ``count`` rows (the ledger and audit writers flush
+    in the background, each on its own schedule)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        rows = read()
+        if len(rows) >= count:
+            return rows
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {count} {what}")

@@ -5,7 +5,6 @@ and the audit record; the audit chain still verifies."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from outrigger.storage.schema import llm_calls
-from tests.gateway_server import GatewayServer
+from tests.gateway_server import GatewayServer, wait_for_rows
 from tests.integration.test_gateway_llm import client, new_key, start_gateway
 from tests.upstream import UpstreamThread
 
@@ -31,18 +30,17 @@ def gateway(data_dir: Path, upstream: UpstreamThread) -> Iterator[GatewayServer]
 
 
 def audit_records(gw: GatewayServer, count: int) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        records = list(gw.proxy.audit.records())
-        if len(records) >= count:
-            return records
-        time.sleep(0.05)
-    raise AssertionError(f"fewer than {count} audit records")
+    return wait_for_rows(lambda: list(gw.proxy.audit.records()), count, "audit records")
 
 
-def ledger_rows(gw: GatewayServer) -> list[dict[str, Any]]:
-    with gw.proxy.db.engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(sa.select(llm_calls))]
+def ledger_rows(gw: GatewayServer, count: int = 0) -> list[dict[str, Any]]:
+    """The ledger's rows, once it holds ``count`` (its writer flushes apart from the audit's)."""
+
+    def read() -> list[dict[str, Any]]:
+        with gw.proxy.db.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(llm_calls))]
+
+    return wait_for_rows(read, count, "ledger rows")
 
 
 def test_a_high_confidence_injection_is_refused_and_audited(
@@ -80,7 +78,7 @@ def test_a_flagged_injection_passes_marked_in_header_ledger_and_audit(
     assert upstream.behaviour.requests == 1
     record = audit_records(gateway, 1)[-1]
     assert (record["status"], record["feature"], record["flags"]) == ("ok", "review", "injection")
-    assert ledger_rows(gateway)[-1]["flags"] == "injection"
+    assert ledger_rows(gateway, 1)[-1]["flags"] == "injection"
     # An ordinary ticket under the same policy is not marked anywhere.
     plain = client(gateway, key).chat.completions.with_raw_response.create(
         model="chat-default",

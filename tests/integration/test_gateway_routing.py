@@ -4,7 +4,6 @@ ledger bills each call to the alias that answered it."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import sqlalchemy as sa
 
 from outrigger.proxy.routing import complexity
 from outrigger.storage.schema import llm_calls
-from tests.gateway_server import GatewayServer
+from tests.gateway_server import GatewayServer, wait_for_rows
 from tests.integration.test_gateway_llm import client, new_key, start_gateway
 from tests.upstream import UpstreamThread
 
@@ -56,14 +55,12 @@ def ask(gw: GatewayServer, key: str, text: str, feature: str = "chat") -> str:
 
 
 def billed_aliases(gw: GatewayServer, count: int) -> list[str]:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    def read() -> list[str]:
         with gw.proxy.db.engine.connect() as conn:
-            rows = conn.execute(sa.select(llm_calls.c.alias).order_by(llm_calls.c.ts)).all()
-        if len(rows) >= count:
-            return [r.alias for r in rows]
-        time.sleep(0.05)
-    raise AssertionError(f"fewer than {count} ledger rows")
+            query = sa.select(llm_calls.c.alias).order_by(llm_calls.c.ts)
+            return [r.alias for r in conn.execute(query)]
+
+    return wait_for_rows(read, count, "ledger rows")
 
 
 def test_complex_prompts_go_to_the_strong_model_and_simple_ones_stay_cheap(
