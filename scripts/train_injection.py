@@ -39,8 +39,6 @@ import onnxruntime as ort
 import pandas as pd
 import skl2onnx
 import sklearn
-from skl2onnx import to_onnx
-from skl2onnx.common.data_types import StringTensorType
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -50,6 +48,7 @@ ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.injection_packages import eval_package_sets  # noqa: E402
 from scripts.injection_synthetic import benign_tickets  # noqa: E402
+from scripts.onnx_export import text_pipeline_onnx  # noqa: E402
 
 from outrigger.guard.classifier import windows  # noqa: E402
 from outrigger.guard.injection import InjectionDetector, normalise  # noqa: E402
@@ -168,19 +167,7 @@ def build(c: float, ngrams: tuple[int, int], features: int) -> Pipeline:
 
 def export(pipe: Pipeline) -> bytes:
     options = {id(pipe.steps[1][1]): {"zipmap": False}}
-    onx = to_onnx(
-        pipe,
-        initial_types=[("text", StringTensorType([None, 1]))],
-        options=options,
-        target_opset={"": 17, "ai.onnx.ml": 3},
-    )
-    onx.doc_string = ""
-    onx.graph.name = "injection_classifier"
-    opsets = sorted((o.domain, o.version) for o in onx.opset_import)  # the same bytes each run
-    del onx.opset_import[:]
-    for domain, version in opsets:
-        onx.opset_import.add(domain=domain, version=version)
-    return onx.SerializeToString(deterministic=True)
+    return text_pipeline_onnx(pipe, "injection_classifier", options)
 
 
 def onnx_probabilities(blob: bytes, texts: list[str]) -> np.ndarray:

@@ -16,6 +16,7 @@ import argparse
 import csv
 import hashlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,6 @@ import onnx
 import onnxruntime as ort
 import skl2onnx
 import sklearn
-from skl2onnx import to_onnx
-from skl2onnx.common.data_types import StringTensorType
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
@@ -33,6 +32,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 ROOT = Path(__file__).parents[1]
+sys.path.insert(0, str(ROOT))
+from scripts.onnx_export import text_pipeline_onnx  # noqa: E402
+
 DATA = ROOT / "data" / "support_tickets.csv"
 DEFAULT_OUT = ROOT / "src/outrigger/bundled/models/ticket-intent/1.0.0"
 SEED = 20261126
@@ -63,19 +65,7 @@ def build() -> Pipeline:
 
 def export(pipe: Pipeline) -> bytes:
     options = {id(pipe.steps[0][1]): {"tokenexp": TOKENS}, id(pipe.steps[1][1]): {"zipmap": False}}
-    onx = to_onnx(
-        pipe,
-        initial_types=[("text", StringTensorType([None, 1]))],
-        options=options,
-        target_opset={"": 17, "ai.onnx.ml": 3},
-    )
-    onx.doc_string = ""
-    onx.graph.name = "ticket_intent"
-    opsets = sorted((o.domain, o.version) for o in onx.opset_import)
-    del onx.opset_import[:]
-    for domain, version in opsets:
-        onx.opset_import.add(domain=domain, version=version)
-    return onx.SerializeToString(deterministic=True)
+    return text_pipeline_onnx(pipe, "ticket_intent", options)
 
 
 def metadata(blob: bytes, classes: list[str], scores: dict[str, Any], rows: int) -> dict[str, Any]:
