@@ -106,21 +106,23 @@ class Pipeline:
         ctx = StepContext(await self.sanitized(event), routing_key)
         for step in self.steps:
             await step(ctx, tracer or NO_TRACER)
+        if not tracing_on(tracer):  # no span: the result carries the cause's trace
+            return await self._publish(ctx, event, send, None)
         spec = self.publish.spec
-        if tracer is None or not tracing_on(tracer):  # no span: the cause's trace
-            result = self.publish.build(ctx, self.result_id(event))
-            if send is not None:
-                await send(result)
-            return result
         attributes = {
             "messaging.operation.type": "publish",
             "messaging.destination.name": spec.routing_key,
             "cloudevents.event_type": spec.type,
         }
         with span(tracer, f"publish {spec.type}", kind=SpanKind.PRODUCER, attributes=attributes):
-            result = self.publish.build(ctx, self.result_id(event), current_headers() or None)
-            if send is not None:
-                await send(result)
+            return await self._publish(ctx, event, send, current_headers() or None)
+
+    async def _publish(
+        self, ctx: StepContext, event: Event, send: Send | None, trace: dict[str, str] | None
+    ) -> BusMessage:
+        result = self.publish.build(ctx, self.result_id(event), trace)
+        if send is not None:
+            await send(result)
         return result
 
 

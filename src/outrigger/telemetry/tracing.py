@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from typing import Any, TypeGuard
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -41,7 +41,7 @@ def current_headers() -> dict[str, str]:
     return carrier
 
 
-def tracing_on(tracer: Tracer | None) -> bool:
+def tracing_on(tracer: Tracer | None) -> TypeGuard[Tracer]:
     """Whether ``tracer`` records spans (the no-op tracer, or none, does not)."""
     return tracer is not None and not isinstance(tracer, trace.NoOpTracer)
 
