@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from outrigger.storage.schema import audit_log
-from tests.gateway_server import GatewayServer
+from tests.gateway_server import GatewayServer, wait_for_rows
 from tests.integration.test_gateway_llm import ask, new_key, start_gateway
 from tests.upstream import UpstreamThread
 
@@ -35,13 +35,12 @@ def get(gw: GatewayServer, key: str, path: str, **params: Any) -> httpx.Response
 
 
 def calls_recorded(gw: GatewayServer, count: int) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        records = list(gw.proxy.audit.records())
-        if len([r for r in records if r["status"] != "read"]) >= count:
-            return records
-        time.sleep(0.05)
-    raise AssertionError(f"fewer than {count} call records")
+    """The audit records of calls (not of reads), once there are ``count``."""
+
+    def calls() -> list[dict[str, Any]]:
+        return [r for r in gw.proxy.audit.records() if r["status"] != "read"]
+
+    return wait_for_rows(calls, count, "call records")
 
 
 def test_keys_without_the_auditor_role_are_refused(gateway: GatewayServer) -> None:

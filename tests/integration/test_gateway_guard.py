@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import pytest
 
 from outrigger.guard import PromptTemplate
 from outrigger.storage.audit import sha256_text
-from tests.gateway_server import GatewayServer
+from tests.gateway_server import GatewayServer, wait_for_rows
 from tests.integration.test_gateway_llm import ask, client, new_key, start_gateway
 from tests.upstream import UpstreamThread
 
@@ -86,13 +85,7 @@ def stored_bytes(gw: GatewayServer) -> bytes:
 
 
 def wait_for_audit(gw: GatewayServer, count: int) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        records = list(gw.proxy.audit.records())
-        if len(records) >= count:
-            return records
-        time.sleep(0.05)
-    raise AssertionError(f"fewer than {count} audit records")
+    return wait_for_rows(lambda: list(gw.proxy.audit.records()), count, "audit records")
 
 
 def test_pii_never_reaches_the_upstream_and_comes_back_rehydrated(

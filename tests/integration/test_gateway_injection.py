@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from outrigger.storage.schema import llm_calls
 from tests.gateway_server import GatewayServer, wait_for_rows
+from tests.integration.test_gateway_guard import wait_for_audit
 from tests.integration.test_gateway_llm import client, new_key, start_gateway
 from tests.upstream import UpstreamThread
 
@@ -27,10 +28,6 @@ def gateway(data_dir: Path, upstream: UpstreamThread) -> Iterator[GatewayServer]
     server = start_gateway(data_dir, {"primary": upstream}, guard=GUARD)
     yield server
     server.stop()
-
-
-def audit_records(gw: GatewayServer, count: int) -> list[dict[str, Any]]:
-    return wait_for_rows(lambda: list(gw.proxy.audit.records()), count, "audit records")
 
 
 def ledger_rows(gw: GatewayServer, count: int = 0) -> list[dict[str, Any]]:
@@ -58,7 +55,7 @@ def test_a_high_confidence_injection_is_refused_and_audited(
     for secret in ("override", "score", "rule", "classifier", "0."):
         assert secret not in message  # nothing that helps tune the next attempt
     assert upstream.behaviour.requests == 0
-    record = audit_records(gateway, 1)[-1]
+    record = wait_for_audit(gateway, 1)[-1]
     assert (record["status"], record["flags"]) == ("blocked", "injection_blocked")
     assert (record["tenant_id"], record["feature"], record["tokens_out"]) == ("acme", "chat", 0)
     assert ledger_rows(gateway) == []  # no call was made: nothing billed, no quota used
@@ -76,7 +73,7 @@ def test_a_flagged_injection_passes_marked_in_header_ledger_and_audit(
     assert raw.headers.get("x-outrigger-flags") == "injection"
     assert raw.parse().choices[0].message.content == f"echo: {ATTACK}"
     assert upstream.behaviour.requests == 1
-    record = audit_records(gateway, 1)[-1]
+    record = wait_for_audit(gateway, 1)[-1]
     assert (record["status"], record["feature"], record["flags"]) == ("ok", "review", "injection")
     assert ledger_rows(gateway, 1)[-1]["flags"] == "injection"
     # An ordinary ticket under the same policy is not marked anywhere.
@@ -86,5 +83,5 @@ def test_a_flagged_injection_passes_marked_in_header_ledger_and_audit(
         extra_headers={"X-Outrigger-Feature": "review"},
     )
     assert "x-outrigger-flags" not in plain.headers
-    assert audit_records(gateway, 2)[-1]["flags"] is None
+    assert wait_for_audit(gateway, 2)[-1]["flags"] is None
     assert gateway.proxy.audit.verify() == (2, None)  # the new field hashes and verifies
