@@ -60,6 +60,8 @@ class PromptStructure:
     def leak(self, text: str) -> str | None:
         """``CANARY_LEAK`` or ``STRUCTURE_LEAK`` when ``text`` carries either (also written
         in full-width characters, HTML-escaped, re-spaced or re-cased); else None."""
+        if not self.guarded:  # most calls: no fence, no canary, nothing to normalise for
+            return None
         seen = html.unescape(unicodedata.normalize("NFKC", text))
         if self.canary is not None and self.canary.leaked(seen):
             return CANARY_LEAK
