@@ -14,7 +14,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-ProviderKind = Literal["openai", "azure", "ollama", "vllm", "llamacpp", "local"]
+ProviderKind = Literal[
+    "openai", "azure", "ollama", "vllm", "llamacpp", "local", "anthropic", "ollama_native", "bedrock"
+]
+#: Kinds whose endpoint is derived (``local`` runs in process; ``bedrock`` from ``aws_region``).
+NO_URL_KINDS = frozenset({"local", "bedrock"})
 LOCAL_DEPLOYMENT = "smollm2-local"
 DEFAULT_ALIAS = "chat-default"
 MAX_REQUEST_BYTES = 1_048_576
@@ -27,7 +31,9 @@ class _Section(BaseModel):
 class ProviderSettings(_Section):
     #: ``openai``/``ollama``/``vllm``/``llamacpp`` speak the OpenAI API at ``base_url``;
     #: ``azure`` adds the deployment path, ``api-version`` and the ``api-key`` header;
-    #: ``local`` runs a GGUF model in process (extra ``local-llm``).
+    #: ``local`` runs a GGUF model in process (extra ``local-llm``); ``anthropic`` speaks the
+    #: Messages API, ``ollama_native`` Ollama's own ``/api/chat``, ``bedrock`` the Bedrock
+    #: Converse API through the AWS SDK (credentials from the SDK's usual chain).
     kind: ProviderKind = "openai"
     base_url: str | None = None  # e.g. https://api.openai.com/v1, http://ollama:11434/v1
     api_key_file: Path | None = None  # a mounted secret; the only way for production
@@ -37,10 +43,15 @@ class ProviderSettings(_Section):
     connect_timeout_s: float = Field(default=3.0, gt=0)
     model_path: Path | None = None  # ``local``: a GGUF file (default: SmolLM2-135M-Instruct)
     max_connections: int = Field(default=100, ge=1)
+    anthropic_version: str = "2023-06-01"  # ``anthropic``: the ``anthropic-version`` header
+    aws_region: str | None = None  # ``bedrock``: the AWS region the endpoint lives in
+    aws_profile: str | None = None  # ``bedrock``: a named profile instead of the default chain
 
     @model_validator(mode="after")
     def _needs_url(self) -> ProviderSettings:
-        if self.kind != "local" and not self.base_url:
+        if self.kind == "bedrock" and not (self.aws_region or self.base_url):
+            raise ValueError("a provider of kind 'bedrock' needs aws_region (or base_url)")
+        if self.kind not in NO_URL_KINDS and not self.base_url:
             raise ValueError(f"a provider of kind {self.kind!r} needs base_url")
         return self
 
@@ -52,6 +63,8 @@ class DeploymentSettings(_Section):
     #: Prices in USD per million tokens.
     input_price: float = Field(default=0.0, ge=0)
     output_price: float = Field(default=0.0, ge=0)
+    #: Overrides the provider's ``timeout_s`` for this deployment (a slow, large model).
+    timeout_s: float | None = Field(default=None, gt=0)
 
 
 class RouteRule(_Section):
