@@ -77,21 +77,31 @@ class Usage:
 class ProviderError(OutriggerError):
     """A provider call failed; ``kind`` decides whether a retry or a fallback may help."""
 
-    def __init__(self, kind: ErrorKind, message: str, status: int | None = None) -> None:
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.status = status
+        #: Seconds the provider asked us to wait (``Retry-After`` on a 429 or 503).
+        self.retry_after = retry_after
 
     @property
     def retryable(self) -> bool:
         return self.kind in RETRYABLE
 
     @classmethod
-    def from_status(cls, status: int, message: str) -> ProviderError:
+    def from_status(
+        cls, status: int, message: str, retry_after: float | None = None
+    ) -> ProviderError:
         if status == 429:
-            return cls("rate_limited", message, status)
+            return cls("rate_limited", message, status, retry_after)
         if status >= 500 or status == 408:
-            return cls("server", message, status)
+            return cls("server", message, status, retry_after)
         return cls("client", message, status)
 
 
