@@ -12,6 +12,9 @@ keep-alive), so the generator does not eat the CPU the gateway needs.
 ``--peer URL KEY MODEL`` measures another proxy (e.g. LiteLLM) pointed at the same upstream in
 the same run (see benchmarks/README.md). Nothing is asserted; figures are printed.
 
+The alias has ``--deployments`` deployments (3 by default, all on the one upstream) spread by
+``--balancing`` (least_inflight by default), so load balancing is on the measured path.
+
     python benchmarks/gateway_overhead.py [--requests 2000] [--clients 10] [--seconds 10] [--json]
 """
 
@@ -81,20 +84,23 @@ def make_key(data_dir: Path) -> str:
 
 
 def start_gateway(
-    data_dir: Path, upstream: str, port: int, guardrails: bool = True
+    data_dir: Path, upstream: str, port: int, args: argparse.Namespace
 ) -> subprocess.Popen[bytes]:
-    config = {
+    names = [f"up{i}" for i in range(args.deployments)]
+    config: dict[str, Any] = {
         "llm": {
             "providers": {"up": {"kind": "openai", "base_url": upstream}},
             "deployments": {
-                "up": {"provider": "up", "model": "m", "input_price": 0.15, "output_price": 0.6}
+                n: {"provider": "up", "model": "m", "input_price": 0.15, "output_price": 0.6}
+                for n in names
             },
-            "aliases": {"chat-default": ["up"]},
+            "aliases": {"chat-default": names},
+            "balancing": {"chat-default": args.balancing},
         },
         # Limits are checked on every call, set high enough never to refuse one.
         "tenancy": {"tiers": {"bench": {"rpm": 10**8, "tpm": 10**10, "monthly_calls": 10**9}}},
     }
-    if not guardrails:  # auth, limits, ledger and audit only
+    if args.no_guardrails:  # auth, limits, ledger and audit only
         config["privacy"] = {"default": {"enabled": False}}
         config["guard"] = {"injection": {"enabled": False}}
     path = data_dir / "config.yaml"
@@ -168,6 +174,8 @@ def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> di
         "outrigger_rps": ours["rps"],
         "throughput_ratio": round(ours["rps"] / direct["rps"], 3),
         "guardrails": not args.no_guardrails,
+        "deployments": args.deployments,
+        "balancing": args.balancing,
         "requests": args.requests,
         "clients": args.clients,
         "cpus": os.cpu_count(),
@@ -206,6 +214,18 @@ def main() -> None:
         help="turn off the default injection screen and PII redaction (auth, limits, ledger "
         "and audit stay on)",
     )
+    parser.add_argument(
+        "--deployments",
+        type=int,
+        default=3,
+        help="deployments behind the alias (all on the one upstream)",
+    )
+    parser.add_argument(
+        "--balancing",
+        default="least_inflight",
+        choices=["ordered", "weighted", "least_inflight", "latency"],
+        help="the alias's load-balancing strategy",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object on the last line")
     args = parser.parse_args()
     up_port = args.upstream_port or free_port()
@@ -215,9 +235,7 @@ def main() -> None:
         gateway = None
         try:
             key = make_key(Path(tmp))
-            gateway = start_gateway(
-                Path(tmp), f"http://127.0.0.1:{up_port}/v1", gw_port, not args.no_guardrails
-            )
+            gateway = start_gateway(Path(tmp), f"http://127.0.0.1:{up_port}/v1", gw_port, args)
             targets = {
                 "direct": target(f"http://127.0.0.1:{up_port}/v1", None, "m"),
                 "outrigger": target(f"http://127.0.0.1:{gw_port}/v1", key, "chat-default"),

@@ -156,7 +156,7 @@ def test_fallback_goes_to_the_next_deployment_in_order(
     assert upstreams["secondary"].behaviour.requests == 1
 
 
-def test_a_retry_on_429_stays_on_the_same_deployment(
+def test_a_429_moves_the_call_to_the_next_deployment_and_cools_the_first_down(
     gateway: GatewayServer, upstreams: dict[str, UpstreamThread]
 ) -> None:
     key = new_key(gateway)
@@ -164,8 +164,10 @@ def test_a_retry_on_429_stays_on_the_same_deployment(
     raw = client(gateway, key).chat.completions.with_raw_response.create(
         model="chat-default", messages=[{"role": "user", "content": "hi"}]
     )
-    assert raw.headers["x-outrigger-deployment"] == "primary"
-    assert upstreams["primary"].behaviour.requests == 2
+    assert raw.headers["x-outrigger-deployment"] == "secondary"
+    assert upstreams["primary"].behaviour.requests == 1  # not retried while it is busy
+    assert gateway.proxy.dispatcher.balancer.cooling("primary") > 0
+    assert gateway.proxy.dispatcher.breakers["primary"].state == "closed"
 
 
 def test_dropped_connections_fall_back(

@@ -174,3 +174,42 @@ def test_outrigger_run_serves_the_gateway_beside_the_worker(
         assert LedgerStore(db).count_calls("acme", time.strftime("%Y-%m", time.gmtime())) == 5
     finally:
         db.dispose()
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_two_replicas_hold_a_deployments_provider_quota_through_redis(
+    data_dir: Path, upstream: UpstreamThread, redis_url: str, tmp_path: Path
+) -> None:
+    # One alias over a deployment with a provider quota of 30 requests a minute and an
+    # unlimited one; both replicas send to the first while it has room, then spill over.
+    spill = UpstreamThread().start()
+    quota = f"q{uuid.uuid4().hex[:8]}"  # fresh counters in the shared Redis
+    config = tmp_path / "config.yaml"
+    llm = {
+        "providers": {
+            "up": {"kind": "openai", "base_url": upstream.url},
+            "spill": {"kind": "openai", "base_url": spill.url},
+        },
+        "deployments": {
+            quota: {"provider": "up", "model": "m", "rpm": 30},
+            "spill": {"provider": "spill", "model": "m"},
+        },
+        "aliases": {"chat-default": [quota, "spill"]},
+    }
+    config.write_text(yaml.safe_dump({"llm": llm, "tenancy": {"redis_url": redis_url}}))
+    key = make_key(data_dir, "acme", "enterprise")
+    gateways = [GatewayProcess(data_dir, config), GatewayProcess(data_dir, config)]
+    try:
+        for gw in gateways:
+            gw.wait_ready()
+        urls = [gateways[i % 2].url for i in range(100)]
+        with ThreadPoolExecutor(16) as pool:
+            codes = list(pool.map(lambda u: chat(u, key), urls))
+    finally:
+        exits = [gw.stop() for gw in gateways]
+        spill.stop()
+    assert exits == [0, 0]
+    assert codes == [200] * 100
+    assert upstream.behaviour.requests == 30  # its quota, from both replicas together
+    assert spill.behaviour.requests == 70

@@ -65,6 +65,21 @@ class DeploymentSettings(_Section):
     output_price: float = Field(default=0.0, ge=0)
     #: Overrides the provider's ``timeout_s`` for this deployment (a slow, large model).
     timeout_s: float | None = Field(default=None, gt=0)
+    #: Share of the alias's calls under the ``weighted`` strategy (relative to the others).
+    weight: float = Field(default=1.0, gt=0)
+    #: The provider's quota for this deployment, shared by every gateway replica (through
+    #: ``tenancy.redis_url``); a deployment at its quota is skipped, not failed.
+    rpm: int | None = Field(default=None, ge=1)
+    tpm: int | None = Field(default=None, ge=1)
+
+
+#: How an alias spreads calls over its deployments. ``ordered``: the first available one,
+#: the others only as fallbacks; ``weighted``: at random in proportion to ``weight``;
+#: ``least_inflight``: the one with the fewest calls in progress in this process;
+#: ``latency``: the one with the lowest recent latency (an untried one first). Every
+#: strategy skips open circuits, deployments cooling down after a 429 and those at their
+#: quota, and falls back to the rest in the same order.
+Strategy = Literal["ordered", "weighted", "least_inflight", "latency"]
 
 
 class RouteRule(_Section):
@@ -81,6 +96,11 @@ class RetrySettings(_Section):
     attempts: int = Field(default=2, ge=1, le=10)  # per deployment, before falling back
     backoff_initial_s: float = Field(default=0.05, ge=0)
     backoff_max_s: float = Field(default=2.0, ge=0)
+    #: A deployment that answers 429 is skipped for its ``Retry-After`` (this long when it
+    #: gives none); when no other deployment can take the call, the proxy waits for it if
+    #: that is at most ``max_retry_after_s``.
+    rate_limit_cooldown_s: float = Field(default=1.0, ge=0)
+    max_retry_after_s: float = Field(default=10.0, ge=0)
 
 
 class CircuitSettings(_Section):
@@ -98,6 +118,8 @@ class LlmSettings(_Section):
     }
     #: A model alias maps to deployments in fallback order.
     aliases: dict[str, list[str]] = {DEFAULT_ALIAS: [LOCAL_DEPLOYMENT]}
+    #: Per alias; an alias not named here is ``ordered``.
+    balancing: dict[str, Strategy] = {}
     routes: list[RouteRule] = []
     retry: RetrySettings = RetrySettings()
     circuit: CircuitSettings = CircuitSettings()
@@ -127,6 +149,11 @@ class LlmSettings(_Section):
                 for n in names
                 if n not in self.deployments
             ]
+        problems += [
+            f"balancing.{alias}: no alias named {alias!r}"
+            for alias in self.balancing
+            if alias not in self.aliases
+        ]
         for i, rule in enumerate(self.routes):
             problems += [
                 f"routes[{i}]: no alias named {a!r}"

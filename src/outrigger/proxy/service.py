@@ -73,7 +73,9 @@ class LlmProxy:
             interval_s=gw.flush_interval_s, max_batch=gw.flush_batch,
         )  # fmt: skip
         self.auth = Authenticator(self.tenants, self.db, self.settings.tenancy.auth_cache_s)
-        self.dispatcher = Dispatcher(self.settings.llm, self.providers, self._circuit_changed)
+        self.dispatcher = Dispatcher(
+            self.settings.llm, self.providers, self._circuit_changed, limiter=self.limiter
+        )
         for name in self.settings.llm.deployments:
             self.metrics.llm_circuit_state.labels(name).set(0)
         self.recorder = RecordStep(
