@@ -19,6 +19,7 @@ ADAPTERS: dict[ProviderKind, str] = {
     "vllm": OPENAI,
     "llamacpp": OPENAI,
     "local": "outrigger.llm.local:LocalLlama",
+    "bedrock": "outrigger.llm.bedrock:BedrockConverse",
 }
 
 

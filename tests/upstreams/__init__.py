@@ -1,0 +1,1 @@
+"""Local stand-ins for provider APIs, started by the tests (one module per wire format)."""
