@@ -19,6 +19,8 @@ ADAPTERS: dict[ProviderKind, str] = {
     "vllm": OPENAI,
     "llamacpp": OPENAI,
     "local": "outrigger.llm.local:LocalLlama",
+    "anthropic": "outrigger.llm.anthropic:AnthropicMessages",
+    "ollama_native": "outrigger.llm.ollama_native:OllamaNative",
     "bedrock": "outrigger.llm.bedrock:BedrockConverse",
 }
 
