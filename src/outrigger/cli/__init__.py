@@ -6,6 +6,7 @@ import typer
 
 from outrigger import __version__
 from outrigger.cli import (
+    asyncapi_cmd,
     cache_cmd,
     config_cmd,
     dlq_cmd,
@@ -40,6 +41,7 @@ app.add_typer(ledger_cmd.audit_app, name="audit")
 app.add_typer(cache_cmd.app, name="cache")
 app.add_typer(privacy_cmd.app, name="privacy")
 app.command("survey")(survey_cmd.survey_command)
+app.command("asyncapi")(asyncapi_cmd.asyncapi_command)
 
 
 @app.command("version")
