@@ -12,10 +12,12 @@ import typer
 from rich.table import Table
 
 from outrigger.cli.common import fail, load_settings, out
+from outrigger.proxy.budgets import budget_lines
 from outrigger.proxy.limits import month_of
 from outrigger.proxy.service import proxy_database
 from outrigger.storage.audit import AuditStore
 from outrigger.storage.ledger import LedgerStore
+from outrigger.storage.tenants import TenantStore
 
 audit_app = typer.Typer(
     help=(
@@ -33,17 +35,28 @@ def usage_command(
     month: str | None = typer.Option(None, "--month", help="YYYY-MM (UTC); default: this month."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Calls, tokens and cost of one tenant in one month, per feature and model alias."""
+    """Calls, tokens and cost of one tenant in one month, per feature and model alias, and
+    its budgets (tenant, keys, features) with what was spent against each."""
     wanted = month or month_of(time.time())
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", wanted):
         fail("--month: use YYYY-MM")
-    db = proxy_database(load_settings())
+    settings = load_settings()
+    db = proxy_database(settings)
     try:
-        lines = LedgerStore(db).usage(tenant, wanted)
+        ledger = LedgerStore(db)
+        lines = ledger.usage(tenant, wanted)
+        store = TenantStore(db)
+        found = store.get_tenant(tenant)
+        budgets = (
+            budget_lines(found, settings.tenancy, ledger, wanted, store.list_keys(tenant))
+            if found is not None
+            else []
+        )
     finally:
         db.dispose()
     if as_json:
-        print(json.dumps({"tenant": tenant, "month": wanted, "data": [x.as_dict() for x in lines]}))
+        print(json.dumps({"tenant": tenant, "month": wanted, "data": [x.as_dict() for x in lines],
+                          "budgets": [b.as_dict() for b in budgets]}))  # fmt: skip
         return
     table = Table("feature", "alias", "calls", "tokens in", "tokens out", "cost (USD)",
                   title=f"{tenant} {wanted}")  # fmt: skip
@@ -54,6 +67,13 @@ def usage_command(
                   str(sum(x.tokens_in for x in lines)), str(sum(x.tokens_out for x in lines)),
                   f"{sum(x.cost_usd for x in lines):.6f}")  # fmt: skip
     out.print(table)
+    if budgets:
+        spend = Table("budget", "name", "USD a month", "spent", "used", title="budgets")
+        for b in budgets:
+            line = b.as_dict()
+            spend.add_row(b.scope, b.name, f"{b.budget_usd:.2f}", f"{b.spent_usd:.6f}",
+                          f"{line['used']:.1%}")  # fmt: skip
+        out.print(spend)
 
 
 @audit_app.command("verify")

@@ -12,10 +12,10 @@ from rich.table import Table
 
 from outrigger.cli.common import fail, load_settings, out
 from outrigger.proxy.service import proxy_database
-from outrigger.storage.tenants import Tenant, TenantError, TenantStore
+from outrigger.storage.tenants import KeyInfo, KeyLimits, Tenant, TenantError, TenantStore
 
 tenants_app = typer.Typer(
-    help="Tenants: id, tier (limits and quota), region.", no_args_is_help=True
+    help="Tenants: id, tier (limits and quota), region, monthly budget.", no_args_is_help=True
 )
 keys_app = typer.Typer(help="API keys: shown once, stored as a hash.", no_args_is_help=True)
 
@@ -37,6 +37,9 @@ def create_tenant(
     region: str | None = typer.Option(
         None, help="Pin to a region: only deployments there serve this tenant."
     ),
+    budget: float | None = typer.Option(
+        None, "--budget", min=0, help="Monthly budget in USD (default: the tier's)."
+    ),
 ) -> None:
     """Add a tenant."""
     tiers = load_settings().tenancy.tiers
@@ -44,10 +47,30 @@ def create_tenant(
         fail(f"no tier {tier!r}; configured tiers: {', '.join(sorted(tiers))}")
     with tenant_store() as store:
         try:
-            store.create_tenant(Tenant(tenant_id, name or tenant_id, tier, region))
+            store.create_tenant(
+                Tenant(tenant_id, name or tenant_id, tier, region, budget_usd=budget)
+            )
         except TenantError as exc:
             fail(str(exc))
     out.print(f"created tenant {tenant_id} (tier {tier}, region {region or 'any'})")
+
+
+@tenants_app.command("budget")
+def set_budget(
+    tenant_id: str = typer.Argument(..., help="The tenant."),
+    usd: float | None = typer.Option(
+        None, "--usd", min=0, help="Monthly budget in USD; omit to use the tier's again."
+    ),
+) -> None:
+    """Set a tenant's own monthly budget (an alert at tenancy.budgets.alert_at, a 429 once
+    it is spent)."""
+    with tenant_store() as store:
+        try:
+            store.set_budget(tenant_id, usd)
+        except TenantError as exc:
+            fail(str(exc))
+    shown = f"{usd:.2f} USD a month" if usd is not None else "the tier's budget"
+    out.print(f"tenant {tenant_id}: {shown}")
 
 
 @tenants_app.command("list")
@@ -73,12 +96,22 @@ def create_key(
         "re-hydrate PII only for the roles they name; 'auditor' reads the audit trail "
         "over HTTP (/v1/audit/*).",
     ),
+    rpm: int | None = typer.Option(None, min=1, help="The key's own requests per minute."),
+    tpm: int | None = typer.Option(None, min=1, help="The key's own tokens per minute."),
+    budget: float | None = typer.Option(
+        None, "--budget", min=0, help="The key's own monthly budget in USD."
+    ),
+    model: list[str] = typer.Option(
+        [], "--model", help="A model alias the key may use (repeatable; default: every one)."
+    ),
 ) -> None:
-    """Create a key. It is printed once and never stored: copy it now."""
+    """Create a key. It is printed once and never stored: copy it now. Its own limits
+    (--rpm, --tpm, --budget, --model) apply within the tenant's."""
     expires = time.time() + expires_in_days * 86_400 if expires_in_days else None
+    limits = KeyLimits(rpm, tpm, budget, frozenset(model) if model else None)
     with tenant_store() as store:
         try:
-            key, info = store.create_key(tenant, name, expires, frozenset(role))
+            key, info = store.create_key(tenant, name, expires, frozenset(role), limits)
         except TenantError as exc:
             fail(str(exc))
     out.print(f"key {info.prefix} for tenant {tenant} (shown once, store it safely):")
@@ -98,15 +131,29 @@ def list_keys(
         for k in keys:
             print(json.dumps({"id": k.id, "tenant": k.tenant_id, "prefix": k.prefix,
                               "name": k.name, "status": k.status(now),
-                              "roles": sorted(k.roles)}))  # fmt: skip
+                              "roles": sorted(k.roles), "limits": _limits(k)}))  # fmt: skip
         return
-    table = Table("prefix", "tenant", "name", "roles", "status", "expires")
+    table = Table("prefix", "tenant", "name", "roles", "limits", "status", "expires")
     for k in keys:
         expires = time.strftime("%Y-%m-%d %H:%M", time.gmtime(k.expires_at)) if k.expires_at else ""
+        limits = " ".join(f"{n}={v}" for n, v in _limits(k).items())
         table.add_row(
-            k.prefix, k.tenant_id, k.name, ",".join(sorted(k.roles)), k.status(now), expires
+            k.prefix, k.tenant_id, k.name, ",".join(sorted(k.roles)), limits, k.status(now), expires
         )
     out.print(table)
+
+
+def _limits(key: KeyInfo) -> dict[str, object]:
+    limits = key.limits
+    if limits is None:
+        return {}
+    found: dict[str, object] = {
+        "rpm": limits.rpm,
+        "tpm": limits.tpm,
+        "budget_usd": limits.budget_usd,
+        "models": ",".join(sorted(limits.models)) if limits.models is not None else None,
+    }
+    return {n: v for n, v in found.items() if v is not None}
 
 
 @keys_app.command("revoke")

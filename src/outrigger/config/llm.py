@@ -15,7 +15,15 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 ProviderKind = Literal[
-    "openai", "azure", "ollama", "vllm", "llamacpp", "local", "anthropic", "ollama_native", "bedrock"
+    "openai",
+    "azure",
+    "ollama",
+    "vllm",
+    "llamacpp",
+    "local",
+    "anthropic",
+    "ollama_native",
+    "bedrock",
 ]
 #: Kinds whose endpoint is derived (``local`` runs in process; ``bedrock`` from ``aws_region``).
 NO_URL_KINDS = frozenset({"local", "bedrock"})
@@ -169,11 +177,37 @@ class TierSettings(_Section):
     monthly_calls: int | None = Field(default=None, ge=0)  # None: unlimited
     rpm: int | None = Field(default=None, ge=1)  # requests per minute
     tpm: int | None = Field(default=None, ge=1)  # tokens per minute
+    #: USD a month per tenant of the tier (a tenant may have its own); None: no budget.
+    monthly_budget_usd: float | None = Field(default=None, ge=0)
 
 
 class FeatureLimits(_Section):
     rpm: int | None = Field(default=None, ge=1)  # per tenant and feature
     tpm: int | None = Field(default=None, ge=1)
+    monthly_budget_usd: float | None = Field(default=None, ge=0)  # per tenant and feature
+
+
+class BudgetSettings(_Section):
+    """Monthly budgets in USD (tenant, key, feature): an alert at each ``alert_at`` share
+    spent, a 429 once it is all spent."""
+
+    #: Shares of a budget whose crossing sends one ``ThresholdReached`` alert each.
+    alert_at: list[float] = Field(default=[0.8, 1.0], min_length=0)
+    #: Alerts go to the bus as CloudEvents (``bus.result_exchange`` or ``bus.exchange``)
+    #: with this routing key; None: not to the bus.
+    routing_key: str | None = "outrigger.budget.threshold_reached"
+    #: Also POSTed here, signed with HMAC-SHA256 of the body (``X-Outrigger-Signature``).
+    webhook_url: str | None = None
+    webhook_secret_file: Path | None = None
+    webhook_secret_env: str | None = None  # development only
+
+    @model_validator(mode="after")
+    def _shares(self) -> BudgetSettings:
+        if any(not 0 < share <= 1 for share in self.alert_at):
+            raise ValueError("budgets.alert_at: each share must be in (0, 1]")
+        if self.webhook_url and not (self.webhook_secret_file or self.webhook_secret_env):
+            raise ValueError("budgets.webhook_url needs webhook_secret_file to sign alerts")
+        return self
 
 
 class TenancySettings(_Section):
@@ -189,6 +223,7 @@ class TenancySettings(_Section):
     #: How long a verified API key is trusted before the database is asked again (a revoked
     #: key stops working within this time).
     auth_cache_s: float = Field(default=5.0, ge=0)
+    budgets: BudgetSettings = BudgetSettings()
 
     def resolved_redis_url(self) -> str | None:
         if self.redis_url_file is not None:

@@ -19,6 +19,7 @@ from outrigger.gateway.errors import error_body
 from outrigger.gateway.openapi import error_responses
 from outrigger.gateway.schemas import ChatCompletionRequest
 from outrigger.llm.types import ChatRequest
+from outrigger.proxy.budgets import budget_lines
 from outrigger.proxy.context import BadRequest, CallContext, Completion, ProxyError, Stream
 from outrigger.proxy.embed_call import model_names
 from outrigger.proxy.limits import month_of
@@ -208,7 +209,8 @@ async def usage(
     month: str | None = Query(default=None, description="YYYY-MM (UTC); default: this month"),
     authorization: str | None = Header(default=None),
 ) -> dict[str, Any] | JSONResponse:
-    """The calling tenant's own calls, tokens and cost in a month, per feature and alias."""
+    """The calling tenant's own calls, tokens and cost in a month, per feature and alias, and
+    its budgets (the tenant's, the calling key's, its features') with what was spent."""
     proxy = _proxy(request)
     try:
         tenant = await proxy.auth.tenant(authorization)
@@ -219,6 +221,7 @@ async def usage(
     wanted = month or month_of(time.time())
     await proxy.flush()  # include the calls still waiting in the writer
     lines = await proxy.db.run(proxy.ledger.usage, tenant.id, wanted)
+    budgets = await proxy.db.run(budget_lines, tenant, proxy.settings.tenancy, proxy.ledger, wanted)
     return {
         "object": "usage",
         "tenant": tenant.id,
@@ -230,4 +233,5 @@ async def usage(
             "tokens_out": sum(x.tokens_out for x in lines),
             "cost_usd": round(sum(x.cost_usd for x in lines), 6),
         },
+        "budgets": [b.as_dict() for b in budgets],
     }

@@ -48,6 +48,8 @@ class CallContext:
     status: CallStatus = "ok"
     usage: Usage | None = None
     prompt_tokens_estimate: int = 0
+    #: What the call cost (set when it is recorded, before the finishers run).
+    cost_usd: float = 0.0
     response_text: str = ""
     #: The answer as the provider gave it (placeholders, not re-hydrated PII), when it
     #: differs from what the caller got: the audit trail hashes this one.

@@ -42,7 +42,7 @@ class LimiterUnavailable(TransientError):
 
 @dataclass(frozen=True)
 class Window:
-    name: str  # rpm | tpm | feature_rpm | feature_tpm | monthly_calls
+    name: str  # rpm | tpm | feature_rpm | feature_tpm | key_rpm | key_tpm | monthly_calls ...
     limit: int
     amount: int
     slots: tuple[str, ...]  # counter keys, the current slot first
@@ -98,10 +98,12 @@ def _month(hour: int) -> tuple[str, float, float]:
     return day.strftime("%Y-%m"), start.timestamp(), days * 86_400.0
 
 
-def calendar_month(key: str, limit: int, amount: int, now: float) -> Window:
+def calendar_month(
+    key: str, limit: int, amount: int, now: float, name: str = "monthly_calls"
+) -> Window:
     month, start, span = _month(int(now // 3600))
     return Window(
-        "monthly_calls",
+        name,
         limit,
         amount,
         (f"{key}:{month}",),
@@ -122,8 +124,10 @@ class Limiter(Protocol):
         """Take ``amount`` from every window, or from none and say which one is full."""
         ...
 
-    async def add(self, window: Window, amount: int) -> None:
-        """Count ``amount`` more in the current slot (tokens known only after the call)."""
+    async def add(self, window: Window, amount: int) -> int:
+        """Count ``amount`` more in the current slot (tokens or cost known only after the
+        call); the slot's new value. Atomic: of concurrent adds across replicas, exactly
+        one sees the value cross any given line."""
         ...
 
     async def seed(self, window: Window, value: int) -> None:
@@ -160,9 +164,11 @@ class MemoryLimiter:
             self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
         return None
 
-    async def add(self, window: Window, amount: int) -> None:
+    async def add(self, window: Window, amount: int) -> int:
         key = window.slots[0]
-        self._counts[key] = (self._get(key, self._clock()) + amount, float(window.expires_at))
+        value = self._get(key, self._clock()) + amount
+        self._counts[key] = (value, float(window.expires_at))
+        return value
 
     async def seed(self, window: Window, value: int) -> None:
         if self._get(window.slots[0], self._clock()) == 0:
@@ -258,18 +264,17 @@ class RedisLimiter:
         counts = [int(c) for c in result[1:]]
         return Refusal(window, window.retry_after(counts, self._clock()))
 
-    async def add(self, window: Window, amount: int) -> None:
-        if amount == 0:
-            return
+    async def add(self, window: Window, amount: int) -> int:
         key = window.slots[0]
 
-        async def count() -> None:
+        async def count() -> int:
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.incrby(key, amount)
                 pipe.expireat(key, window.expires_at)
-                await pipe.execute()
+                value, _ = await pipe.execute()
+            return int(value)
 
-        await self._twice("add", count)
+        return await self._twice("add", count)
 
     async def seed(self, window: Window, value: int) -> None:
         key, expires = window.slots[0], window.expires_at

@@ -1,7 +1,7 @@
 """AI calls that are not chat completions (embeddings, ONNX predictions) through the proxy's
-limits, ledger and audit trail: admitted by the same ``LimitStep`` as a chat call (RPM,
-TPM and the monthly quota, shared counters), recorded by the same ``RecordStep`` (one ledger
-row and one audit record, metrics, a span, the finishers).
+limits, ledger and audit trail: admitted by the same ``LimitStep`` and ``BudgetStep`` as a
+chat call (RPM, TPM, the monthly quota and budgets, shared counters), recorded by the same
+``RecordStep`` (one ledger row and one audit record, metrics, a span, the finishers).
 
 They never pass the chat steps (guard, privacy, cache, routing): there is no answer to
 screen or cache, and nothing to route.
@@ -52,7 +52,7 @@ async def metered(
         return Completion({})
 
     try:
-        await proxy.limits(ctx, run)
+        await proxy.limits(ctx, lambda admitted: proxy.budgets(admitted, run))
     except ProxyError as exc:
         if ctx.alias:  # admitted, then failed: on the record like a failed chat call
             ctx.status = "error"

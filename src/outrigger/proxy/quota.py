@@ -46,6 +46,34 @@ class LimiterDown(Unavailable):
     code = "limiter_unavailable"
 
 
+class ModelNotAllowed(ProxyError):
+    status, kind, code = 403, "permission_error", "model_not_allowed"
+
+
+def _key_windows(ctx: CallContext, base: str, tokens: int, now: float) -> list[Window]:
+    """The API key's own RPM and TPM, counted within (and beside) the tenant's."""
+    limits, key_id = ctx.tenant.key_limits, ctx.tenant.key_id
+    if limits is None or key_id is None:
+        return []
+    kbase = f"{base}:k:{key_id}"
+    windows = []
+    if limits.rpm is not None:
+        windows.append(sliding_minute(f"{kbase}:rpm", "key_rpm", limits.rpm, 1, now))
+    if limits.tpm is not None:
+        windows.append(sliding_minute(f"{kbase}:tpm", "key_tpm", limits.tpm, tokens, now))
+    return windows
+
+
+def check_model(ctx: CallContext) -> None:
+    """A key limited to some models may ask for those aliases only."""
+    limits = ctx.tenant.key_limits
+    if limits is not None and limits.models is not None and ctx.request.model not in limits.models:
+        raise ModelNotAllowed(
+            f"this API key may not use model {ctx.request.model!r}; "
+            f"it may use: {', '.join(sorted(limits.models)) or 'none'}"
+        )
+
+
 class LimitStep:
     def __init__(
         self,
@@ -79,6 +107,7 @@ class LimitStep:
                 windows.append(
                     sliding_minute(f"{fbase}:tpm", "feature_tpm", feature.tpm, tokens, now)
                 )
+        windows += _key_windows(ctx, base, tokens, now)
         if tier.monthly_calls is not None:
             windows.append(calendar_month(f"{base}:calls", tier.monthly_calls, 1, now))
         return windows
@@ -90,6 +119,7 @@ class LimitStep:
             self._seeded.add(marker)
 
     async def __call__(self, ctx: CallContext, call_next: Next) -> Reply:
+        check_model(ctx)
         now = self._clock()
         tokens = estimate_tokens(ctx.request.text())
         ctx.prompt_tokens_estimate = tokens

@@ -145,11 +145,12 @@ class RecordStep:
         answer into an error the client retries (and pays) again."""
         now = time.time()
         latency = ctx.elapsed_ms()
+        ctx.cost_usd = cost
         self.ledger.add(
             LedgerRecord(
                 ctx.call_id, now, month_of(now), ctx.tenant.id, ctx.feature, ctx.alias,
                 ctx.deployment, usage.prompt_tokens, usage.completion_tokens, cost, latency,
-                ctx.cache, ctx.status, ctx.trace_id, _flags(ctx),
+                ctx.cache, ctx.status, ctx.trace_id, _flags(ctx), ctx.tenant.key_id,
             )
         )  # fmt: skip
         self.audit.add(

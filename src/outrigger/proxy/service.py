@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from opentelemetry.trace import NoOpTracer, Tracer
 
@@ -19,7 +20,9 @@ from outrigger.llm.base import Provider
 from outrigger.llm.factory import build_providers
 from outrigger.privacy.base import Detector
 from outrigger.privacy.factory import open_detector
+from outrigger.proxy.alerts import AlertSink, BusAlerts, FanOut, WebhookAlerts
 from outrigger.proxy.auth import Authenticator
+from outrigger.proxy.budgets import BudgetStep
 from outrigger.proxy.cache_step import CacheStep
 from outrigger.proxy.chain import Next, Step, build_chain
 from outrigger.proxy.checks import RequestCheck
@@ -31,6 +34,7 @@ from outrigger.proxy.limits import Limiter, MemoryLimiter, RedisLimiter
 from outrigger.proxy.privacy_step import PrivacyStep
 from outrigger.proxy.quota import LimitStep
 from outrigger.proxy.recorder import RecordStep
+from outrigger.secrets import file_or_env
 from outrigger.storage.audit import AuditEntry, AuditStore
 from outrigger.storage.db import Database
 from outrigger.storage.factory import open_database
@@ -58,6 +62,8 @@ class LlmProxy:
     vectors: VectorStore | None = None
     cache: SemanticCache | None = None
     tracer: Tracer = field(default_factory=NoOpTracer)
+    #: Where budget alerts go (the bus, a webhook); by default only the log.
+    alerts: AlertSink = field(default_factory=lambda: FanOut([]))
 
     def __post_init__(self) -> None:
         gw = self.settings.gateway
@@ -83,10 +89,12 @@ class LlmProxy:
         )
         #: RPM, TPM and the monthly quota: chat calls' chain step, and embedding calls'.
         self.limits = LimitStep(self.limiter, self.settings.tenancy, self._count_calls)
+        self.budgets = BudgetStep(self.limiter, self.settings.tenancy, self._spent, self.alerts)
         chain: list[Step] = [
             self.recorder,
             RequestCheck(self.settings.llm),
             self.limits,
+            self.budgets,
             *self.steps,
         ]
         self._call: Next = build_chain(chain, self.dispatcher)
@@ -96,6 +104,13 @@ class LlmProxy:
 
     async def _count_calls(self, tenant_id: str, month: str) -> int:
         return await self.db.run(self.ledger.count_calls, tenant_id, month)
+
+    async def _spent(
+        self, tenant_id: str, month: str, feature: str | None, key_id: str | None
+    ) -> float:
+        return await self.db.run(
+            partial(self.ledger.spend, feature=feature, key_id=key_id), tenant_id, month
+        )
 
     def start(self) -> None:
         self.ledger_writer.start()
@@ -111,6 +126,7 @@ class LlmProxy:
     async def close(self) -> None:
         await self.ledger_writer.close()
         await self.audit_writer.close()
+        await self.alerts.close()
         for provider in self.providers.values():
             await provider.close()
         await self.limiter.close()
@@ -172,8 +188,31 @@ def build_proxy(
     steps = call_steps(settings, metrics, cache)
     return LlmProxy(
         settings, db, open_limiter(settings), build_providers(settings.llm), metrics,
-        steps, embedder, vectors, cache, tracer or NoOpTracer(),
+        steps, embedder, vectors, cache, tracer or NoOpTracer(), open_alerts(settings),
     )  # fmt: skip
+
+
+def open_alerts(settings: Settings) -> AlertSink:
+    """Budget alerts to the bus (opened at the first alert) and the webhook configured."""
+    config = settings.tenancy.budgets
+    sinks: list[AlertSink] = []
+    if config.routing_key:
+        from outrigger.bus.registry import open_bus
+
+        sinks.append(
+            BusAlerts(
+                lambda: open_bus(settings.bus, settings.data_dir)[0],
+                settings.bus.results_to,
+                config.routing_key,
+            )
+        )
+    if config.webhook_url:
+        secret = file_or_env(
+            config.webhook_secret_file, config.webhook_secret_env, "tenancy.budgets.webhook_secret"
+        )
+        assert secret is not None  # the settings require one with a URL
+        sinks.append(WebhookAlerts(config.webhook_url, secret))
+    return FanOut(sinks)
 
 
 def open_embedders(

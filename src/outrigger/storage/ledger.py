@@ -32,6 +32,8 @@ class LedgerRecord:
     trace_id: str | None
     #: Guard marks of the call, comma-separated (``injection``, ``injection_blocked``, ...).
     flags: str | None = None
+    #: The API key the call came with (None: pipelines).
+    key_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,3 +99,21 @@ class LedgerStore:
         )
         with self.db.engine.connect() as conn:
             return int(conn.scalar(query) or 0)
+
+    def spend(
+        self,
+        tenant_id: str,
+        month: str,
+        *,
+        feature: str | None = None,
+        key_id: str | None = None,
+    ) -> float:
+        """USD one tenant spent in one month, optionally only through one feature or key."""
+        c = llm_calls.c
+        query = sa.select(sa.func.sum(c.cost_usd)).where(c.tenant_id == tenant_id, c.month == month)
+        if feature is not None:
+            query = query.where(c.feature == feature)
+        if key_id is not None:
+            query = query.where(c.key_id == key_id)
+        with self.db.engine.connect() as conn:
+            return float(conn.scalar(query) or 0.0)

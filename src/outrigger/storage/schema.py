@@ -44,6 +44,8 @@ tenants = Table(
     Column("tier", String(64), nullable=False),
     Column("region", String(64), nullable=True),  # None: may be served from any region
     Column("created_at", Float, nullable=False),
+    # USD a month; None: the tier's budget (revision 0006)
+    Column("monthly_budget_usd", Float, nullable=True),
 )
 
 api_keys = Table(
@@ -60,6 +62,11 @@ api_keys = Table(
     # Comma-separated roles of the key's holder (e.g. ``clinician``): privacy policies
     # re-hydrate PII only for callers holding one of the roles they name.
     Column("roles", String(500), nullable=True),
+    # The key's own limits within the tenant's (revision 0006); None: only the tenant's.
+    Column("rpm", Integer, nullable=True),
+    Column("tpm", Integer, nullable=True),
+    Column("monthly_budget_usd", Float, nullable=True),
+    Column("models", String(1000), nullable=True),  # comma-separated aliases it may ask for
     Index("ix_api_keys_tenant_id", "tenant_id"),
 )
 
@@ -81,6 +88,7 @@ llm_calls = Table(
     Column("status", String(16), nullable=False),  # ok | fallback | error
     Column("trace_id", String(32), nullable=True),
     Column("flags", String(200), nullable=True),  # guard marks (revision 0005)
+    Column("key_id", String(32), nullable=True),  # the API key (revision 0006); None: pipelines
     Index("ix_llm_calls_tenant_id", "tenant_id", "month"),
 )
 

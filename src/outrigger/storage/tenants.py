@@ -31,6 +31,35 @@ class TenantError(OutriggerError):
 
 
 @dataclass(frozen=True)
+class KeyLimits:
+    """A key's own limits, within its tenant's (None: only the tenant's apply)."""
+
+    rpm: int | None = None
+    tpm: int | None = None
+    budget_usd: float | None = None  # a month
+    #: The model aliases the key may ask for; None: every alias.
+    models: frozenset[str] | None = None
+
+    def __bool__(self) -> bool:
+        return any(v is not None for v in (self.rpm, self.tpm, self.budget_usd, self.models))
+
+    def columns(self) -> dict[str, Any]:
+        models = ",".join(sorted(self.models)) if self.models is not None else None
+        return {
+            "rpm": self.rpm,
+            "tpm": self.tpm,
+            "monthly_budget_usd": self.budget_usd,
+            "models": models,
+        }
+
+
+def _limits(row: Any) -> KeyLimits | None:
+    models = None if row.models is None else frozenset(m for m in row.models.split(",") if m)
+    limits = KeyLimits(row.rpm, row.tpm, row.monthly_budget_usd, models)
+    return limits or None
+
+
+@dataclass(frozen=True)
 class KeyInfo:
     id: str
     tenant_id: str
@@ -40,6 +69,7 @@ class KeyInfo:
     expires_at: float | None
     revoked_at: float | None
     roles: frozenset[str] = frozenset()
+    limits: KeyLimits | None = None
 
     def status(self, now: float) -> str:
         if self.revoked_at is not None:
@@ -59,6 +89,10 @@ class Tenant:
     roles: frozenset[str] = frozenset()
     #: The id of that API key (None for calls made without one: pipelines).
     key_id: str | None = None
+    #: The tenant's own monthly budget in USD (None: its tier's).
+    budget_usd: float | None = None
+    #: That API key's own limits (None: only the tenant's).
+    key_limits: KeyLimits | None = None
 
 
 def hash_key(key: str) -> str:
@@ -69,8 +103,17 @@ def roles_of(text: str | None) -> frozenset[str]:
     return frozenset(r for r in (text or "").split(",") if r)
 
 
+TENANT_COLUMNS = (tenants.c.id, tenants.c.name, tenants.c.tier, tenants.c.region)
+LIMIT_COLUMNS = (
+    api_keys.c.rpm,
+    api_keys.c.tpm,
+    api_keys.c.monthly_budget_usd,
+    api_keys.c.models,
+)
+
+
 def _tenant(row: Any) -> Tenant:
-    return Tenant(id=row[0], name=row[1], tier=row[2], region=row[3])
+    return Tenant(id=row[0], name=row[1], tier=row[2], region=row[3], budget_usd=row[4])
 
 
 class TenantStore:
@@ -92,12 +135,13 @@ class TenantStore:
                     tier=tenant.tier,
                     region=tenant.region,
                     created_at=self._clock(),
+                    monthly_budget_usd=tenant.budget_usd,
                 )
             )
         return tenant
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
-        query = sa.select(tenants.c.id, tenants.c.name, tenants.c.tier, tenants.c.region).where(
+        query = sa.select(*TENANT_COLUMNS, tenants.c.monthly_budget_usd).where(
             tenants.c.id == tenant_id
         )
         with self.db.engine.connect() as conn:
@@ -105,9 +149,20 @@ class TenantStore:
         return _tenant(row) if row else None
 
     def list_tenants(self) -> list[Tenant]:
-        query = sa.select(tenants.c.id, tenants.c.name, tenants.c.tier, tenants.c.region)
+        query = sa.select(*TENANT_COLUMNS, tenants.c.monthly_budget_usd)
         with self.db.engine.connect() as conn:
             return [_tenant(r) for r in conn.execute(query.order_by(tenants.c.id))]
+
+    def set_budget(self, tenant_id: str, budget_usd: float | None) -> None:
+        """The tenant's own monthly budget in USD (None: back to its tier's)."""
+        with self.db.engine.begin() as conn:
+            done = conn.execute(
+                tenants.update()
+                .where(tenants.c.id == tenant_id)
+                .values(monthly_budget_usd=budget_usd)
+            )
+        if done.rowcount != 1:
+            raise TenantError(f"no tenant {tenant_id!r}")
 
     # -- keys ----------------------------------------------------------------------------
     def create_key(
@@ -116,6 +171,7 @@ class TenantStore:
         name: str = "",
         expires_at: float | None = None,
         roles: frozenset[str] = frozenset(),
+        limits: KeyLimits | None = None,
     ) -> tuple[str, KeyInfo]:
         """The new key (shown once, never stored) and what is stored about it."""
         if self.get_tenant(tenant_id) is None:
@@ -134,6 +190,7 @@ class TenantStore:
             expires_at,
             None,
             frozenset(roles),
+            limits or None,
         )
         with self.db.engine.begin() as conn:
             conn.execute(
@@ -147,6 +204,7 @@ class TenantStore:
                     expires_at=expires_at,
                     revoked_at=None,
                     roles=",".join(sorted(roles)) or None,
+                    **(limits or KeyLimits()).columns(),
                 )
             )
         return key, info
@@ -161,11 +219,14 @@ class TenantStore:
             api_keys.c.expires_at,
             api_keys.c.revoked_at,
             api_keys.c.roles,
+            *LIMIT_COLUMNS,
         ).order_by(api_keys.c.created_at)
         if tenant_id is not None:
             query = query.where(api_keys.c.tenant_id == tenant_id)
         with self.db.engine.connect() as conn:
-            return [KeyInfo(*row[:-1], roles_of(row[-1])) for row in conn.execute(query)]
+            return [
+                KeyInfo(*row[:7], roles_of(row.roles), _limits(row)) for row in conn.execute(query)
+            ]
 
     def revoke_key(self, key_id: str) -> bool:
         """True when the key existed and was active; revoking twice is harmless."""
@@ -182,14 +243,13 @@ class TenantStore:
         """The key's tenant and its expiry, or None for an unknown, revoked or expired key."""
         query = (
             sa.select(
-                tenants.c.id,
-                tenants.c.name,
-                tenants.c.tier,
-                tenants.c.region,
+                *TENANT_COLUMNS,
+                tenants.c.monthly_budget_usd.label("tenant_budget"),
                 api_keys.c.expires_at,
                 api_keys.c.revoked_at,
                 api_keys.c.roles,
                 api_keys.c.id.label("key_id"),
+                *LIMIT_COLUMNS,
             )
             .join(tenants, tenants.c.id == api_keys.c.tenant_id)
             .where(api_keys.c.key_hash == hash_key(key))
@@ -200,5 +260,14 @@ class TenantStore:
             return None
         if row.expires_at is not None and row.expires_at <= self._clock():
             return None
-        tenant = Tenant(row.id, row.name, row.tier, row.region, roles_of(row.roles), row.key_id)
+        tenant = Tenant(
+            row.id,
+            row.name,
+            row.tier,
+            row.region,
+            roles_of(row.roles),
+            row.key_id,
+            row.tenant_budget,
+            _limits(row),
+        )
         return tenant, row.expires_at
