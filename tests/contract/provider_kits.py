@@ -18,6 +18,7 @@ import pytest
 from outrigger.llm.local import local_model_available
 from tests.upstream import UpstreamThread
 from tests.upstreams.anthropic import AnthropicThread
+from tests.upstreams.bedrock import SECRET_KEY, BedrockThread, aws_test_env, provider_config
 from tests.upstreams.ollama import OllamaThread
 
 
@@ -73,6 +74,20 @@ def _ollama_native(request: pytest.FixtureRequest, tmp_path: Path) -> Standin:
     return Standin(thread, provider, key, stream_error_mode="stream_error")
 
 
+def _bedrock(request: pytest.FixtureRequest, tmp_path: Path) -> Standin:
+    # The AWS SDK signs with fake keys from the environment (SigV4: the secret key never
+    # leaves the process, so no stand-in can echo it; errors and logs are still checked).
+    aws_test_env(request.getfixturevalue("monkeypatch"), tmp_path)
+    thread = BedrockThread().start()
+    return Standin(
+        thread,
+        provider_config(thread),
+        SECRET_KEY,
+        echo_mode=None,
+        stream_error_mode="stream_throttle",
+    )
+
+
 NO_UPSTREAM = "the local model runs in process: there is no upstream to misbehave"
 
 
@@ -92,12 +107,12 @@ def _local(request: pytest.FixtureRequest, tmp_path: Path) -> Standin:
     return Standin(None, {"kind": "local"}, lacks=lacks)
 
 
-#: Provider kind -> how to start its stand-in. The Bedrock adapter joins with
-#: ``"bedrock": _bedrock`` (a function starting tests/upstreams/bedrock.py's BedrockThread).
+#: Provider kind -> how to start its stand-in.
 STANDINS: dict[str, Callable[[pytest.FixtureRequest, Path], Standin]] = {
     "openai": _openai("openai"),
     "azure": _openai("azure"),
     "anthropic": _anthropic,
     "ollama_native": _ollama_native,
+    "bedrock": _bedrock,
     "local": _local,
 }

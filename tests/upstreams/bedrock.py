@@ -64,7 +64,6 @@ _CREDENTIAL = re.compile(
 @dataclass
 class BedrockBehaviour(Behaviour):
     region: str = "us-east-1"
-    retry_after: str | None = None  # sent with a 429 when set
 
 
 def aws_error(code: str, message: str, status: int, **headers: str) -> web.Response:

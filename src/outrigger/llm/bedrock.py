@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from outrigger.config.llm import DeploymentSettings, ProviderSettings
 from outrigger.llm.bedrock_errors import provider_error
-from outrigger.llm.bedrock_request import converse_kwargs, json_mode
+from outrigger.llm.bedrock_request import converse_kwargs, forced_json_tool
 from outrigger.llm.bedrock_response import ChunkTranslator, completion, completion_id
 from outrigger.llm.types import ChatRequest, ProviderError
 from outrigger.optional import require
@@ -108,17 +108,19 @@ class BedrockConverse:
     async def complete(
         self, deployment: DeploymentSettings, request: ChatRequest
     ) -> dict[str, Any]:
-        kwargs = converse_kwargs(deployment.model, request)
+        kwargs = converse_kwargs(self.name, deployment.model, request)
         answer = await self._run(self._call, "converse", self._timeout(deployment), kwargs)
-        return completion(deployment.model, answer, json_mode=json_mode(request))
+        return completion(deployment.model, answer, json_mode=forced_json_tool(request))
 
     async def stream(
         self, deployment: DeploymentSettings, request: ChatRequest
     ) -> AsyncIterator[dict[str, Any]]:
-        kwargs = converse_kwargs(deployment.model, request)
+        kwargs = converse_kwargs(self.name, deployment.model, request)
         answer = await self._run(self._call, "converse_stream", self._timeout(deployment), kwargs)
         body = answer["stream"]
-        translator = ChunkTranslator(completion_id(answer), deployment.model, json_mode(request))
+        translator = ChunkTranslator(
+            completion_id(answer), deployment.model, forced_json_tool(request)
+        )
         events = iter(body)
         try:
             while (event := await self._run(self._next, events)) is not _END:

@@ -10,11 +10,10 @@ quotes the canonical request). Missing credentials, an unknown profile or no reg
 
 from __future__ import annotations
 
-import email.utils
 import re
-import time
 from typing import Any
 
+from outrigger.llm.http import MESSAGE_CHARS, REDACTED, retry_after_s
 from outrigger.llm.types import ErrorKind, ProviderError
 
 #: Error codes by kind, lower-cased (stream exception events spell them ``throttlingException``).
@@ -46,7 +45,6 @@ CONFIG_ERRORS = frozenset(
 )
 _ACCESS_KEY = re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{12,}\b")
 _VALUE = re.compile(r"value: .*?, type:", re.DOTALL)
-MAX_MESSAGE = 300
 
 
 def provider_error(name: str, exc: BaseException) -> ProviderError | None:
@@ -90,7 +88,7 @@ def _service_error(name: str, response: dict[str, Any]) -> ProviderError:
         text = "the request's signature or credentials were refused (check the AWS credentials)"
     else:
         text = _clean(str(error.get("Message") or ""))
-    retry_after = _retry_after((meta.get("HTTPHeaders") or {}).get("retry-after"))
+    retry_after = retry_after_s(meta.get("HTTPHeaders") or {})
     message = f"provider {name} answered {status or 'an error'} {code}: {text}"
     return ProviderError(kind, message, status, retry_after if kind != "client" else None)
 
@@ -104,20 +102,5 @@ def _status_kind(status: int | None) -> ErrorKind:
 
 
 def _clean(text: str) -> str:
-    text = _ACCESS_KEY.sub("[redacted]", text)
-    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + "…"
-
-
-def _retry_after(value: Any) -> float | None:
-    """``Retry-After`` in seconds: a number of seconds, or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(str(value))
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    text = _ACCESS_KEY.sub(REDACTED, text)
+    return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS] + "…"

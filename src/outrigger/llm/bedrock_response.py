@@ -9,12 +9,12 @@ as the message's text (streamed as text deltas) and the answer finishes with ``s
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from outrigger.llm import openai_shape
 from outrigger.llm.bedrock_request import JSON_TOOL
+from outrigger.llm.types import Usage
 
 FINISH = {
     "end_turn": "stop",
@@ -32,20 +32,16 @@ def finish_reason(stop_reason: str | None, *, json_mode: bool = False) -> str:
     return "stop" if json_mode and reason == "tool_calls" else reason
 
 
-def usage(tokens: dict[str, Any] | None) -> dict[str, int]:
-    prompt = int((tokens or {}).get("inputTokens") or 0)
-    completion = int((tokens or {}).get("outputTokens") or 0)
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    }
+def usage(tokens: dict[str, Any] | None) -> Usage:
+    return Usage(
+        int((tokens or {}).get("inputTokens") or 0), int((tokens or {}).get("outputTokens") or 0)
+    )
 
 
 def completion_id(answer: dict[str, Any]) -> str:
     """``chatcmpl-`` and Bedrock's request id (what AWS support asks for), else a random id."""
     request_id = (answer.get("ResponseMetadata") or {}).get("RequestId")
-    return f"chatcmpl-{request_id or uuid.uuid4().hex}"
+    return f"chatcmpl-{request_id}" if request_id else openai_shape.new_id("chatcmpl-")
 
 
 def completion(model: str, answer: dict[str, Any], *, json_mode: bool) -> dict[str, Any]:
@@ -61,35 +57,16 @@ def completion(model: str, answer: dict[str, Any], *, json_mode: bool) -> dict[s
             if json_mode and use.get("name") == JSON_TOOL:
                 texts.append(json.dumps(use.get("input"), ensure_ascii=False))
             else:
-                calls.append(_tool_call(use))
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
-    if calls:
-        message["tool_calls"] = calls
-    return {
-        "id": completion_id(answer),
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": message,
-                "finish_reason": finish_reason(answer.get("stopReason"), json_mode=json_mode),
-            }
-        ],
-        "usage": usage(answer.get("usage")),
-    }
-
-
-def _tool_call(use: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": use.get("toolUseId"),
-        "type": "function",
-        "function": {
-            "name": use.get("name"),
-            "arguments": json.dumps(use.get("input") or {}, ensure_ascii=False),
-        },
-    }
+                calls.append(
+                    openai_shape.tool_call(use.get("toolUseId"), use.get("name"), use.get("input"))
+                )
+    return openai_shape.completion(
+        completion_id(answer),
+        model,
+        openai_shape.assistant_message("".join(texts), calls),
+        finish_reason(answer.get("stopReason"), json_mode=json_mode),
+        usage(answer.get("usage")),
+    )
 
 
 @dataclass
@@ -102,7 +79,6 @@ class ChunkTranslator:
     id: str
     model: str
     json_mode: bool = False
-    created: int = field(default_factory=lambda: int(time.time()))
     done: bool = False
     #: contentBlockIndex -> OpenAI tool_calls index (None: the JSON-mode tool, sent as text)
     _tools: dict[int, int | None] = field(default_factory=dict)
@@ -119,10 +95,8 @@ class ChunkTranslator:
             return [self._chunk({}, finish_reason(reason, json_mode=self.json_mode))]
         if "metadata" in event:
             self.done = True
-            last = self._chunk({})
-            last["choices"] = []
-            last["usage"] = usage(event["metadata"].get("usage"))
-            return [last]
+            tokens = usage(event["metadata"].get("usage"))
+            return [openai_shape.chunk(self.id, self.model, usage=tokens)]
         return []  # contentBlockStop, and events this adapter does not translate
 
     def _block_start(self, event: dict[str, Any]) -> list[dict[str, Any]]:
@@ -160,10 +134,4 @@ class ChunkTranslator:
         return []  # reasoning and citations are not part of OpenAI's chunk
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        }
+        return openai_shape.chunk(self.id, self.model, delta, finish)
