@@ -40,8 +40,20 @@ def fake_credit_model(score: Callable[[dict[str, Any]], float]) -> FunctionScore
     return FunctionScorer("credit-risk", "9.9.9-test", inputs, outputs, predict)
 
 
-def demo_pipelines(score: Callable[[dict[str, Any]], float] | None = None) -> PipelineSet:
-    spec = parse_pipelines(demo_spec_text(), "demo")
+def demo_pipelines(
+    score: Callable[[dict[str, Any]], float] | None = None, result_exchange: str | None = None
+) -> PipelineSet:
+    """The demo's pipelines with a fake model; ``result_exchange``: the loan pipeline's
+    publish step names this exchange."""
+    text = demo_spec_text()
+    if result_exchange is not None:
+        doc = yaml.safe_load(text)
+        for pipeline in doc["pipelines"]:
+            for step in pipeline["steps"]:
+                if "publish" in step:
+                    step["publish"]["exchange"] = result_exchange
+        text = yaml.safe_dump(doc)
+    spec = parse_pipelines(text, "demo")
     model = fake_credit_model(score or (lambda row: min(1.0, row["amount"] / 10_000)))
     return compile_pipelines(spec, Path("."), loader=lambda name, spec, base: model)
 

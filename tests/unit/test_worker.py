@@ -149,6 +149,20 @@ async def test_every_malformed_kind_is_dead_lettered_and_neighbours_processed(
     assert not rig.task.done()
 
 
+async def test_a_publish_step_naming_an_exchange_publishes_its_results_there(
+    rig_factory: Any,
+) -> None:
+    rig = await rig_factory(demo_pipelines(result_exchange="ai.results"))
+    own = Subscription("own-results", "ai.results", ("#",))
+    await rig.bus.declare(own)
+    _, message = rig.service.cloudevent()
+    await rig.publish(message)
+    await rig.settle(1)
+    assert rig.worker.stats.results == 1
+    assert await rig.bus.depth("own-results") == 1  # the step's exchange
+    assert await rig.results() == []  # not the deployment's result exchange
+
+
 async def test_redelivered_event_is_not_processed_twice(rig_factory: Any) -> None:
     rig = await rig_factory()
     _, message = rig.service.cloudevent()

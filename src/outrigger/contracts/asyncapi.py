@@ -89,7 +89,9 @@ def _pipeline(
     channel_id = f"{spec.name}.result"
     title = f"{spec.name}: {publish.type}"
     doc["channels"][channel_id] = _channel(
-        broker.result(publish.routing_key), title, {"result": result}
+        broker.result(publish.routing_key, publish.exchange or broker.bus.results_to),
+        title,
+        {"result": result},
     )
     doc["operations"][f"{spec.name}.sendResult"] = _operation(
         "send",

@@ -48,11 +48,10 @@ class Broker:
             f"queue `{self.bus.queue}`.",
         )
 
-    def result(self, key: str) -> Channel:
+    def result(self, key: str, exchange: str) -> Channel:
         return Channel(
             key,
-            f"Result events, published to the exchange `{self.bus.results_to}` with "
-            f"routing key `{key}`.",
+            f"Result events, published to the exchange `{exchange}` with routing key `{key}`.",
         )
 
     def dead_letters(self) -> Channel:
@@ -92,9 +91,9 @@ class Rabbit(Broker):
         queue = {"queue": self.bus.queue, "type": self.bus.rabbitmq.queue_type}
         return Channel(channel.address, channel.description, bindings, {"x-outrigger-queue": queue})
 
-    def result(self, key: str) -> Channel:
-        channel = super().result(key)
-        amqp = {"is": "routingKey", "exchange": self._exchange(self.bus.results_to), **AMQP}
+    def result(self, key: str, exchange: str) -> Channel:
+        channel = super().result(key, exchange)
+        amqp = {"is": "routingKey", "exchange": self._exchange(exchange), **AMQP}
         return Channel(channel.address, channel.description, {"amqp": amqp})
 
     def dead_letters(self) -> Channel:
@@ -139,13 +138,13 @@ class Kafka(Broker):
             "list as topics appear).",
         )
 
-    def result(self, key: str) -> Channel:
+    def result(self, key: str, exchange: str) -> Channel:
         from outrigger.bus.kafka.naming import topic_for
 
-        topic = topic_for(self.bus.results_to, key)
+        topic = topic_for(exchange, key)
         return Channel(
             topic,
-            f"The topic `{topic}` (exchange `{self.bus.results_to}`, routing key `{key}`); "
+            f"The topic `{topic}` (exchange `{exchange}`, routing key `{key}`); "
             "publishing to a topic that does not exist is refused, never auto-created.",
             {"kafka": {"topic": topic, **KAFKA}},
         )
@@ -198,13 +197,13 @@ class Nats(Broker):
             extensions={"x-outrigger-consumer": entity_name(self.bus.queue)},
         )
 
-    def result(self, key: str) -> Channel:
+    def result(self, key: str, exchange: str) -> Channel:
         from outrigger.bus.nats.naming import subject_for
 
-        subject = subject_for(self.bus.results_to, key)
+        subject = subject_for(exchange, key)
         return Channel(
             subject,
-            f"The subject `{subject}` in {self._stream(self.bus.results_to)}; a subject no "
+            f"The subject `{subject}` in {self._stream(exchange)}; a subject no "
             "stream captures, or no consumer's filter matches, is refused as unroutable.",
         )
 
@@ -237,8 +236,8 @@ class Redis(Broker):
             extensions={"x-outrigger-routing-key": pattern, "x-outrigger-group": self.bus.queue},
         )
 
-    def result(self, key: str) -> Channel:
-        stream = self._keys().stream(self.bus.results_to, "")
+    def result(self, key: str, exchange: str) -> Channel:
+        stream = self._keys().stream(exchange, "")
         return Channel(
             stream,
             f"The stream `{stream}`, entries with the field `routing_key` = `{key}`; refused "
@@ -283,12 +282,12 @@ class Sqs(Broker):
             {"sqs": {"queue": queue, "deadLetterQueue": dlq, **SQS}},
         )
 
-    def result(self, key: str) -> Channel:
+    def result(self, key: str, exchange: str) -> Channel:
         prefix = self.bus.sqs.queue_prefix
         queues = f"Every queue named `{prefix}…`" if prefix else "Every queue"
         return Channel(
             None,
-            f"{queues} tagged with a binding of the exchange `{self.bus.results_to}` that "
+            f"{queues} tagged with a binding of the exchange `{exchange}` that "
             f"matches `{key}` gets a copy (the address depends on who binds); a result no "
             "queue binds is refused as unroutable.",
             extensions={"x-outrigger-routing-key": key},

@@ -29,7 +29,9 @@ from outrigger.telemetry.tracing import current_headers, span, tracing_on
 
 #: (model name in the file, its spec, the pipelines file's directory) -> a loaded model
 ModelLoader = Callable[[str, ModelSpec, Path], Scorer]
-Send = Callable[[BusMessage], Awaitable[None]]
+#: Publishes a result: the message and the exchange its publish step names (None: the
+#: deployment's result exchange).
+Send = Callable[[BusMessage, str | None], Awaitable[None]]
 NO_TRACER = NoOpTracer()  # stateless
 #: (model name, rows in one model call): the model batch-size metric
 OnBatch = Callable[[str, int], None]
@@ -122,7 +124,7 @@ class Pipeline:
     ) -> BusMessage:
         result = self.publish.build(ctx, self.result_id(event), trace)
         if send is not None:
-            await send(result)
+            await send(result, self.publish.spec.exchange)
         return result
 
 

@@ -197,8 +197,9 @@ class Worker:
         self.stats.requeued += 1
         await self._settle(delivery, ack=False)
 
-    async def _send(self, message: BusMessage) -> None:
-        await self.bus.publish(message, exchange=self.result_exchange)
+    async def _send(self, message: BusMessage, exchange: str | None = None) -> None:
+        """A result to its publish step's exchange, else the deployment's result exchange."""
+        await self.bus.publish(message, exchange=exchange or self.result_exchange)
 
     async def _process(self, delivery: Delivery, event: Event, pipeline: Pipeline) -> None:
         rid = pipeline.result_id(event)
