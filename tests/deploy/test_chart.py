@@ -175,7 +175,9 @@ def test_each_component_gets_only_its_secrets(rendered: dict[str, Rendered]) -> 
     }
     gateway = env_of(main_container(compliance, "gateway"))
     assert secret_files(gateway) == common | {
-        "OUTRIGGER_TENANCY__REDIS_URL_FILE": f"{root}/redis/url"
+        "OUTRIGGER_TENANCY__REDIS_URL_FILE": f"{root}/redis/url",
+        "OUTRIGGER_GATEWAY__TLS_CERT_FILE": f"{root}/gateway-tls/tls.crt",
+        "OUTRIGGER_GATEWAY__TLS_KEY_FILE": f"{root}/gateway-tls/tls.key",
     }
     assert not any(k.startswith("OUTRIGGER_BUS__") for k in gateway)
 
@@ -185,8 +187,13 @@ def test_commands_and_probes(profile: Rendered) -> None:
     assert gateway["command"] == ["outrigger"]
     assert gateway["args"] == ["gateway", "--host", "0.0.0.0", "--port", "8080"]
     assert gateway["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
-    assert gateway["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
-    assert gateway["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    # The compliance profile serves HTTPS only: the probes speak it too.
+    regulated = profile.values["compliance"]["enabled"]
+    scheme = "HTTPS" if regulated else "HTTP"
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        assert gateway[probe]["httpGet"] == {"path": path, "port": "http", "scheme": scheme}
+    tls = env_of(gateway).get("OUTRIGGER_GATEWAY__REQUIRE_TLS")
+    assert tls == ("true" if regulated else None)
     worker = main_container(profile, "worker")
     assert worker["args"] == ["run"]
     assert worker["ports"][0]["containerPort"] == 9464
@@ -368,6 +375,7 @@ REFUSALS = {
         "not a provider of settings.llm.providers",
     ),
     "no network policy": ({"networkPolicy": {"enabled": False}}, "must stay on"),
+    "plain HTTP": ({"secrets": {"gatewayTls": {"secretName": ""}}}, "gatewayTls.secretName"),
 }
 
 

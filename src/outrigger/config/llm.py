@@ -243,3 +243,31 @@ class GatewaySettings(_Section):
     #: The request line and headers together; more is answered 431 and the connection
     #: closed, before the rest is read or parsed.
     max_header_bytes: int = Field(default=65_536, ge=4096)
+    #: Slow clients are cut off: a connection whose request line and headers are not all in
+    #: this long after it opened (or after the request's first byte) gets a 408 and is
+    #: closed; so is a request whose body takes longer than ``body_timeout_s`` to arrive.
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    #: Failed sign-ins (an unknown, revoked, expired or malformed key) allowed in a sliding
+    #: minute per client address and per key prefix; past either, attempts are answered 429
+    #: before the key is looked up. Behind a load balancer the address is the balancer's
+    #: unless uvicorn trusts its forwarded headers (``FORWARDED_ALLOW_IPS``); 0: no limit.
+    auth_failures_per_address: int = Field(default=60, ge=0)
+    auth_failures_per_key: int = Field(default=10, ge=0)
+    #: Serve HTTPS with these PEM files (a mounted Kubernetes TLS secret).
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    #: Refuse to start without TLS (the Helm chart's compliance profile sets it).
+    require_tls: bool = False
+
+    @model_validator(mode="after")
+    def _tls(self) -> GatewaySettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("gateway: tls_cert_file and tls_key_file go together")
+        if self.require_tls and self.tls_cert_file is None:
+            raise ValueError("gateway.require_tls: set tls_cert_file and tls_key_file")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert_file is not None

@@ -64,7 +64,8 @@ def create_app(
         app.include_router(audit.router)
         app.include_router(embeddings.router_for(proxy))
     max_body = proxy.settings.llm.max_request_bytes if proxy is not None else MAX_REQUEST_BYTES
-    app.add_middleware(BodyLimit, max_bytes=max_body)
+    body_timeout = proxy.settings.gateway.body_timeout_s if proxy is not None else 30.0
+    app.add_middleware(BodyLimit, max_bytes=max_body, body_timeout_s=body_timeout)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from outrigger.gateway.caller import client_address
 from outrigger.gateway.chat import proxy_error
 from outrigger.gateway.openapi import error_responses
 from outrigger.proxy.context import (
@@ -45,7 +46,7 @@ async def _auditor(request: Request, authorization: str | None) -> tuple[LlmProx
     proxy: LlmProxy | None = request.app.state.proxy
     if proxy is None:
         raise Unauthorized("this gateway has no LLM proxy to check API keys")
-    tenant = await proxy.auth.tenant(authorization)
+    tenant = await proxy.auth.tenant(authorization, client_address(request))
     if AUDITOR not in tenant.roles:
         raise Forbidden("the audit trail needs an API key with the 'auditor' role")
     return proxy, tenant

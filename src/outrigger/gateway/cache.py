@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
+from outrigger.gateway.caller import client_address
 from outrigger.gateway.chat import proxy_error
 from outrigger.gateway.openapi import error_responses
 from outrigger.proxy.context import ProxyError
@@ -24,7 +25,7 @@ async def cache_policy(
     answer (``scope``). The same as each answer's ``X-Outrigger-Cache-Policy`` header."""
     proxy: LlmProxy = request.app.state.proxy
     try:
-        await proxy.auth.tenant(authorization)
+        await proxy.auth.tenant(authorization, client_address(request))
     except ProxyError as exc:
         return proxy_error(exc)
     settings = proxy.settings.cache
@@ -50,7 +51,7 @@ async def purge_cache(
     """Delete every cached answer of the calling tenant."""
     proxy: LlmProxy = request.app.state.proxy
     try:
-        tenant = await proxy.auth.tenant(authorization)
+        tenant = await proxy.auth.tenant(authorization, client_address(request))
     except ProxyError as exc:
         return proxy_error(exc)
     if proxy.cache is None:

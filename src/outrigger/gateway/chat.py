@@ -15,6 +15,7 @@ from opentelemetry.propagate import extract
 from opentelemetry.trace import get_current_span
 
 from outrigger.gateway.body import openapi_body, read_body, sized
+from outrigger.gateway.caller import client_address
 from outrigger.gateway.errors import error_body
 from outrigger.gateway.openapi import error_responses
 from outrigger.gateway.schemas import ChatCompletionRequest
@@ -135,7 +136,7 @@ async def chat_completions(request: Request) -> Response:
     raw = await request.body()
     body = await read_body(raw, headers.get("content-type"), ChatCompletionRequest)
     try:
-        tenant = await proxy.auth.tenant(headers.get("authorization"))
+        tenant = await proxy.auth.tenant(headers.get("authorization"), client_address(request))
         trace_id, parent = caller_trace(headers)
         ctx = CallContext(
             tenant=tenant,
@@ -213,7 +214,7 @@ async def usage(
     its budgets (the tenant's, the calling key's, its features') with what was spent."""
     proxy = _proxy(request)
     try:
-        tenant = await proxy.auth.tenant(authorization)
+        tenant = await proxy.auth.tenant(authorization, client_address(request))
         if month is not None and not MONTH.match(month):
             raise BadRequest("month: use YYYY-MM")
     except ProxyError as exc:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from outrigger.embeddings.base import Vectors
 from outrigger.gateway.body import openapi_body, read_body
+from outrigger.gateway.caller import client_address
 from outrigger.gateway.chat import FEATURE, PROXY_ERRORS, caller_trace, feature_of, proxy_error
 from outrigger.gateway.schemas import EmbeddingsRequest
 from outrigger.proxy.context import BadRequest, ProxyError
@@ -53,7 +54,7 @@ def router_for(proxy: LlmProxy) -> APIRouter:
         raw = await request.body()
         body = await read_body(raw, headers.get("content-type"), EmbeddingsRequest)
         try:
-            tenant = await proxy.auth.tenant(headers.get("authorization"))
+            tenant = await proxy.auth.tenant(headers.get("authorization"), client_address(request))
             if call is None:
                 raise EmbeddingsOff(
                     "this gateway serves no embeddings: install outrigger[embeddings] "

@@ -10,10 +10,16 @@ before the app saw anything. uvicorn offers a knob for h11 only
   is ever parsed;
 * the URL and headers the parser hands over are counted exactly, so a head that arrives in
   one read is held to the limit too: it never becomes a request, the client gets a 431.
+
+It also holds the head to a deadline (uvicorn has none: a connection that sends nothing, or a
+header a byte at a time, would be held open for ever): from the moment the connection opens,
+and again from each keep-alive request's first byte, the request line and headers must all
+be in within ``head_timeout_s``, else the client gets a 408 and the connection is closed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -25,18 +31,21 @@ from outrigger.gateway.errors import error_body
 _LINE_OVERHEAD = 4
 
 
-def header_limited(limit: int) -> type[HttpToolsProtocol]:
+def header_limited(limit: int, timeout_s: float = 10.0) -> type[HttpToolsProtocol]:
     """uvicorn's httptools protocol, refusing a request line plus headers over ``limit``
-    bytes (uvicorn builds one protocol per connection, so the limit is a class attribute)."""
+    bytes or not all in within ``timeout_s`` (uvicorn builds one protocol per
+    connection, so these are class attributes)."""
 
     class Limited(HeaderLimitedProtocol):
         max_bytes = limit
+        head_timeout_s = timeout_s
 
     return Limited
 
 
 class HeaderLimitedProtocol(HttpToolsProtocol):
     max_bytes = 65_536
+    head_timeout_s = 10.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -45,6 +54,38 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         self._parsed = 0  # URL and header bytes the parser has handed over
         self._over = False  # this request's head is over the limit: it never reaches the app
         self._refused = False
+        self._deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(self.head_timeout_s, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _too_slow(self) -> None:
+        """The head is not all in: 408 and close (before anything came: close only)."""
+        self._deadline = None
+        if self._refused or self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            return  # a request of this connection is being answered: not an idle head
+        self._refused = True
+        if self._in_head:
+            self._answer(408, f"request head not received within {self.head_timeout_s:g} s",
+                         "request_timeout")  # fmt: skip
+        else:
+            self.transport.close()
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
@@ -58,6 +99,7 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_head, self._read, self._parsed = True, 0, 0
+        self._arm()
 
     def on_url(self, url: bytes) -> None:
         self._count(len(url))
@@ -69,6 +111,7 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._disarm()
         if not self._over:  # else no request cycle starts: data_received answers 431
             super().on_headers_complete()
 
@@ -94,14 +137,16 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
             # the middle of it; the connection closes once it is complete.
             self.cycle.keep_alive = False
             return
-        body = json.dumps(
-            error_body(
-                f"request line and headers over {self.max_bytes} bytes",
-                "invalid_request_error",
-                code="request_header_fields_too_large",
-            )
-        ).encode()
-        head = [STATUS_LINE[431]]
+        self._answer(
+            431,
+            f"request line and headers over {self.max_bytes} bytes",
+            "request_header_fields_too_large",
+        )
+
+    def _answer(self, status: int, message: str, code: str) -> None:
+        """An error answer written straight to the transport, then the connection closed."""
+        body = json.dumps(error_body(message, "invalid_request_error", code=code)).encode()
+        head = [STATUS_LINE[status]]
         head += [
             name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers
         ]

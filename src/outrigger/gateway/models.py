@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from outrigger.engine.pipeline import PipelineSet
+from outrigger.gateway.caller import client_address
 from outrigger.gateway.chat import caller_trace, feature_of, proxy_error
 from outrigger.gateway.errors import error_body
 from outrigger.inference.base import Scorer
@@ -59,7 +60,7 @@ async def predict(
     """Score up to 1,024 rows with a loaded model; one ledger row and audit record per call."""
     try:
         proxy = _caller(request)
-        tenant = await proxy.auth.tenant(authorization)
+        tenant = await proxy.auth.tenant(authorization, client_address(request))
         feature = feature_of(x_outrigger_feature, DEFAULT_FEATURE)
         model = _models(request).get(name)
         if model is None:

@@ -15,7 +15,10 @@ from outrigger.gateway.header_limit import header_limited
 
 
 def server_config(app: ASGIApp, gateway: GatewaySettings) -> uvicorn.Config:
-    """``app`` on ``gateway.host``/``gateway.port`` with the gateway's header limit."""
+    """``app`` on ``gateway.host``/``gateway.port`` with the gateway's header limit and
+    deadline, over TLS when certificate files are configured."""
+    certfile = str(gateway.tls_cert_file) if gateway.tls_cert_file else None
+    keyfile = str(gateway.tls_key_file) if gateway.tls_key_file else None
     return uvicorn.Config(
         app,
         host=gateway.host,
@@ -26,7 +29,9 @@ def server_config(app: ASGIApp, gateway: GatewaySettings) -> uvicorn.Config:
         # parser, with the header limit httptools lacks; "auto" would fall back silently to
         # asyncio and h11. ``serve_until`` runs on the caller's loop whatever this says.
         loop="uvloop",
-        http=header_limited(gateway.max_header_bytes),
+        http=header_limited(gateway.max_header_bytes, gateway.header_timeout_s),
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
     )
 
 

@@ -1,16 +1,36 @@
 """API-key authentication with a short in-process cache (a revoked key stops working within
-``auth_cache_s``; an expired one at its expiry, cache or not)."""
+``auth_cache_s``; an expired one at its expiry, cache or not).
+
+Failed sign-ins are throttled: each failure (an unknown, revoked, expired or malformed key)
+is counted per client address and per key prefix in the shared limiter; once either has
+its limit of failures in the sliding minute (``per_address``, ``per_key``), further attempts
+from that address or with that prefix are answered 429 before any key is looked up, so
+guessing a key's secret, or keys at random from one address, is bounded across every
+replica. A valid key already in the cache is never held up."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 
-from outrigger.proxy.context import Unauthorized
+from outrigger.proxy.context import RateLimited, Unauthorized
+from outrigger.proxy.limits import (
+    SLOT_S,
+    Limiter,
+    LimiterUnavailable,
+    MemoryLimiter,
+    Window,
+    sliding_minute,
+)
+from outrigger.proxy.quota import LimiterDown
 from outrigger.storage.db import Database
-from outrigger.storage.tenants import Tenant, TenantStore, hash_key
+from outrigger.storage.tenants import KEY_PREFIX, Tenant, TenantStore, hash_key
 
 _MAX_ENTRIES = 10_000
+
+
+class TooManyFailures(RateLimited):
+    code = "too_many_auth_failures"
 
 
 class Authenticator:
@@ -20,24 +40,41 @@ class Authenticator:
         db: Database,
         cache_s: float,
         clock: Callable[[], float] = time.time,
+        limiter: Limiter | None = None,
+        per_address: int = 60,
+        per_key: int = 10,
     ) -> None:
         self.store = store
         self.db = db
         self.cache_s = cache_s
         self._clock = clock
+        self.limiter = limiter or MemoryLimiter(clock)
+        self.per_address = per_address
+        self.per_key = per_key
         # key hash -> (tenant, trusted until)
         self._cache: dict[str, tuple[Tenant, float]] = {}
 
-    async def tenant(self, authorization: str | None) -> Tenant:
-        key = _bearer(authorization)
+    async def tenant(self, authorization: str | None, client: str | None = None) -> Tenant:
+        """The tenant of the request's key; ``client``: the caller's address, for the
+        throttle on failed sign-ins."""
+        try:
+            key = _bearer(authorization)
+        except Unauthorized:
+            windows = self._windows(client, None)
+            await self._check(windows)
+            await self._failed(windows)
+            raise
         digest = hash_key(key)
         now = self._clock()
         cached = self._cache.get(digest)
         if cached is not None and cached[1] > now:
             return cached[0]
+        windows = self._windows(client, key)
+        await self._check(windows)
         found = await self.db.run(self.store.authenticate, key)
         if found is None:
             self._cache.pop(digest, None)
+            await self._failed(windows)
             raise Unauthorized("invalid, revoked or expired API key")
         tenant, expires_at = found
         if self.cache_s > 0:
@@ -46,6 +83,42 @@ class Authenticator:
             until = now + self.cache_s
             self._cache[digest] = (tenant, min(until, expires_at) if expires_at else until)
         return tenant
+
+    def _windows(self, client: str | None, key: str | None) -> list[Window]:
+        """The failure counters of this address and this key's prefix (``ork-<id>``; the
+        first 12 characters of a key of another shape), under one Redis Cluster slot."""
+        now = self._clock()
+        limits = []
+        if client and self.per_address:
+            limits.append((f"ip:{client}", self.per_address))
+        if key and self.per_key:
+            parts = key.split("-")
+            prefix = "-".join(parts[:2]) if parts[0] == KEY_PREFIX else key[:12]
+            limits.append((f"key:{prefix}", self.per_key))
+        # Checked with amount 0 against limit - 1: refused once the limit is reached.
+        return [sliding_minute(f"or:{{auth}}:{n}", n, limit - 1, 0, now) for n, limit in limits]
+
+    async def _check(self, windows: list[Window]) -> None:
+        if not windows:
+            return
+        try:
+            refusal = await self.limiter.acquire(windows)
+        except LimiterUnavailable as exc:
+            raise LimiterDown(f"{exc}; try again shortly", retry_after_s=SLOT_S) from exc
+        if refusal is not None:
+            raise TooManyFailures(
+                "too many failed sign-ins from this address or with this key; try again later",
+                retry_after_s=refusal.retry_after_s,
+            )
+
+    async def _failed(self, windows: list[Window]) -> None:
+        if not windows:
+            return
+        try:
+            for window in windows:
+                await self.limiter.add(window, 1)
+        except LimiterUnavailable as exc:
+            raise LimiterDown(f"{exc}; try again shortly", retry_after_s=SLOT_S) from exc
 
 
 def _bearer(authorization: str | None) -> str:

@@ -78,7 +78,14 @@ class LlmProxy:
             "audit", self.audit.append, self.db.run,
             interval_s=gw.flush_interval_s, max_batch=gw.flush_batch,
         )  # fmt: skip
-        self.auth = Authenticator(self.tenants, self.db, self.settings.tenancy.auth_cache_s)
+        self.auth = Authenticator(
+            self.tenants,
+            self.db,
+            self.settings.tenancy.auth_cache_s,
+            limiter=self.limiter,
+            per_address=self.settings.gateway.auth_failures_per_address,
+            per_key=self.settings.gateway.auth_failures_per_key,
+        )
         self.dispatcher = Dispatcher(
             self.settings.llm, self.providers, self._circuit_changed, limiter=self.limiter
         )

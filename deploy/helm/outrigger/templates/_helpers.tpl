@@ -69,6 +69,8 @@ app.kubernetes.io/component: {{ .component }}
 {{/* Paths of the mounted secret files, relative to secrets.mountPath. */}}
 {{- define "outrigger.storageFile" -}}storage/url{{- end -}}
 {{- define "outrigger.redisFile" -}}redis/url{{- end -}}
+{{- define "outrigger.tlsCertFile" -}}gateway-tls/tls.crt{{- end -}}
+{{- define "outrigger.tlsKeyFile" -}}gateway-tls/tls.key{{- end -}}
 {{- define "outrigger.providerFile" -}}{{ printf "providers/%s/api-key" . }}{{- end -}}
 
 {{/*
@@ -145,6 +147,9 @@ entry, its mounted path and the *_FILE setting pointing at it; "" when the bus n
 {{- end -}}
 {{- if not .Values.networkPolicy.enabled -}}
 {{- fail "compliance: networkPolicy.enabled must stay on" -}}
+{{- end -}}
+{{- if and $c.requireTls (not .Values.secrets.gatewayTls.secretName) -}}
+{{- fail "compliance: secrets.gatewayTls.secretName is required (the gateway serves HTTPS only)" -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

@@ -86,6 +86,16 @@ What both Deployments' pods share. Every helper takes (dict "ctx" $ "component" 
 - name: OUTRIGGER_TENANCY__REDIS_URL_FILE
   value: {{ printf "%s/%s" $secrets (include "outrigger.redisFile" .) | quote }}
 {{- end }}
+{{- if and (eq .component "gateway") $v.secrets.gatewayTls.secretName }}
+- name: OUTRIGGER_GATEWAY__TLS_CERT_FILE
+  value: {{ printf "%s/%s" $secrets (include "outrigger.tlsCertFile" .) | quote }}
+- name: OUTRIGGER_GATEWAY__TLS_KEY_FILE
+  value: {{ printf "%s/%s" $secrets (include "outrigger.tlsKeyFile" .) | quote }}
+{{- end }}
+{{- if and (eq .component "gateway") $v.compliance.enabled $v.compliance.requireTls }}
+- name: OUTRIGGER_GATEWAY__REQUIRE_TLS
+  value: "true"
+{{- end }}
 {{- range $v.secrets.providers }}
 {{- /* The provider's own name (dashes kept): the app lower-cases it to match settings.llm. */}}
 - name: {{ printf "OUTRIGGER_LLM__PROVIDERS__%s__API_KEY_FILE" (upper .name) }}
@@ -142,6 +152,17 @@ What both Deployments' pods share. Every helper takes (dict "ctx" $ "component" 
     items:
       - key: {{ $v.secrets.redis.key }}
         path: {{ include "outrigger.redisFile" . }}
+{{- end }}
+{{- if and (eq .component "gateway") $v.secrets.gatewayTls.secretName }}
+{{- with $v.secrets.gatewayTls }}
+- secret:
+    name: {{ .secretName }}
+    items:
+      - key: {{ .certKey }}
+        path: {{ include "outrigger.tlsCertFile" . }}
+      - key: {{ .keyKey }}
+        path: {{ include "outrigger.tlsKeyFile" . }}
+{{- end }}
 {{- end }}
 {{- range $v.secrets.providers }}
 - secret:
