@@ -78,7 +78,7 @@ def _checked(window: Window) -> Window:
     return window
 
 
-@router.get("/v1/audit/records", response_model=None, responses=error_responses(401, 403, 503))
+@router.get("/v1/audit/records", response_model=None, responses=error_responses(401, 403, 429, 503))
 async def audit_records(
     request: Request,
     authorization: str | None = Header(default=None),
@@ -112,7 +112,7 @@ async def audit_records(
     }
 
 
-@router.get("/v1/audit/export", response_model=None, responses=error_responses(401, 403, 503))
+@router.get("/v1/audit/export", response_model=None, responses=error_responses(401, 403, 429, 503))
 async def audit_export(
     request: Request,
     authorization: str | None = Header(default=None),
@@ -141,7 +141,7 @@ async def _lines(proxy: LlmProxy, tenant_id: str, window: Window) -> AsyncIterat
         window = Window(rows[-1]["seq"], window.since, window.until)
 
 
-@router.get("/v1/audit/verify", response_model=None, responses=error_responses(401, 403, 503))
+@router.get("/v1/audit/verify", response_model=None, responses=error_responses(401, 403, 429, 503))
 async def audit_verify(
     request: Request, authorization: str | None = Header(default=None)
 ) -> dict[str, Any] | JSONResponse:

@@ -16,7 +16,7 @@ from outrigger.proxy.service import LlmProxy
 router = APIRouter()
 
 
-@router.get("/v1/cache/policy", response_model=None, responses=error_responses(401))
+@router.get("/v1/cache/policy", response_model=None, responses=error_responses(401, 429, 503))
 async def cache_policy(
     request: Request, authorization: str | None = Header(default=None)
 ) -> dict[str, Any] | JSONResponse:
@@ -44,7 +44,7 @@ async def cache_policy(
     }
 
 
-@router.delete("/v1/cache", response_model=None, responses=error_responses(401))
+@router.delete("/v1/cache", response_model=None, responses=error_responses(401, 429, 503))
 async def purge_cache(
     request: Request, authorization: str | None = Header(default=None)
 ) -> dict[str, Any] | JSONResponse:

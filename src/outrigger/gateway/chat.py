@@ -204,7 +204,7 @@ async def list_models(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/usage", response_model=None, responses=error_responses(400, 401))
+@router.get("/v1/usage", response_model=None, responses=error_responses(400, 401, 429, 503))
 async def usage(
     request: Request,
     month: str | None = Query(default=None, description="YYYY-MM (UTC); default: this month"),

@@ -19,12 +19,15 @@ REF = "#/components/schemas/{model}"
 DESCRIPTIONS: dict[int, str] = {
     400: "Invalid request: body, parameter or header (or content the guard blocked)",
     401: "Missing, unknown, revoked or expired API key",
-    403: "Not allowed: the tenant's tier is not configured, or the key lacks the role",
+    403: "Not allowed: the tenant's tier is not configured, the key lacks the role, or the "
+    "key may not use that model",
     404: "No such model",
     413: "Request body over llm.max_request_bytes",
-    429: "Rate limit or monthly quota reached (see Retry-After)",
+    429: "Rate limit, monthly quota or budget reached, every deployment busy, or too many "
+    "failed sign-ins (see Retry-After)",
     502: "The upstream broke off, or the guard withheld the answer",
-    503: "No deployment can answer and no fallback answer is configured",
+    503: "No deployment can answer and no fallback answer is configured, or the limit "
+    "counters cannot be reached (see Retry-After)",
 }
 
 
