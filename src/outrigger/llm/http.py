@@ -87,6 +87,7 @@ class HttpProvider:
         self._headers = {"Content-Type": "application/json", **headers}
         self._secrets = (secret,) if secret else ()
         self._session: Any = None
+        self._timeouts: dict[float, Any] = {}  # read timeout -> aiohttp.ClientTimeout
 
     def _client(self) -> Any:
         if self._session is None:
@@ -99,11 +100,15 @@ class HttpProvider:
         """Connect within the provider's ``connect_timeout_s``; then no silence longer than
         the deployment's ``timeout_s`` (else the provider's): the whole wait for a plain
         answer, the gap between chunks of a stream."""
-        aiohttp = require("aiohttp", "gateway")
         read = deployment.timeout_s or self.settings.timeout_s
-        return aiohttp.ClientTimeout(
-            total=None, connect=self.settings.connect_timeout_s, sock_read=read
-        )
+        timeout = self._timeouts.get(read)
+        if timeout is None:  # one per distinct value, not one per call
+            aiohttp = require("aiohttp", "gateway")
+            timeout = aiohttp.ClientTimeout(
+                total=None, connect=self.settings.connect_timeout_s, sock_read=read
+            )
+            self._timeouts[read] = timeout
+        return timeout
 
     def message(self, text: str) -> str:
         """``provider <name>: <text>`` with the key redacted, then shortened."""
