@@ -166,3 +166,24 @@ def test_a_key_with_its_own_models_and_rpm_through_the_openai_client(
         assert ask(gw, other, "chat-default").choices[0].message.content  # not limited
     finally:
         gw.stop()
+
+
+def test_a_call_refused_for_its_budget_takes_nothing_from_the_tenants_limits(
+    data_dir: Path, upstream: UpstreamThread
+) -> None:
+    tenancy = {"tiers": {"small": {"rpm": 3, "monthly_calls": 3}}}
+    settings = llm_settings(data_dir, {"up": upstream.url}, tenancy=tenancy)
+    gw = GatewayServer(settings).start()
+    try:
+        tenants = gw.proxy.tenants
+        tenants.create_tenant(Tenant("acme", "Acme", "small"))
+        broke, _ = tenants.create_key("acme", "broke", limits=KeyLimits(budget_usd=0.0))
+        for _ in range(10):  # a key with no budget left, retrying
+            with pytest.raises(openai.RateLimitError) as refused:
+                ask(gw, broke)
+            assert refused.value.response.json()["error"]["code"] == "budget_exceeded"
+        other, _ = tenants.create_key("acme", "other")
+        for _ in range(3):  # the tenant's 3 calls a minute and a month are all still there
+            assert ask(gw, other).choices[0].message.content
+    finally:
+        gw.stop()

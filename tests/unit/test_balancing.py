@@ -4,6 +4,7 @@ caller gets when every deployment is busy."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -17,7 +18,7 @@ from outrigger.proxy.balance import Balancer
 from outrigger.proxy.context import CallContext, Completion, Stream
 from outrigger.proxy.deployment_quota import DeploymentQuota
 from outrigger.proxy.dispatch import DeploymentsBusy, Dispatcher
-from outrigger.proxy.limits import MemoryLimiter
+from outrigger.proxy.limits import LimiterUnavailable, MemoryLimiter
 from outrigger.storage.tenants import Tenant
 
 NAMES = ["a", "b", "c"]
@@ -226,7 +227,7 @@ async def test_open_circuits_are_skipped_and_probed_again_later() -> None:
     provider.calls.clear()
     assert all([await served_by(dispatcher) != "a" for _ in range(50)])
     assert "a" not in provider.calls  # open: not called at all
-    clock.now += 30  # half-open: weighted order reaches it again and the probe closes it
+    clock.now += 31  # half-open: weighted order reaches it again and the probe closes it
     for _ in range(50):
         await served_by(dispatcher)
     assert dispatcher.breakers["a"].state == "closed"
@@ -285,3 +286,49 @@ async def test_the_region_pin_still_holds_under_balancing() -> None:
 def test_balancing_names_only_existing_aliases() -> None:
     with pytest.raises(ValueError, match=r"balancing\.nope"):
         LlmSettings.model_validate({"balancing": {"nope": "weighted"}})
+
+
+class SlowLimiter(MemoryLimiter):
+    """A limiter whose check hangs (a Redis that stopped answering)."""
+
+    async def acquire(self, windows: Any) -> Any:
+        await asyncio.sleep(3600)
+
+
+async def test_a_call_cancelled_while_its_quota_is_checked_gives_back_the_probe() -> None:
+    cfg = settings(a={"rpm": 100})
+    dispatcher, provider, clock = build(cfg)
+    provider.script["a"] = [ProviderError("server", "down", 500)] * 2
+    await served_by(dispatcher)  # a fails twice: its circuit opens
+    assert dispatcher.breakers["a"].state == "open"
+    clock.now += 31  # half-open: the next call may probe it
+    dispatcher.quota.limiter = SlowLimiter(clock)
+    call_task = asyncio.ensure_future(dispatcher(call()))
+    await asyncio.sleep(0.01)  # the probe is taken, the quota check hangs
+    call_task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call_task
+    dispatcher.quota.limiter = MemoryLimiter(clock)
+    assert await served_by(dispatcher) == "a"  # the probe was given back: a is tried
+    assert dispatcher.breakers["a"].state == "closed"
+
+
+class BrokenAdd(MemoryLimiter):
+    """Admits every call; the count after it fails (Redis went away in between)."""
+
+    async def acquire(self, windows: Any) -> Any:
+        return None
+
+    async def add(self, window: Any, amount: int) -> int:
+        raise LimiterUnavailable("redis went away")
+
+
+async def test_an_answer_is_returned_when_its_tokens_cannot_be_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cfg = settings(a={"tpm": 1000})
+    dispatcher, _, clock = build(cfg)
+    dispatcher.quota.limiter = BrokenAdd(clock)
+    assert await served_by(dispatcher) == "a"  # paid for: the caller gets it
+    assert await served_by(dispatcher, stream=True) == "a"
+    assert "could not be counted" in caplog.text

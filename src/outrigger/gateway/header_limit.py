@@ -13,8 +13,10 @@ before the app saw anything. uvicorn offers a knob for h11 only
 
 It also holds the head to a deadline (uvicorn has none: a connection that sends nothing, or a
 header a byte at a time, would be held open for ever): from the moment the connection opens,
-and again from each keep-alive request's first byte, the request line and headers must all
-be in within ``head_timeout_s``, else the client gets a 408 and the connection is closed.
+from each response's end and from each request's first byte, the next request line and
+headers must all be in within ``head_timeout_s``, else the client gets a 408 (or, when not
+even a request had begun, the connection is just closed). A body the route never read, or a
+stray line after a response, is not a head and cannot hold the connection either.
 """
 
 from __future__ import annotations
@@ -73,13 +75,18 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
             self._deadline.cancel()
             self._deadline = None
 
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and not self.pipeline:
+            self._arm()  # the next head has the deadline too, counted from now
+
     def _too_slow(self) -> None:
         """The head is not all in: 408 and close (before anything came: close only)."""
         self._deadline = None
         if self._refused or self.transport.is_closing():
             return
-        if self.cycle is not None and not self.cycle.response_complete:
-            return  # a request of this connection is being answered: not an idle head
+        if self.cycle is not None and not self.cycle.response_complete and not self._in_head:
+            return  # a request is being answered; its end re-arms the deadline
         self._refused = True
         if self._in_head:
             self._answer(408, f"request head not received within {self.head_timeout_s:g} s",

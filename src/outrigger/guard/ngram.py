@@ -51,11 +51,20 @@ class NgramLinear:
 
     @classmethod
     def from_onnx(cls, path: Path) -> NgramLinear | None:
-        """The model's parameters when its graph is exactly ``GRAPH``; None otherwise."""
-        import onnx
-        from onnx import numpy_helper
+        """The model's parameters when its graph is exactly ``GRAPH``; None otherwise (and
+        when the ``onnx`` package that reads the graph is not installed)."""
+        try:
+            import onnx
+            from onnx import numpy_helper
+        except ImportError:
+            return None
+        try:
+            return cls._read(onnx.load(str(path)).graph, numpy_helper)
+        except (KeyError, IndexError, ValueError, UnicodeDecodeError, re.error):
+            return None
 
-        graph = onnx.load(str(path)).graph
+    @classmethod
+    def _read(cls, graph: Any, numpy_helper: Any) -> NgramLinear | None:
         if tuple(n.op_type for n in graph.node) != GRAPH:
             return None
         nodes = {n.op_type: _attributes(n) for n in graph.node}

@@ -3,30 +3,33 @@
 
 Failed sign-ins are throttled: each failure (an unknown, revoked, expired or malformed key)
 is counted per client address and per key prefix in the shared limiter; once either has
-its limit of failures in the sliding minute (``per_address``, ``per_key``), further attempts
-from that address or with that prefix are answered 429 before any key is looked up, so
-guessing a key's secret, or keys at random from one address, is bounded across every
-replica. A valid key already in the cache is never held up."""
+its limit of failures in the sliding minute (``per_address``, ``per_key``), further failures
+from that address or with that prefix are answered 429 instead of 401, across every
+replica. A valid key is never held up: the throttle answers only what would have failed
+anyway (prefixes are not secret, and addresses are shared behind proxies, so refusing
+before the look-up would let anyone lock a key's owner, or a whole address, out). A
+missing or malformed key needs no look-up; one that looks like ours costs one indexed read."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
+from typing import NoReturn
 
 from outrigger.proxy.context import RateLimited, Unauthorized
 from outrigger.proxy.limits import (
-    SLOT_S,
     Limiter,
     LimiterUnavailable,
     MemoryLimiter,
     Window,
     sliding_minute,
 )
-from outrigger.proxy.quota import LimiterDown
 from outrigger.storage.db import Database
 from outrigger.storage.tenants import KEY_PREFIX, Tenant, TenantStore, hash_key
 
 _MAX_ENTRIES = 10_000
+_KEY_ID = re.compile(r"[0-9a-f]{12}")
 
 
 class TooManyFailures(RateLimited):
@@ -59,23 +62,18 @@ class Authenticator:
         throttle on failed sign-ins."""
         try:
             key = _bearer(authorization)
-        except Unauthorized:
-            windows = self._windows(client, None)
-            await self._check(windows)
-            await self._failed(windows)
-            raise
+        except Unauthorized as exc:
+            await self._refuse(self._windows(client, None), exc)
         digest = hash_key(key)
         now = self._clock()
         cached = self._cache.get(digest)
         if cached is not None and cached[1] > now:
             return cached[0]
-        windows = self._windows(client, key)
-        await self._check(windows)
         found = await self.db.run(self.store.authenticate, key)
         if found is None:
             self._cache.pop(digest, None)
-            await self._failed(windows)
-            raise Unauthorized("invalid, revoked or expired API key")
+            failure = Unauthorized("invalid, revoked or expired API key")
+            await self._refuse(self._windows(client, key), failure)
         tenant, expires_at = found
         if self.cache_s > 0:
             if len(self._cache) >= _MAX_ENTRIES:
@@ -92,33 +90,35 @@ class Authenticator:
         if client and self.per_address:
             limits.append((f"ip:{client}", self.per_address))
         if key and self.per_key:
-            parts = key.split("-")
-            prefix = "-".join(parts[:2]) if parts[0] == KEY_PREFIX else key[:12]
-            limits.append((f"key:{prefix}", self.per_key))
+            limits.append((f"key:{_prefix(key)}", self.per_key))
         # Checked with amount 0 against limit - 1: refused once the limit is reached.
         return [sliding_minute(f"or:{{auth}}:{n}", n, limit - 1, 0, now) for n, limit in limits]
 
-    async def _check(self, windows: list[Window]) -> None:
-        if not windows:
-            return
-        try:
-            refusal = await self.limiter.acquire(windows)
-        except LimiterUnavailable as exc:
-            raise LimiterDown(f"{exc}; try again shortly", retry_after_s=SLOT_S) from exc
-        if refusal is not None:
-            raise TooManyFailures(
-                "too many failed sign-ins from this address or with this key; try again later",
-                retry_after_s=refusal.retry_after_s,
-            )
+    async def _refuse(self, windows: list[Window], failure: Unauthorized) -> NoReturn:
+        """Count a failed sign-in and raise ``failure`` (401), or 429 once the address or
+        the prefix has had its limit of failures this minute."""
+        if windows:
+            try:
+                refusal = await self.limiter.acquire(windows)
+                for window in windows:
+                    await self.limiter.add(window, 1)
+            except LimiterUnavailable:
+                raise failure from None  # the 401 stands; only the throttle is missing
+            if refusal is not None:
+                raise TooManyFailures(
+                    "too many failed sign-ins from this address or with this key; try again later",
+                    retry_after_s=refusal.retry_after_s,
+                )
+        raise failure
 
-    async def _failed(self, windows: list[Window]) -> None:
-        if not windows:
-            return
-        try:
-            for window in windows:
-                await self.limiter.add(window, 1)
-        except LimiterUnavailable as exc:
-            raise LimiterDown(f"{exc}; try again shortly", retry_after_s=SLOT_S) from exc
+
+def _prefix(key: str) -> str:
+    """``ork-<id>`` for a key of our shape; one shared bucket for anything else, so that a
+    caller choosing the text cannot make a counter (and its cache entries) per attempt."""
+    parts = key.split("-", 2)
+    if len(parts) == 3 and parts[0] == KEY_PREFIX and _KEY_ID.fullmatch(parts[1]):
+        return f"{KEY_PREFIX}-{parts[1]}"
+    return "malformed"
 
 
 def _bearer(authorization: str | None) -> str:

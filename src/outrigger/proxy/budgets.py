@@ -14,6 +14,8 @@ the price of a call is known only once it is answered.
 
 from __future__ import annotations
 
+import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ from outrigger.storage.ledger import LedgerStore
 from outrigger.storage.tenants import KeyInfo, Tenant
 
 MICROS = 1_000_000
+log = logging.getLogger(__name__)
 #: (tenant, month, feature or None, key id or None) -> USD spent, from the ledger.
 Spend = Callable[[str, str, str | None, str | None], Awaitable[float]]
 
@@ -135,11 +138,16 @@ class BudgetStep:
         return await call_next(ctx)
 
     async def _count(self, ctx: CallContext, budgets: list[Budget], month: str) -> None:
-        micros = round(ctx.cost_usd * MICROS)
+        # Rounded up: a call too cheap for one micro-USD still counts (the ledger counts it).
+        micros = math.ceil(ctx.cost_usd * MICROS)
         if micros <= 0:
             return
         for budget in budgets:
-            total = await self.limiter.add(budget.window, micros)
+            try:
+                total = await self.limiter.add(budget.window, micros)
+            except LimiterUnavailable as exc:  # the others are still counted
+                log.warning("%s %s: spend not counted: %s", budget.scope, budget.name, exc)
+                continue
             before = total - micros
             for share in self.settings.budgets.alert_at:
                 line = share * budget.usd * MICROS

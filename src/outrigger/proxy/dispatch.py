@@ -4,9 +4,10 @@ retries, circuit breakers and fallback; when none can answer, the configured gra
 
 A deployment that answers 429 cools down for its ``Retry-After`` and the call moves on to the
 next one (a 429 says the deployment is busy, not broken: it does not count toward its
-circuit). When every deployment is cooling down or at its quota the call waits for the first
-one to come back if that is soon (``retry.max_retry_after_s``), else it is answered 429 with
-``Retry-After``.
+circuit). A deployment at its quota is skipped. When every deployment has been tried, the
+call waits for the first one's 429 cool-down to end if that is soon
+(``retry.max_retry_after_s``) and tries it once more; when being busy (cooling down or at
+its quota) is all that stopped every deployment, it is answered 429 with ``Retry-After``.
 
 Retries and fallback happen only before the first streamed chunk reaches the client; a
 stream that breaks later ends with an error event (``StreamBroken``), never silently.
@@ -274,7 +275,17 @@ class _Tries:
         if not breaker.allow():
             self._other_failure = True
             return False
-        return await self._take_quota(name)
+        return await self._quota_or_release(name)
+
+    async def _quota_or_release(self, name: str) -> bool:
+        """The quota for a call the breaker has let through; whatever stops it here (the
+        quota, an unreachable limiter, the caller going away) gives back the breaker's
+        half-open probe, which would otherwise stay taken for good."""
+        try:
+            return await self._take_quota(name)
+        except BaseException:
+            self._d.breakers[name].release()
+            raise
 
     async def _take_quota(self, name: str) -> bool:
         if not self._d.quota.limited(name):
@@ -307,11 +318,16 @@ class _Tries:
         await d._sleep(wait)
         if d.balancer.cooling(name) > 0 or not d.breakers[name].allow():
             return None
-        return name if await self._take_quota(name) else None
+        return name if await self._quota_or_release(name) else None
 
     async def settle(self, name: str) -> None:
-        """After a success: count the tokens the answer really used against the quota."""
-        await self._d.quota.settle(name, self._ctx.usage, self._ctx.prompt_tokens_estimate)
+        """After a success: count the tokens the answer really used against the quota. The
+        answer is the caller's already (and paid for): a counter out of reach is logged, never
+        turned into an error."""
+        try:
+            await self._d.quota.settle(name, self._ctx.usage, self._ctx.prompt_tokens_estimate)
+        except LimiterUnavailable as exc:
+            log.warning("deployment %s: its token quota could not be counted: %s", name, exc)
 
 
 def _bind(

@@ -52,7 +52,7 @@ async def metered(
         return Completion({})
 
     try:
-        await proxy.limits(ctx, lambda admitted: proxy.budgets(admitted, run))
+        await proxy.budgets(ctx, lambda admitted: proxy.limits(admitted, run))
     except ProxyError as exc:
         if ctx.alias:  # admitted, then failed: on the record like a failed chat call
             ctx.status = "error"

@@ -100,8 +100,10 @@ class LlmProxy:
         chain: list[Step] = [
             self.recorder,
             RequestCheck(self.settings.llm),
-            self.limits,
+            # Budgets first: a call refused for its budget takes nothing from the RPM and
+            # monthly counters the tenant's other keys share.
             self.budgets,
+            self.limits,
             *self.steps,
         ]
         self._call: Next = build_chain(chain, self.dispatcher)
