@@ -8,9 +8,11 @@ import typer
 from rich.table import Table
 
 from outrigger.bus.base import DeadLetter
+from outrigger.cli.changes import record_change
 from outrigger.cli.common import fail, load_settings, out, run
 from outrigger.config.settings import Settings
 from outrigger.runtime import bus_session, load_pipeline_set, subscription
+from outrigger.storage.audit import DEPLOYMENT
 
 app = typer.Typer(help="Inspect and replay dead letters.", no_args_is_help=True)
 
@@ -84,7 +86,10 @@ def replay(
     domain exchange, so other consumers do not see the event twice); the routing key is
     kept in the x-outrigger-routing-key header.
     """
-    count = run(_replay(load_settings(), ids or None))
+    settings = load_settings()
+    count = run(_replay(settings, ids or None))
+    if count:
+        record_change(settings, DEPLOYMENT, "dlq.replay", {"ids": ids or "all", "replayed": count})
     out.print(f"replayed {count} dead letter(s)")
     if ids and count < len(ids):
         fail(f"{len(ids) - count} id(s) not found in the dead-letter queue")

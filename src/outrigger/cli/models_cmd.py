@@ -8,10 +8,13 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from outrigger.cli.changes import record_change
 from outrigger.cli.common import fail, load_settings, out
+from outrigger.registry.gate import gate_figures
 from outrigger.registry.gate import promote as gated_promote
 from outrigger.registry.registry import Registry, RegistryError
 from outrigger.registry.serving import open_registry
+from outrigger.storage.audit import DEPLOYMENT
 
 app = typer.Typer(help="The model registry: versions, aliases, rollback.", no_args_is_help=True)
 
@@ -57,6 +60,9 @@ def promote(
         )
     except RegistryError as exc:
         fail(str(exc))
+    detail = {"model": name, "version": version, "alias": alias, "forced": force,
+              "gate": gate_figures(result)}  # fmt: skip
+    record_change(load_settings(), DEPLOYMENT, "model.promote", detail)
     gate = "gate skipped (forced, no evaluation possible)" if result is None else result.describe()
     out.print(f"{name}:{alias} -> {version}; {gate}", highlight=False)
 
@@ -71,6 +77,8 @@ def rollback(
         before, after = _registry().rollback(name, alias)
     except RegistryError as exc:
         fail(str(exc))
+    detail = {"model": name, "alias": alias, "from": before, "to": after}
+    record_change(load_settings(), DEPLOYMENT, "model.rollback", detail)
     out.print(f"{name}:{alias} rolled back {before} -> {after}")
 
 

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import typer
 from rich.table import Table
 
+from outrigger.cli.changes import record_change
 from outrigger.cli.common import fail, load_settings, out
 from outrigger.proxy.service import proxy_database
-from outrigger.storage.tenants import KeyInfo, KeyLimits, Tenant, TenantError, TenantStore
+from outrigger.storage.tenants import (
+    KeyInfo,
+    KeyLimits,
+    Tenant,
+    TenantError,
+    TenantStore,
+    key_detail,
+)
 
 tenants_app = typer.Typer(
     help="Tenants: id, tier (limits and quota), region, monthly budget.", no_args_is_help=True
@@ -27,6 +36,10 @@ def tenant_store() -> Iterator[TenantStore]:
         yield TenantStore(db)
     finally:
         db.dispose()
+
+
+def _chain(store: TenantStore, tenant_id: str, action: str, detail: Mapping[str, Any]) -> None:
+    record_change(load_settings(), tenant_id, action, detail, store.db)
 
 
 @tenants_app.command("create")
@@ -52,6 +65,8 @@ def create_tenant(
             )
         except TenantError as exc:
             fail(str(exc))
+        detail = {"tier": tier, "region": region, "budget_usd": budget}
+        _chain(store, tenant_id, "tenant.create", detail)
     out.print(f"created tenant {tenant_id} (tier {tier}, region {region or 'any'})")
 
 
@@ -69,8 +84,27 @@ def set_budget(
             store.set_budget(tenant_id, usd)
         except TenantError as exc:
             fail(str(exc))
+        _chain(store, tenant_id, "tenant.budget", {"budget_usd": usd})
     shown = f"{usd:.2f} USD a month" if usd is not None else "the tier's budget"
     out.print(f"tenant {tenant_id}: {shown}")
+
+
+@tenants_app.command("set")
+def set_placement(
+    tenant_id: str = typer.Argument(..., help="The tenant."),
+    tier: str = typer.Option(..., help="A tier from tenancy.tiers (limits and quota)."),
+    region: str | None = typer.Option(None, help="Pin to a region; omit for any region."),
+) -> None:
+    """Change a tenant's tier and region."""
+    if tier not in load_settings().tenancy.tiers:
+        fail(f"no tier {tier!r}")
+    with tenant_store() as store:
+        try:
+            store.set_placement(tenant_id, tier, region)
+        except TenantError as exc:
+            fail(str(exc))
+        _chain(store, tenant_id, "tenant.placement", {"tier": tier, "region": region})
+    out.print(f"tenant {tenant_id}: tier {tier}, region {region or 'any'}")
 
 
 @tenants_app.command("list")
@@ -114,6 +148,7 @@ def create_key(
             key, info = store.create_key(tenant, name, expires, frozenset(role), limits)
         except TenantError as exc:
             fail(str(exc))
+        _chain(store, tenant, "key.create", key_detail(info))
     out.print(f"key {info.prefix} for tenant {tenant} (shown once, store it safely):")
     print(key)
 
@@ -162,6 +197,8 @@ def revoke_key(
 ) -> None:
     """Revoke a key (gateways stop accepting it within tenancy.auth_cache_s)."""
     with tenant_store() as store:
+        found = [k for k in store.list_keys() if k.id == key_id.removeprefix("ork-")]
         if not store.revoke_key(key_id):
             fail(f"no active key {key_id!r}")
+        _chain(store, found[0].tenant_id, "key.revoke", {"key": found[0].prefix})
     out.print(f"revoked {key_id}")

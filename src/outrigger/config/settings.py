@@ -24,6 +24,7 @@ from outrigger.bus.sqlite import bus_path as sqlite_bus_path
 from outrigger.cache.settings import CacheSettings
 from outrigger.config.guard import GuardSettings
 from outrigger.config.llm import GatewaySettings, LlmSettings, TenancySettings
+from outrigger.console.settings import ConsoleSettings
 from outrigger.embeddings.settings import EmbeddingSettings
 from outrigger.errors import ConfigError
 from outrigger.privacy.policy import PrivacyConfig, PrivacyPolicy
@@ -105,6 +106,8 @@ class Settings(BaseSettings):
     llm: LlmSettings = LlmSettings()
     tenancy: TenancySettings = TenancySettings()
     gateway: GatewaySettings = GatewaySettings()
+    #: The operator's web console under ``/console`` (docs/console.md).
+    console: ConsoleSettings = ConsoleSettings()
     #: PII pseudonymisation of LLM calls. On by default in ``fast`` mode (structured
     #: identifiers, no extra needed); ``mode: full`` adds Presidio's person names.
     privacy: PrivacyConfig = PrivacyConfig(default=PrivacyPolicy(mode="fast"))

@@ -13,6 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from outrigger import __version__
 from outrigger.config.llm import MAX_REQUEST_BYTES
+from outrigger.console.deps import ConsoleDeps
+from outrigger.console.routes import mount as mount_console
 from outrigger.engine.pipeline import PipelineSet
 from outrigger.gateway import audit, cache, chat, embeddings, errors, models, openapi
 from outrigger.gateway.limits import BodyLimit
@@ -29,11 +31,13 @@ def create_app(
     proxy: LlmProxy | None = None,
     *,
     owns_proxy: bool = True,
+    console: ConsoleDeps | None = None,
 ) -> FastAPI:
     """``watcher`` (for registry models) runs for the app's lifetime: predictions follow
     promotions and rollbacks without a restart. ``proxy`` serves the LLM API; its ledger and
     audit writers are flushed when the app shuts down (SIGTERM loses nothing), unless
-    ``owns_proxy`` is false (the worker of ``outrigger run`` owns it)."""
+    ``owns_proxy`` is false (the worker of ``outrigger run`` owns it). ``console``: the
+    operator's web console under ``/console`` (docs/console.md)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -63,6 +67,8 @@ def create_app(
         app.include_router(cache.router)
         app.include_router(audit.router)
         app.include_router(embeddings.router_for(proxy))
+    if console is not None:
+        mount_console(app, console)
     max_body = proxy.settings.llm.max_request_bytes if proxy is not None else MAX_REQUEST_BYTES
     body_timeout = proxy.settings.gateway.body_timeout_s if proxy is not None else 30.0
     app.add_middleware(BodyLimit, max_bytes=max_body, body_timeout_s=body_timeout)

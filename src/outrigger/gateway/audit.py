@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -30,7 +28,7 @@ from outrigger.proxy.context import (
     Unavailable,
 )
 from outrigger.proxy.service import LlmProxy
-from outrigger.storage.audit import AuditEntry, Window, sha256_text
+from outrigger.storage.audit import Window, action_entry
 from outrigger.storage.tenants import Tenant
 
 AUDITOR = "auditor"
@@ -56,11 +54,7 @@ async def _record_read(
     proxy: LlmProxy, tenant: Tenant, action: str, detail: dict[str, Any]
 ) -> None:
     """Write the read to the chain now (not through the batching writer): no record, no data."""
-    text = json.dumps({"action": action, **detail}, sort_keys=True, separators=(",", ":"))
-    entry = AuditEntry(
-        time.time(), uuid.uuid4().hex, tenant.id, "audit", f"audit.{action}", None, None,
-        sha256_text(text), sha256_text(""), 0, 0, 0.0, "read", None, tenant.key_id, text,
-    )  # fmt: skip
+    entry = action_entry(tenant.id, tenant.key_id, "audit", action, detail, "read")
     try:
         await proxy.db.run(proxy.audit.append, [entry])
     except Exception as exc:  # the database's words stay in the log, not in the answer

@@ -155,15 +155,17 @@ def promote(
         result = None
     if result is not None and not result.passed and not force:
         raise RegistryError(f"promotion of {name}@{version} to {alias} {result.describe()}")
-    gate = (
-        None
-        if result is None
-        else {
-            "metric": metric,
-            "candidate": round(result.candidate, 6),
-            "baseline": None if result.baseline is None else round(result.baseline, 6),
-            "passed": result.passed,
-        }
-    )
-    registry.set_alias(name, alias, version, "promote", forced=force, gate=gate)
+    registry.set_alias(name, alias, version, "promote", forced=force, gate=gate_figures(result))
     return result
+
+
+def gate_figures(result: GateResult | None) -> dict[str, Any] | None:
+    """The gate's figures as the registry's log and the audit chain record them."""
+    if result is None:
+        return None
+    return {
+        "metric": result.metric,
+        "candidate": round(result.candidate, 6),
+        "baseline": None if result.baseline is None else round(result.baseline, 6),
+        "passed": result.passed,
+    }

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +83,31 @@ def record_hash(seq: int, prev_hash: str, entry: dict[str, Any]) -> str:
     return sha256_text(f"{seq}\n{prev_hash}\n{canonical}")
 
 
+#: The tenant of records about the deployment as a whole (models, dead letters): no real
+#: tenant id starts with an underscore.
+DEPLOYMENT = "_deployment"
+#: ``status`` of a change made by an operator (console or CLI); reads of the trail are "read".
+ADMIN = "admin"
+
+
+def action_entry(
+    tenant_id: str,
+    actor: str | None,
+    feature: str,
+    action: str,
+    detail: Mapping[str, Any],
+    status: str,
+) -> AuditEntry:
+    """A record of something done rather than an LLM call: who (``actor``), what
+    (``feature.action``, e.g. ``admin.key.revoke`` or ``audit.read``) and its details as
+    canonical JSON (kept in ``detail``, hashed as the record's prompt)."""
+    text = json.dumps({"action": action, **detail}, sort_keys=True, separators=(",", ":"))
+    return AuditEntry(
+        time.time(), uuid.uuid4().hex, tenant_id, feature, f"{feature}.{action}", None, None,
+        sha256_text(text), sha256_text(""), 0, 0, 0.0, status, None, actor, text[:1000],
+    )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Break:
     seq: int
@@ -109,6 +136,17 @@ class AuditStore:
                 prev = digest
             insert_rows(conn, audit_log, rows)
 
+    def record_action(
+        self, tenant_id: str, actor: str, action: str, detail: Mapping[str, Any]
+    ) -> AuditEntry:
+        """Chain an operator's change now (not through the batching writer), the same way
+        whether it was made in the console or with the CLI: ``actor`` is the console's API
+        key id or ``cli:<user>``, ``tenant_id`` the tenant changed (``DEPLOYMENT`` for
+        models and dead letters)."""
+        entry = action_entry(tenant_id, actor, ADMIN, action, detail, ADMIN)
+        self.append([entry])
+        return entry
+
     def records(self, batch: int = 1000) -> Iterator[dict[str, Any]]:
         """Every record in chain order, read in pages."""
         after = 0
@@ -121,10 +159,13 @@ class AuditStore:
             yield from rows
             after = rows[-1]["seq"]
 
-    def page(self, tenant_id: str, window: Window, limit: int) -> list[dict[str, Any]]:
-        """Up to ``limit`` records of ``tenant_id`` in ``window``, in chain order."""
+    def page(self, tenant_id: str | None, window: Window, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` records of ``tenant_id`` (None: of every tenant) in ``window``,
+        in chain order."""
         c = audit_log.c
-        query = sa.select(audit_log).where(c.tenant_id == tenant_id, c.seq > window.after)
+        query = sa.select(audit_log).where(c.seq > window.after)
+        if tenant_id is not None:
+            query = query.where(c.tenant_id == tenant_id)
         if window.since is not None:
             query = query.where(c.ts >= window.since)
         if window.until is not None:

@@ -117,3 +117,82 @@ class LedgerStore:
             query = query.where(c.key_id == key_id)
         with self.db.engine.connect() as conn:
             return float(conn.scalar(query) or 0.0)
+
+
+@dataclass(frozen=True)
+class DayLine:
+    """One UTC day of one tenant's calls through one feature and alias (and deployment)."""
+
+    day: str  # YYYY-MM-DD, UTC
+    tenant_id: str
+    feature: str
+    alias: str
+    deployment: str | None
+    calls: int
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    cache_hits: int
+
+
+@dataclass(frozen=True)
+class Totals:
+    calls: int
+    cost_usd: float
+    cache_hits: int
+
+
+def _day(dialect: str, ts: Any) -> Any:
+    """The UTC day (YYYY-MM-DD) of a Unix time column, in SQL."""
+    if dialect == "postgresql":
+        return sa.func.to_char(sa.func.timezone("UTC", sa.func.to_timestamp(ts)), "YYYY-MM-DD")
+    return sa.func.date(ts, "unixepoch")
+
+
+class LedgerReports:
+    """Reports over time for the console: per day, and totals of a period; ``tenant_id``
+    None covers every tenant."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def daily(self, since: float, until: float, tenant_id: str | None = None) -> list[DayLine]:
+        c = llm_calls.c
+        day = _day(self.db.dialect, c.ts).label("day")
+        hits = sa.func.sum(sa.case((c.cache == "hit", 1), else_=0))
+        keys = (day, c.tenant_id, c.feature, c.alias, c.deployment)
+        query = sa.select(
+            *keys, sa.func.count(), sa.func.sum(c.tokens_in), sa.func.sum(c.tokens_out),
+            sa.func.sum(c.cost_usd), hits,
+        ).where(c.ts >= since, c.ts < until)  # fmt: skip
+        if tenant_id is not None:
+            query = query.where(c.tenant_id == tenant_id)
+        query = query.group_by(*keys).order_by(*keys)
+        with self.db.engine.connect() as conn:
+            return [
+                DayLine(
+                    d,
+                    t,
+                    f,
+                    a,
+                    dep,
+                    int(n),
+                    int(ti or 0),
+                    int(to or 0),
+                    float(cost or 0.0),
+                    int(h or 0),
+                )
+                for d, t, f, a, dep, n, ti, to, cost, h in conn.execute(query)
+            ]
+
+    def totals(self, since: float, until: float, tenant_id: str | None = None) -> Totals:
+        c = llm_calls.c
+        hits = sa.func.sum(sa.case((c.cache == "hit", 1), else_=0))
+        query = sa.select(sa.func.count(), sa.func.sum(c.cost_usd), hits).where(
+            c.ts >= since, c.ts < until
+        )
+        if tenant_id is not None:
+            query = query.where(c.tenant_id == tenant_id)
+        with self.db.engine.connect() as conn:
+            n, cost, h = conn.execute(query).one()
+        return Totals(int(n or 0), float(cost or 0.0), int(h or 0))

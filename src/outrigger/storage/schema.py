@@ -129,3 +129,16 @@ privacy_vaults = Table(
     Column("expires_at", Float, nullable=False),
     Index("ix_privacy_vaults_expires_at", "expires_at"),
 )
+
+# Sessions of the operator's web console (outrigger.console.sessions): only the SHA-256 of
+# the session id is kept, so a copy of this table signs nobody in.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("key_id", String(32), nullable=False),  # the API key it was opened with
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),  # absolute end, whatever the activity
+    Column("last_seen", Float, nullable=False),  # for the idle timeout
+    Index("ix_console_sessions_expires_at", "expires_at"),
+)

@@ -95,6 +95,19 @@ class Tenant:
     key_limits: KeyLimits | None = None
 
 
+def key_detail(info: KeyInfo) -> dict[str, Any]:
+    """What the audit chain records about a new key (never the key): the same from the
+    console and the CLI."""
+    limits = info.limits.columns() if info.limits else {}
+    return {
+        "key": info.prefix,
+        "name": info.name,
+        "roles": sorted(info.roles),
+        "expires_at": info.expires_at,
+        "limits": {k: v for k, v in limits.items() if v is not None},
+    }
+
+
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
@@ -160,6 +173,15 @@ class TenantStore:
                 tenants.update()
                 .where(tenants.c.id == tenant_id)
                 .values(monthly_budget_usd=budget_usd)
+            )
+        if done.rowcount != 1:
+            raise TenantError(f"no tenant {tenant_id!r}")
+
+    def set_placement(self, tenant_id: str, tier: str, region: str | None) -> None:
+        """The tenant's tier (its limits and quota) and the region it is pinned to."""
+        with self.db.engine.begin() as conn:
+            done = conn.execute(
+                tenants.update().where(tenants.c.id == tenant_id).values(tier=tier, region=region)
             )
         if done.rowcount != 1:
             raise TenantError(f"no tenant {tenant_id!r}")
