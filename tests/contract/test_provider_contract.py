@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -309,10 +308,10 @@ async def test_the_deployment_timeout_overrides_the_providers(kit: Kit) -> None:
     kit.set("slow", times=2, delay_s=1.5)
     provider, dep = kit.adapter(provider_timeout_s=10, deployment_timeout_s=0.3)
     try:
-        started = time.monotonic()
+        # A timeout at all proves the deployment's 0.3 s: the provider's own is 10 s, and
+        # the stand-in answers after 1.5 s. (No wall-clock assertion: a busy machine.)
         error = await failure(kit, provider, dep, False)
         assert error.kind == "timeout" and error.retryable
-        assert time.monotonic() - started < 1.2
     finally:
         await provider.close()
     # The other way round: a patient deployment of an impatient provider waits.

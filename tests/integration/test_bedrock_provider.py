@@ -347,11 +347,9 @@ async def test_a_stream_times_out_between_events(aws: None, standin: BedrockThre
     """The deployment's timeout is the SDK's read timeout: it bounds each wait for an event."""
     provider = adapter(standin, timeout_s=5)
     standin.set("slow_stream", times=1, delay_s=0.6)
-    started = time.monotonic()
-    with pytest.raises(ProviderError) as caught:
+    with pytest.raises(ProviderError) as caught:  # the provider's own 5 s would not fire
         await collect(provider, ask("hello"), deployment(timeout_s=0.3))
     assert caught.value.kind == "timeout"
-    assert time.monotonic() - started < 1.5
     standin.set("slow_stream", times=1, delay_s=0.1)  # slower in total than 0.3 s, never per event
     chunks = await collect(provider, ask("one two three"), deployment(timeout_s=0.3))
     await provider.close()
