@@ -25,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
@@ -109,9 +111,20 @@ class RabbitBus:
         password = URL(self._url).password
         return text.replace(password, "***") if password else text
 
+    def connection_name(self) -> str:
+        """The name the broker shows for our connection (``rabbitmqctl list_connections
+        client_properties``, the management UI): the URL's ``name`` when it sets one, else
+        ``outrigger <host> pid <pid>``, so an operator can tell (and close) this process's
+        connection among the others."""
+        return URL(self._url).query.get("name") or (
+            f"outrigger {socket.gethostname()} pid {os.getpid()}"
+        )
+
     async def start(self) -> None:
+        # aiormq sends the URL's ``name`` as the ``connection_name`` client property.
+        named = URL(self._url).update_query(name=self.connection_name())
         broker = RabbitBroker(
-            self._url,
+            str(named),
             default_channel=Channel(publisher_confirms=True, on_return_raises=True),
             logger=None,
         )
