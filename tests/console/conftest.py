@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.console.harness import Harness, build_harness
+from tests.upstream import UpstreamThread
 
 
 @pytest.fixture
@@ -15,3 +16,11 @@ def harness(data_dir: Path) -> Iterator[Harness]:
     h = build_harness(data_dir)
     yield h
     h.proxy.db.dispose()
+
+
+@pytest.fixture
+def upstream() -> Iterator[UpstreamThread]:
+    """An OpenAI-compatible upstream on 127.0.0.1 (tests/upstream.py), fresh per test."""
+    up = UpstreamThread().start()
+    yield up
+    up.stop()

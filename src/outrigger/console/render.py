@@ -14,7 +14,9 @@ from markupsafe import Markup
 def usd(value: float | None) -> str:
     if value is None:
         return "—"
-    return f"${value:,.4f}" if abs(value) < 1 else f"${value:,.2f}"
+    if value == 0 or abs(value) >= 1:
+        return f"${value:,.2f}"
+    return f"${value:.6f}" if abs(value) < 0.01 else f"${value:.4f}"
 
 
 def when(value: float | datetime | None) -> str:

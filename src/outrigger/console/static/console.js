@@ -16,13 +16,15 @@
     data.series.forEach(function (s, i) {
       series.push({
         label: s.label, stroke: COLOURS[i % COLOURS.length], width: 2,
-        value: function (u, v) { return v == null ? "—" : (money ? "$" + v.toFixed(4) : String(v)); }
+        value: function (u, v) { return v == null ? "—" : (money ? "$" + v.toFixed(6) : String(v)); }
       });
       columns.push(s.values);
     });
     var opts = {
       width: Math.max(320, holder.clientWidth || 800), height: 240, series: series,
-      axes: [{}, { values: function (u, vals) { return vals.map(function (v) { return money ? "$" + v : v; }); } }],
+      axes: [{}, { size: 80, values: function (u, vals) {
+        return vals.map(function (v) { return money ? "$" + (+v.toPrecision(3)) : +v.toPrecision(3); });
+      } }],
       scales: { x: { time: true } }
     };
     holder.dataset.drawn = "1";
