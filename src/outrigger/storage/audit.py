@@ -117,12 +117,40 @@ class Break:
 class AuditStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        #: (call_id, ts) of entries whose append failed: the failure may have come after
+        #: the commit (the connection lost before its reply), so when the writer hands
+        #: them over again, those already in the trail are not appended a second time.
+        self._uncertain: set[tuple[str, float]] = set()
 
     def append(self, entries: Sequence[AuditEntry]) -> None:
         if not entries:
             return
+        try:
+            self._append(entries)
+        except Exception:
+            self._uncertain.update((e.call_id, e.ts) for e in entries)
+            raise
+        self._uncertain.difference_update((e.call_id, e.ts) for e in entries)
+
+    def _already_written(
+        self, conn: sa.Connection, entries: Sequence[AuditEntry]
+    ) -> set[tuple[str, float]]:
+        """Which of the uncertain ``entries`` the trail already holds (only looked up
+        after a failure, so a healthy append pays nothing for it)."""
+        doubtful = {e.call_id for e in entries if (e.call_id, e.ts) in self._uncertain}
+        if not doubtful:
+            return set()
+        c = audit_log.c
+        query = sa.select(c.call_id, c.ts).where(c.call_id.in_(sorted(doubtful)))
+        return {(r[0], r[1]) for r in conn.execute(query)}
+
+    def _append(self, entries: Sequence[AuditEntry]) -> None:
         with self.db.engine.begin() as conn:
             lock_writes(conn, _AUDIT_LOCK)
+            written = self._already_written(conn, entries)
+            entries = [e for e in entries if (e.call_id, e.ts) not in written]
+            if not entries:
+                return
             last = conn.execute(
                 sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc())
             ).first()
