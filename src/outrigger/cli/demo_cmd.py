@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from outrigger.cli.common import load_settings, out, run
+from outrigger.demo.console import OPERATOR
 from outrigger.demo.runner import DemoReport, run_demo
 
 
@@ -39,6 +41,14 @@ def _summary(summary: dict[str, Any]) -> Table:
     return table
 
 
+def _announce(console: Console) -> Callable[[str, str], None]:
+    def announce(url: str, key: str) -> None:
+        console.print(f"[bold]Web console[/] on {url} (Ctrl-C to stop); sign in with:")
+        console.print(key, highlight=False, markup=False, soft_wrap=True)
+
+    return announce
+
+
 def demo_command(
     events: int = typer.Option(500, "--events", "-n", min=1, help="Applications to emit."),
     malformed_rate: float = typer.Option(0.03, min=0.0, max=1.0, help="Share of malformed events."),
@@ -50,6 +60,12 @@ def demo_command(
         4, min=0, help="Support tickets for the summarisation pipeline (embedded LLM)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary line last."),
+    web_console: bool = typer.Option(
+        False,
+        "--console",
+        help="Then serve the web console (gateway.host:port, /console/) beside the worker "
+        "until Ctrl-C, with a key of the 'operator' tenant to sign in with.",
+    ),
 ) -> None:
     """Run the sidecar in-process with a simulated loan-origination service.
 
@@ -60,7 +76,10 @@ def demo_command(
     """
     with tempfile.TemporaryDirectory(prefix="outrigger-demo-") as tmp:
         directory = data_dir or Path(tmp)
-        settings = load_settings(data_dir=str(directory), **{"bus.kind": "sqlite"})
+        extra = (
+            {"console.operator_tenant": OPERATOR, "gateway.enabled": True} if web_console else {}
+        )
+        settings = load_settings(data_dir=str(directory), **{"bus.kind": "sqlite", **extra})
         console = Console(stderr=True) if as_json else out
         columns = (
             TextColumn("[bold]scoring"),
@@ -78,6 +97,7 @@ def demo_command(
                     seed=seed,
                     tickets=tickets,
                     progress=lambda done, total: bar.update(task, completed=done),
+                    console=_announce(bar.console) if web_console else None,
                 )
             )
     summary = report.summary()

@@ -19,6 +19,7 @@ from typing import Any
 
 from outrigger.bus.base import Delivery, EventBus, Subscription
 from outrigger.config.settings import Settings
+from outrigger.demo.console import Announce, serve_console
 from outrigger.demo.loans import LoanService, holdout_rows
 from outrigger.demo.malformed import CORPUS
 from outrigger.demo.tickets import DEMO_TENANT, SUMMARY_KEY, ticket_event
@@ -94,7 +95,11 @@ async def run_demo(
     progress: Progress | None = None,
     timeout_s: float = 180.0,
     tickets: int = 4,
+    console: Announce | None = None,
+    console_stop: asyncio.Event | None = None,
 ) -> DemoReport:
+    """``console``: then serve the web console beside the worker until ``console_stop``
+    (default: Ctrl-C), announcing its address and a key."""
     runtime = await build_runtime(settings)
     report = DemoReport(model=", ".join(f"{n}@{v}" for n, v in runtime.pipelines.models().items()))
     report.tickets = await _prepare_llm(runtime, report, tickets)
@@ -115,6 +120,8 @@ async def run_demo(
         consumer.cancel()
         await asyncio.gather(consumer, return_exceptions=True)
         await _dead_letter_summary(runtime, report)
+        if console is not None:
+            await serve_console(runtime, console, console_stop)
     finally:
         stop.set()
         await asyncio.gather(worker_task, return_exceptions=True)
