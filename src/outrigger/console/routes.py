@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from outrigger.console import audit, letters, models, pages, signin, tenants, usage
 from outrigger.console.deps import HERE, ConsoleDeps
-from outrigger.console.web import HEADERS, PATH, Refused, SignInNeeded, render
+from outrigger.console.web import HEADERS, PATH, Refused, SignInNeeded, render, session_of
 
 
 def mount(app: FastAPI, deps: ConsoleDeps) -> None:
@@ -34,11 +34,8 @@ async def _sign_in_first(request: Request, exc: Exception) -> Response:
 
 async def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refused)
-    session = None
     try:
-        from outrigger.console.web import session_of
-
         session = await session_of(request)
     except SignInNeeded:
-        pass
+        session = None
     return render(request, "error.html", session, exc.status, message=exc.message)
