@@ -27,7 +27,7 @@ from outrigger.config.llm import GatewaySettings, LlmSettings, TenancySettings
 from outrigger.console.settings import ConsoleSettings
 from outrigger.embeddings.settings import EmbeddingSettings
 from outrigger.errors import ConfigError
-from outrigger.privacy.policy import PrivacyConfig, PrivacyPolicy
+from outrigger.privacy.policy import PrivacyConfig
 from outrigger.secrets import secret_value
 from outrigger.vector.settings import VectorStoreSettings
 
@@ -108,9 +108,9 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = GatewaySettings()
     #: The operator's web console under ``/console`` (docs/console.md).
     console: ConsoleSettings = ConsoleSettings()
-    #: PII pseudonymisation of LLM calls. On by default in ``fast`` mode (structured
-    #: identifiers, no extra needed); ``mode: full`` adds Presidio's person names.
-    privacy: PrivacyConfig = PrivacyConfig(default=PrivacyPolicy(mode="fast"))
+    #: PII pseudonymisation of LLM calls. On by default in ``standard`` mode (structured
+    #: identifiers and person names, no extra needed); ``mode: full`` uses Presidio + spaCy.
+    privacy: PrivacyConfig = PrivacyConfig()
     guard: GuardSettings = GuardSettings()
     #: The response cache: off until enabled (it needs the ``embeddings`` extra for
     #: semantic matches, or ``semantic: false`` for exact matches only).

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from outrigger.privacy.entities import ALL_ENTITIES
 from outrigger.privacy.sanitize import SanitizationConfig
+
+#: ``standard``: regex + the bundled name tagger (the default, no extra needed); ``full``:
+#: Presidio + spaCy (the ``privacy`` extra); ``fast``: regex only (no person names but after a
+#: cue such as "Dr." or "Name:").
+Mode = Literal["standard", "full", "fast"]
+#: The modes that find person names (the only ones ``require_names`` allows).
+NAME_MODES: Final[frozenset[str]] = frozenset({"standard", "full"})
 
 
 class _Strict(BaseModel):
@@ -25,7 +32,7 @@ class PrivacyPolicy(_Strict):
     """
 
     enabled: bool = True
-    mode: Literal["full", "fast"] = "full"
+    mode: Mode = "standard"
     entities: frozenset[str] | None = None
     output: Literal["rehydrated", "redacted"] = "rehydrated"
     rehydrate_roles: frozenset[str] | None = None
@@ -61,7 +68,27 @@ class PrivacyConfig(_Strict):
     #: Event sanitisation before any pipeline step: sensitive fields per event type.
     events: SanitizationConfig = SanitizationConfig()
     #: Detector for the events' free-text fields (``fast`` for high-volume fields).
-    events_mode: Literal["full", "fast"] = "fast"
+    events_mode: Mode = "fast"
+    #: Compliance profiles: every policy (and ``events_mode``) must find person names, and
+    #: no feature may turn pseudonymisation off.
+    require_names: bool = False
+
+    @model_validator(mode="after")
+    def _names_required(self) -> PrivacyConfig:
+        if not self.require_names:
+            return self
+        policies = {"default": self.default}
+        policies |= {f"features.{name}": p for name, p in self.features.items()}
+        wrong = [f"{at}.mode={p.mode}" for at, p in policies.items() if p.mode not in NAME_MODES]
+        wrong += [f"{at}.enabled=false" for at, p in policies.items() if not p.enabled]
+        if self.events_mode not in NAME_MODES:
+            wrong.append(f"events_mode={self.events_mode}")
+        if wrong:
+            raise ValueError(
+                f"privacy.require_names allows only modes that find person names "
+                f"({', '.join(sorted(NAME_MODES))}) and no disabled policy; got {', '.join(wrong)}"
+            )
+        return self
 
     def policy_for(self, feature: str) -> PrivacyPolicy:
         return self.features.get(feature, self.default)

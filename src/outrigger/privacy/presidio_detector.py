@@ -104,6 +104,8 @@ class PresidioDetector:
         return cls(build_analyzer(model, ner_labels), score_threshold)
 
     def detect(self, text: str, entities: frozenset[str] | None = None) -> list[Span]:
+        if entities is not None and not entities:
+            return []  # Presidio reads an empty list as "every entity"
         results = self._analyzer.analyze(
             text=text,
             language="en",
