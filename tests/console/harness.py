@@ -31,10 +31,10 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 def console_settings(data_dir: Path, **extra: Any) -> Settings:
     console = {"operator_tenant": OPERATOR, **extra.pop("console", {})}
+    bus = extra.pop("bus", {"kind": "memory"})
     return llm_settings(
-        data_dir, {"primary": "http://127.0.0.1:9/v1"}, console=console, bus={"kind": "memory"},
-        **extra,
-    )  # fmt: skip
+        data_dir, {"primary": "http://127.0.0.1:9/v1"}, console=console, bus=bus, **extra
+    )
 
 
 def two_versions(settings: Settings) -> Registry:

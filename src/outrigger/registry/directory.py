@@ -42,7 +42,8 @@ class DirectoryBlobStore:
     def list(self, prefix: str) -> list[str]:
         base = self.root.resolve()
         start = self._path(prefix) if prefix else base
-        folder = start if start.is_dir() else start.parent
+        # The whole store is listed from its root, even before that exists (never its parent).
+        folder = start if start.is_dir() or not prefix else start.parent
         if not folder.exists():
             return []
         keys = (str(p.relative_to(base)) for p in folder.rglob("*") if p.is_file())
