@@ -64,15 +64,16 @@ def _tier(deps: ConsoleDeps, form: dict[str, str]) -> str:
     return tier
 
 
-def _money(text: str | None) -> float | None:
+def _money(text: str | None, what: str = "an amount in USD") -> float | None:
+    """A number of at least 0 from a form field (empty: None)."""
     if not text:
         return None
     try:
         value = float(text)
     except ValueError as exc:
-        raise Refused(400, f"not an amount in USD: {text!r}") from exc
-    if not value >= 0:  # negative or NaN
-        raise Refused(400, "a budget is a positive amount in USD")
+        raise Refused(400, f"not {what}: {text!r}") from exc
+    if not 0 <= value < float("inf"):  # negative, NaN or infinite
+        raise Refused(400, f"{what} must be a positive number")
     return value
 
 
@@ -119,8 +120,10 @@ async def create_key(request: Request, session: Session = Depends(session_of)) -
                        _models(form.get("models")))  # fmt: skip
     deps = deps_of(request)
     name = form.get("name", "")[:200]
+    days = _money(form.get("expires_days"), "a number of days")
+    expires = time.time() + days * 86_400 if days else None
     key, info = await _do(
-        deps, lambda: deps.proxy.tenants.create_key(tenant_id, name, None, roles, limits)
+        deps, lambda: deps.proxy.tenants.create_key(tenant_id, name, expires, roles, limits)
     )
     await audited(deps, session, tenant_id, "key.create", key_detail(info))
     message = f"created key {info.prefix}; copy it now, it is shown once"
