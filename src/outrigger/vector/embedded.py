@@ -60,7 +60,7 @@ CREATE TABLE IF NOT EXISTS vectors (
 """
 _CHUNK = 500
 #: Namespaces smaller than this are scanned exactly (docs/semantic-cache.md: measured).
-EXACT_BELOW = 20_000
+EXACT_BELOW = 10_000
 CHECKPOINT_EVERY = 50_000
 
 

@@ -26,9 +26,12 @@ Keys = NDArray[np.uint64]
 @dataclass(frozen=True, slots=True)
 class GraphOptions:
     """HNSW parameters: ``m`` links per node, the search breadth while building and while
-    searching (``ef_search`` is raised to the number of results asked for)."""
+    searching (``ef_search`` is raised to the number of results asked for). Defaults from
+    docs/semantic-cache.md's measurements: at 100k entries m 32 finds a paraphrase's entry
+    (cosine 0.75) 99% of the time at ef_search 64, m 16 95% (and 99% only at ef_search 128,
+    which costs more time than m 32 does)."""
 
-    m: int = 16
+    m: int = 32
     ef_construction: int = 64
     ef_search: int = 64
 

@@ -30,7 +30,7 @@ class VectorStoreSettings(BaseModel):
     api_key_file: Path | None = None  # qdrant server
     prefix: str = "outrigger-"  # qdrant collection names: <prefix><namespace>
     table: str = Field(default="outrigger_vectors", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
-    #: HNSW parameters of pgvector's index and of the embedded store's graphs.
+    #: HNSW parameters of pgvector's index.
     hnsw_m: int = Field(default=16, ge=2, le=100)
     hnsw_ef_construction: int = Field(default=64, ge=4, le=1000)
     hnsw_ef_search: int = Field(default=64, ge=1, le=1000)
@@ -39,9 +39,13 @@ class VectorStoreSettings(BaseModel):
     #: fails at start-up without it; ``off`` always scans exactly.
     ann: Literal["auto", "required", "off"] = "auto"
     #: Namespaces with fewer entries are scanned exactly (exact, and at that size as fast).
-    ann_exact_below: int = Field(default=20_000, ge=0)
+    ann_exact_below: int = Field(default=10_000, ge=0)
     #: Save a namespace's graph after this many writes (a crash replays at most these).
     ann_checkpoint_every: int = Field(default=50_000, ge=1)
+    #: HNSW parameters of the embedded store's graphs (see GraphOptions).
+    ann_m: int = Field(default=32, ge=2, le=100)
+    ann_ef_construction: int = Field(default=64, ge=4, le=1000)
+    ann_ef_search: int = Field(default=64, ge=1, le=1000)
 
     @model_validator(mode="after")
     def _located(self) -> VectorStoreSettings:
@@ -72,7 +76,7 @@ def open_vector_store(
             dim,
             graphs=graph_factory(settings),
             graph_options=GraphOptions(
-                settings.hnsw_m, settings.hnsw_ef_construction, settings.hnsw_ef_search
+                settings.ann_m, settings.ann_ef_construction, settings.ann_ef_search
             ),
             exact_below=settings.ann_exact_below,
             checkpoint_every=settings.ann_checkpoint_every,
@@ -117,6 +121,6 @@ def graph_factory(settings: VectorStoreSettings) -> GraphFactory | None:
             raise
         log.info(
             "usearch is not installed (pip install 'outrigger[ann]'): the embedded vector "
-            "store scans exactly, fine up to some 20k entries per tenant"
+            "store scans exactly, fine up to some 10k entries per tenant"
         )
         return None
