@@ -87,6 +87,12 @@ async def test_a_tenants_keys_see_only_their_tenant(harness: Harness) -> None:
                      "/console/usage?tenant=globex", "/console/audit?tenant=globex",
                      "/console/asyncapi.json"):  # fmt: skip
             assert (await client.get(path)).status_code == 403, path
+        # Look-alikes of its own id name another tenant (or none): refused, never widened.
+        for other in ("\u0430cme", "acme\u200b", "ACME", "acme ", "globex%00"):
+            for path in ("/console/usage", "/console/audit", "/console/audit/export"):
+                refused = await client.get(path, params={"tenant": other})
+                assert refused.status_code == 403, (path, other)
+        assert (await client.get("/console/usage", params={"tenant": "acme"})).status_code == 200
         csrf = await csrf_of(client)
         other = harness.proxy.tenants.list_keys("globex")[0]
         refused = await client.post(f"/console/keys/{other.id}/revoke", data={"csrf_token": csrf})
