@@ -122,6 +122,7 @@ async def test_changes_are_chained_with_the_key_as_actor(harness: Harness) -> No
                    budget="12.5")  # fmt: skip
         await post("/console/tenants/initech", tier="enterprise", region="", budget="")
         created = await post("/console/keys", tenant="initech", name="ci", role_viewer="1",
+                             roles="claims_reader, ",
                              rpm="60", models="chat-default", expires_days="2")  # fmt: skip
         new_key = created.split('id="new-key">')[1].split("<")[0]
         new_id = new_key.split("-")[1]
@@ -147,7 +148,7 @@ async def test_changes_are_chained_with_the_key_as_actor(harness: Harness) -> No
     assert [r["tenant_id"] for r in records[:5]] == ["initech"] * 5
     assert {r["tenant_id"] for r in records[5:]} == {"_deployment"}
     made = json.loads(records[3]["detail"])
-    assert made["key"] == f"ork-{new_id}" and made["roles"] == ["viewer"]
+    assert made["key"] == f"ork-{new_id}" and made["roles"] == ["claims_reader", "viewer"]
     assert made["limits"] == {"rpm": 60, "models": "chat-default"}
     assert 2 * 86_400 - 60 < made["expires_at"] - records[3]["ts"] < 2 * 86_400 + 60
     assert new_key not in json.dumps(records)  # the key itself is never recorded

@@ -45,6 +45,8 @@ def test_days_are_utc_days_and_totals_cover_the_period(db: Database) -> None:
     total = reports.totals(DAY2 - 60, DAY2 + 1, "acme")
     assert (total.calls, total.cost_usd, total.cache_hits) == (1, 0.25, 1)
     assert reports.totals(0, 1).calls == 0
+    assert reports.spend_by_tenant(DAY1 - 10, DAY2 + 10) == {"acme": 0.75, "bo": 1.0}
+    assert reports.spend_by_tenant(DAY2 - 1, DAY2 + 10) == {"acme": 0.25, "bo": 1.0}
 
 
 def test_sessions_on_this_backend(db: Database) -> None:

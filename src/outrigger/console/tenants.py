@@ -17,8 +17,9 @@ from outrigger.console.web import Refused, changing, deps_of, render, require_op
 from outrigger.storage.tenants import KeyLimits, Tenant, TenantError, key_detail
 
 router = APIRouter()
-#: Roles a key can be given in the console (the CLI's --role takes any).
-KEY_ROLES = ("admin", "auditor", "viewer", "pii_reader")
+#: The console's roles, offered as check boxes; others (those privacy policies name) are
+#: typed in, comma-separated.
+KEY_ROLES = ("admin", "auditor", "viewer")
 
 
 async def _page(request: Request, session: Session, status: int = 200, **extra: Any) -> Response:
@@ -27,10 +28,8 @@ async def _page(request: Request, session: Session, status: int = 200, **extra: 
     tenants = [t for t in await db.run(store.list_tenants) if session.sees(t.id)]
     keys = await db.run(store.list_keys, None if session.operator else session.tenant_id)
     now = time.time()
-    spend = {
-        t.id: (await db.run(deps.reports.totals, month_start(now), now + 1, t.id)).cost_usd
-        for t in tenants
-    }
+    spent = await db.run(deps.reports.spend_by_tenant, month_start(now), now + 1)
+    spend = {t.id: spent.get(t.id, 0.0) for t in tenants}
     return render(
         request, "tenants.html", session, status, tenants=tenants, keys=keys, spend=spend,
         now=now, tiers=sorted(deps.settings.tenancy.tiers), key_roles=KEY_ROLES, **extra,
@@ -115,7 +114,9 @@ async def create_key(request: Request, session: Session = Depends(session_of)) -
     tenant_id = form.get("tenant", "")
     if not session.sees(tenant_id):
         raise Refused(403, "a key of this tenant cannot create keys for another")
-    roles = frozenset(r for r in KEY_ROLES if form.get(f"role_{r}"))
+    roles = frozenset(r for r in KEY_ROLES if form.get(f"role_{r}")) | frozenset(
+        r.strip() for r in form.get("roles", "").split(",") if r.strip()
+    )
     limits = KeyLimits(_count(form.get("rpm")), _count(form.get("tpm")), _money(form.get("budget")),
                        _models(form.get("models")))  # fmt: skip
     deps = deps_of(request)

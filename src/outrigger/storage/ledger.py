@@ -196,3 +196,14 @@ class LedgerReports:
         with self.db.engine.connect() as conn:
             n, cost, h = conn.execute(query).one()
         return Totals(int(n or 0), float(cost or 0.0), int(h or 0))
+
+    def spend_by_tenant(self, since: float, until: float) -> dict[str, float]:
+        """USD per tenant in the period, in one query."""
+        c = llm_calls.c
+        query = (
+            sa.select(c.tenant_id, sa.func.sum(c.cost_usd))
+            .where(c.ts >= since, c.ts < until)
+            .group_by(c.tenant_id)
+        )
+        with self.db.engine.connect() as conn:
+            return {t: float(cost or 0.0) for t, cost in conn.execute(query)}
