@@ -60,6 +60,7 @@ NOT_NAMES = [
     "Thank you for contacting Outrigger Bank.",
     "KYC: PAN and Aadhaar verified, UPI mandate pending.",
     "Please reset my password, the OTP never arrived.",
+    "How long does a refund to my credit card take?",  # "Long" is a surname, "long" is not
 ]
 
 

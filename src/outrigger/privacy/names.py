@@ -39,7 +39,7 @@ _OPENERS: Final = frozenset({".", "!", "?", "\n", "\u2022", "*", "-", '"', "\u20
 _TokenInfo = tuple[tuple[int, ...], tuple[int, ...], str, str, str]
 _PAD_INFO: Final[_TokenInfo] = ((), (), "<s>", "<s>", "")
 _END_INFO: Final[_TokenInfo] = ((), (), "</s>", "</s>", "")
-_CACHE_SIZE: Final = 50_000
+_CACHE_SIZE: Final = 20_000  # distinct tokens; a few MB at most
 
 
 def tokenize(text: str) -> list[re.Match[str]]:
@@ -255,9 +255,9 @@ class NameTagger:
 
     def _decide(self, tokens: Sequence[str], probs: Any) -> list[bool]:
         """Name tokens: over the threshold, or (hysteresis) over half of it next to one, when
-        capitalised; a lower-case token only when the gazetteer knows it as a name."""
-        ok = [_nameish(t) and (t[:1].isupper() or self._lexicon.name_class(t.lower()) != "-")
-              for t in tokens]  # fmt: skip
+        capitalised; a lower-case token only when the gazetteer knows it as a name and it is
+        not a common English word ("how long" is not Mr Long)."""
+        ok = [_nameish(t) and (t[:1].isupper() or self._lower_name(t)) for t in tokens]
         keep = [o and p >= self.threshold for o, p in zip(ok, probs, strict=True)]
         low = self.threshold / 2
         for order in (range(1, len(tokens)), range(len(tokens) - 2, -1, -1)):
@@ -266,6 +266,10 @@ class NameTagger:
                 if not keep[i] and keep[neighbour] and ok[i] and tokens[i][:1].isupper():
                     keep[i] = probs[i] >= low
         return keep
+
+    def _lower_name(self, token: str) -> bool:
+        lower = token.lower()
+        return lower not in self._lexicon.common and self._lexicon.name_class(lower) != "-"
 
 
 def _nameish(token: str) -> bool:
