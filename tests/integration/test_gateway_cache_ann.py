@@ -15,8 +15,6 @@ from tests.integration.test_gateway_cache import PARAPHRASE, QUESTION, chat
 from tests.integration.test_gateway_llm import new_key, start_gateway
 from tests.upstream import UpstreamThread
 
-# (Not "How long ...": the name tagger takes "long" there for a person's name, and a
-# request with personal data is keyed by it, so its paraphrases never meet.)
 OTHER = "What is the fee for an international wire transfer?"
 OTHER_PARAPHRASE = "What does an international wire transfer cost?"
 
