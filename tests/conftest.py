@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,3 +135,24 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'db.sqlite3'}"
     url: str = request.getfixturevalue("pg_url")
     return url
+
+
+#: FastAPI's caches of how each endpoint and dependency is called (fastapi/dependencies/
+#: models.py, up to 4,096 callables each). A process serves one app, so they are small in
+#: production; the suite builds hundreds of apps, and every cached endpoint closes over its
+#: app's proxy with its ONNX sessions (~150 MB each): kept, they ran CI out of memory.
+_FASTAPI_CALL_CACHES = (
+    "_is_gen_callable_cached",
+    "_is_async_gen_callable_cached",
+    "_is_coroutine_callable_cached",
+)
+
+
+@pytest.fixture(autouse=True)
+def _forget_fastapi_endpoints() -> Iterator[None]:
+    yield
+    models = sys.modules.get("fastapi.dependencies.models")
+    for name in _FASTAPI_CALL_CACHES:
+        cache = getattr(models, name, None)
+        if cache is not None:
+            cache.cache_clear()
