@@ -264,13 +264,16 @@ def open_store(
         store = EmbeddedVectorStore(workdir / "vectors.sqlite3", dim, synchronous="OFF")
         return store, lambda: None
     if backend == "qdrant":
-        from qdrant_client import QdrantClient
+        from outrigger.vector.qdrant_edge import QdrantEdgeVectorStore
 
-        from outrigger.vector.qdrant import QdrantVectorStore
+        # Qdrant's engine in-process; its HNSW indexes are built after the bulk load, as
+        # ``outrigger cache optimize`` builds them (load_s includes that build).
+        edge = QdrantEdgeVectorStore(workdir / "qdrant", dim, indexed_fields=("fp", "sem"))
 
-        # Local mode in memory: the same search code as local mode on disk, which commits
-        # every point in its own SQLite transaction (10k points took ~30 s to load here).
-        return QdrantVectorStore(QdrantClient(":memory:"), dim, serialize=True), lambda: None
+        def build() -> None:
+            edge.optimize()
+
+        return edge, build
     import sqlalchemy as sa
 
     from outrigger.vector.pgvector import PgVectorStore
@@ -382,7 +385,6 @@ def nullcontext(value: str | None) -> Iterator[str | None]:
 
 
 def main() -> None:
-    warnings.filterwarnings("ignore", message="Local mode is not recommended")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=Path, default=DATA, help="JSON Lines of {a, b, same}")
     parser.add_argument("--threshold", type=float, default=CacheSettings().threshold)

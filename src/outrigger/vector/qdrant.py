@@ -1,13 +1,10 @@
-"""Qdrant: local mode (``QdrantClient(path=...)``) and a server (``url=``), same client.
+"""Qdrant server through ``qdrant-client`` (``url=``); in-process Qdrant is ``qdrant_edge.py``.
 
 One collection per namespace (``<prefix><namespace>``). Isolation is physical: a search
 runs against one tenant's collection and cannot see another's points, whatever the
-filter says. It is also the fast layout in local mode, which has no payload indexes and
-evaluates every filter in Python (a tenant filter over a shared 10k collection took
-~122 ms here, an unfiltered search ~9.5 ms). On a server, one collection per tenant suits
-tens to hundreds of tenants; for thousands, Qdrant recommends one collection with a
-``is_tenant`` payload index instead (not built here). ``indexed_fields`` get keyword
-payload indexes on a server (local mode ignores them).
+filter says. One collection per tenant suits tens to hundreds of tenants; for thousands,
+Qdrant recommends one collection with a ``is_tenant`` payload index instead (not built
+here). ``indexed_fields`` get keyword payload indexes.
 
 Point ids must be integers or UUIDs in Qdrant, so each id is mapped to a UUID derived from
 its SHA-256 and the original id travels in the payload (``_outrigger_id``).
@@ -15,12 +12,9 @@ its SHA-256 and the original id travels in the payload (``_outrigger_id``).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import threading
 import uuid
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from numpy.typing import ArrayLike
@@ -54,7 +48,6 @@ class QdrantVectorStore:
         *,
         prefix: str = "outrigger-",
         indexed_fields: Sequence[str] = (),
-        serialize: bool = False,
     ) -> None:
         self._models = require("qdrant_client.models", "qdrant")
         self._client = client
@@ -62,15 +55,6 @@ class QdrantVectorStore:
         self._prefix = prefix
         self._indexed = tuple(indexed_fields)
         self._known: set[str] = set()
-        # local mode is not safe for concurrent use from several threads
-        self._lock: contextlib.AbstractContextManager[Any] = (
-            threading.RLock() if serialize else contextlib.nullcontext()
-        )
-
-    @classmethod
-    def local(cls, path: Path, dim: int, *, prefix: str = "outrigger-") -> QdrantVectorStore:
-        qdrant = require("qdrant_client", "qdrant")
-        return cls(qdrant.QdrantClient(path=str(path)), dim, prefix=prefix, serialize=True)
 
     @classmethod
     def server(
@@ -99,26 +83,24 @@ class QdrantVectorStore:
             self._models.PointStruct(id=point_id(i), vector=v.tolist(), payload={**p, ID_KEY: i})
             for i, v, p in zip(id_list, matrix, bodies, strict=True)
         ]
-        with self._lock:
-            name = self._ensure(namespace)
-            self._client.upsert(collection_name=name, points=points, wait=True)
+        name = self._ensure(namespace)
+        self._client.upsert(collection_name=name, points=points, wait=True)
 
     def search(
         self, namespace: str, vector: ArrayLike, k: int, filter: Filter | None = None
     ) -> list[VectorHit]:
         query = check_search(namespace, vector, k, self._dim)
         wanted = check_filter(filter)
-        with self._lock:
-            name = self._existing(namespace)
-            if name is None:
-                return []
-            result = self._client.query_points(
-                collection_name=name,
-                query=query.tolist(),
-                limit=k,
-                query_filter=self._filter(wanted),
-                with_payload=True,
-            )
+        name = self._existing(namespace)
+        if name is None:
+            return []
+        result = self._client.query_points(
+            collection_name=name,
+            query=query.tolist(),
+            limit=k,
+            query_filter=self._filter(wanted),
+            with_payload=True,
+        )
         hits = []
         for point in result.points:
             item, body = _unpack(point.payload)
@@ -128,45 +110,40 @@ class QdrantVectorStore:
     def get(self, namespace: str, ids: Sequence[str]) -> list[VectorRecord]:
         check_namespace(namespace)
         wanted = check_ids(ids)
-        with self._lock:
-            name = self._existing(namespace)
-            if name is None or not wanted:
-                return []
-            points = self._client.retrieve(
-                collection_name=name, ids=[point_id(i) for i in wanted], with_payload=True
-            )
+        name = self._existing(namespace)
+        if name is None or not wanted:
+            return []
+        points = self._client.retrieve(
+            collection_name=name, ids=[point_id(i) for i in wanted], with_payload=True
+        )
         found = dict(_unpack(p.payload) for p in points)
         return [VectorRecord(i, found[i]) for i in wanted if i in found]
 
     def delete(self, namespace: str, ids: Sequence[str]) -> None:
         check_namespace(namespace)
         doomed = check_ids(ids)
-        with self._lock:
-            name = self._existing(namespace)
-            if name is None or not doomed:
-                return
-            selector = self._models.PointIdsList(points=[point_id(i) for i in doomed])
-            self._client.delete(collection_name=name, points_selector=selector, wait=True)
+        name = self._existing(namespace)
+        if name is None or not doomed:
+            return
+        selector = self._models.PointIdsList(points=[point_id(i) for i in doomed])
+        self._client.delete(collection_name=name, points_selector=selector, wait=True)
 
     def delete_all(self, namespace: str) -> None:
         check_namespace(namespace)
-        with self._lock:
-            name = self._existing(namespace)
-            if name is not None:
-                self._client.delete_collection(collection_name=name)
-            self._known.discard(self._prefix + namespace)
+        name = self._existing(namespace)
+        if name is not None:
+            self._client.delete_collection(collection_name=name)
+        self._known.discard(self._prefix + namespace)
 
     def count(self, namespace: str) -> int:
         check_namespace(namespace)
-        with self._lock:
-            name = self._existing(namespace)
-            if name is None:
-                return 0
-            return int(self._client.count(collection_name=name, exact=True).count)
+        name = self._existing(namespace)
+        if name is None:
+            return 0
+        return int(self._client.count(collection_name=name, exact=True).count)
 
     def close(self) -> None:
-        with self._lock:
-            self._client.close()
+        self._client.close()
 
     def _existing(self, namespace: str) -> str | None:
         name = self._prefix + namespace

@@ -21,10 +21,11 @@ class VectorStoreSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     #: ``embedded``: NumPy index + SQLite file (the default); ``memory``: nothing persisted;
-    #: ``qdrant``: local mode when ``path`` is set, a server at ``url`` otherwise;
+    #: ``qdrant``: Qdrant's engine in-process (qdrant-edge, one shard directory per
+    #: namespace under ``path``) when ``path`` is set, a server at ``url`` otherwise;
     #: ``pgvector``: PostgreSQL at ``url`` (a SQLAlchemy URL, ``postgresql+psycopg://``).
     kind: Literal["embedded", "memory", "qdrant", "pgvector"] = "embedded"
-    path: Path | None = None  # embedded: default <data_dir>/vectors.sqlite3
+    path: Path | None = None  # embedded: default <data_dir>/vectors.sqlite3; qdrant: a folder
     url: SecretStr | None = None
     url_file: Path | None = None  # a mounted secret; wins over url
     api_key_file: Path | None = None  # qdrant server
@@ -42,7 +43,8 @@ class VectorStoreSettings(BaseModel):
     ann_exact_below: int = Field(default=10_000, ge=0)
     #: Save a namespace's graph after this many writes (a crash replays at most these).
     ann_checkpoint_every: int = Field(default=50_000, ge=1)
-    #: HNSW parameters of the embedded store's graphs (see GraphOptions).
+    #: HNSW parameters of the embedded store's graphs and of in-process Qdrant's indexes
+    #: (see GraphOptions); ``ann_exact_below`` is in-process Qdrant's full-scan threshold.
     ann_m: int = Field(default=32, ge=2, le=100)
     ann_ef_construction: int = Field(default=64, ge=4, le=1000)
     ann_ef_search: int = Field(default=64, ge=1, le=1000)
@@ -53,7 +55,7 @@ class VectorStoreSettings(BaseModel):
         if self.kind == "pgvector" and not remote:
             raise ValueError("a pgvector store needs url or url_file")
         if self.kind == "qdrant" and not remote and self.path is None:
-            raise ValueError("a qdrant store needs path (local mode) or url (server)")
+            raise ValueError("a qdrant store needs path (in-process engine) or url (server)")
         return self
 
     def resolved_url(self) -> str | None:
@@ -75,19 +77,24 @@ def open_vector_store(
             settings.path or data_dir / "vectors.sqlite3",
             dim,
             graphs=graph_factory(settings),
-            graph_options=GraphOptions(
-                settings.ann_m, settings.ann_ef_construction, settings.ann_ef_search
-            ),
+            graph_options=graph_options(settings),
             exact_below=settings.ann_exact_below,
             checkpoint_every=settings.ann_checkpoint_every,
         )
     if settings.kind == "qdrant":
         from outrigger.vector.qdrant import QdrantVectorStore
+        from outrigger.vector.qdrant_edge import QdrantEdgeVectorStore
 
         url = settings.resolved_url()
         if url is None:
             assert settings.path is not None
-            return QdrantVectorStore.local(settings.path, dim, prefix=settings.prefix)
+            return QdrantEdgeVectorStore(
+                settings.path,
+                dim,
+                hnsw=graph_options(settings),
+                exact_below=settings.ann_exact_below,
+                indexed_fields=indexed_fields,
+            )
         key = settings.api_key_file.read_text().strip() if settings.api_key_file else None
         return QdrantVectorStore.server(
             url, dim, api_key=key, prefix=settings.prefix, indexed_fields=indexed_fields
@@ -106,6 +113,10 @@ def open_vector_store(
         ef_construction=settings.hnsw_ef_construction,
         ef_search=settings.hnsw_ef_search,
     )
+
+
+def graph_options(settings: VectorStoreSettings) -> GraphOptions:
+    return GraphOptions(settings.ann_m, settings.ann_ef_construction, settings.ann_ef_search)
 
 
 def graph_factory(settings: VectorStoreSettings) -> GraphFactory | None:

@@ -1,0 +1,233 @@
+"""Qdrant's own engine in-process (``qdrant-edge-py``): one shard directory per namespace.
+
+Isolation is physical, as with the server's one collection per namespace: a search opens
+one tenant's shard and cannot see another's points, whatever the filter says; a purge
+closes the shard and deletes its directory. Each shard keeps a write-ahead log, so what
+``upsert`` returned survives a crash, and reloads at the next open.
+
+Searches are exact until the engine's optimizer has built a shard's HNSW index; in
+qdrant-edge-py 0.9.0 ``optimize()`` holds the GIL for its whole run (seconds at 20k
+entries, minutes at 100k), so the store never runs it inline: ``outrigger cache optimize``
+does, while the gateway is stopped (one process may open a shard at a time).
+
+Two quirks of the binding are handled here: point ids must be integers or UUIDs (each id
+maps to a UUID from its SHA-256 and travels in the payload, as in ``qdrant.py``), and a
+``MatchValue(True)`` is sent as the integer 1, which never matches a stored boolean, so a
+boolean field is also stored as the keyword ``"true"``/``"false"`` under a shadow key that
+filters match instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from numpy.typing import ArrayLike
+
+from outrigger.errors import ConfigError
+from outrigger.optional import require
+from outrigger.vector.base import (
+    Filter,
+    Payload,
+    Scalar,
+    VectorHit,
+    VectorRecord,
+    check_filter,
+    check_ids,
+    check_namespace,
+    check_search,
+    check_upsert,
+    clamp_score,
+)
+from outrigger.vector.graph import GraphOptions
+from outrigger.vector.qdrant import ID_KEY, point_id
+
+log = logging.getLogger("outrigger.vector")
+
+#: Not a dot: Qdrant reads a dotted key as a path into nested objects.
+BOOL_PREFIX = "_outrigger_bool__"
+
+
+class QdrantEdgeVectorStore:
+    def __init__(
+        self,
+        root: Path,
+        dim: int,
+        *,
+        hnsw: GraphOptions = GraphOptions(),
+        exact_below: int = 10_000,
+        indexed_fields: Sequence[str] = (),
+    ) -> None:
+        if dim < 1:
+            raise ValueError("dim must be positive")
+        self._edge = require("qdrant_edge", "qdrant")
+        self._root = root
+        self._dim = dim
+        self._hnsw = hnsw
+        # Qdrant counts the exact-search threshold in KiB of vectors, not in entries.
+        self._full_scan_kib = max(1, exact_below * dim * 4 // 1024)
+        self._indexed = tuple(indexed_fields)
+        self._shards: dict[str, Any] = {}
+        self._lock = threading.RLock()
+        root.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def upsert(
+        self, namespace: str, ids: Sequence[str], vectors: ArrayLike, payloads: Sequence[Payload]
+    ) -> None:
+        id_list, matrix, bodies = check_upsert(namespace, ids, vectors, payloads, self._dim)
+        edge = self._edge
+        points = [
+            edge.Point(id=point_id(i), vector=v.tolist(), payload=_stored(i, body))
+            for i, v, body in zip(id_list, matrix, bodies, strict=True)
+        ]
+        with self._lock:
+            shard = self._shard(namespace, create=True)
+            assert shard is not None
+            shard.update(edge.UpdateOperation.upsert_points(points))
+
+    def search(
+        self, namespace: str, vector: ArrayLike, k: int, filter: Filter | None = None
+    ) -> list[VectorHit]:
+        query = check_search(namespace, vector, k, self._dim)
+        edge = self._edge
+        request = edge.QueryRequest(
+            limit=k,
+            query=edge.Query.Nearest(query.tolist()),
+            filter=self._filter(check_filter(filter)),
+            with_payload=True,
+            params=edge.SearchParams(hnsw_ef=max(self._hnsw.ef_search, k)),
+        )
+        with self._lock:
+            shard = self._shard(namespace)
+            points = [] if shard is None else shard.query(request)
+        hits = []
+        for point in points:
+            item, body = _unpack(point.payload)
+            hits.append(VectorHit(item, clamp_score(point.score), body))
+        return hits
+
+    def get(self, namespace: str, ids: Sequence[str]) -> list[VectorRecord]:
+        check_namespace(namespace)
+        wanted = check_ids(ids)
+        with self._lock:
+            shard = self._shard(namespace)
+            if shard is None or not wanted:
+                return []
+            records = shard.retrieve([point_id(i) for i in wanted], True, False)
+        found = dict(_unpack(r.payload) for r in records)
+        return [VectorRecord(i, found[i]) for i in wanted if i in found]
+
+    def delete(self, namespace: str, ids: Sequence[str]) -> None:
+        check_namespace(namespace)
+        doomed = check_ids(ids)
+        with self._lock:
+            shard = self._shard(namespace)
+            if shard is not None and doomed:
+                operation = self._edge.UpdateOperation.delete_points([point_id(i) for i in doomed])
+                shard.update(operation)
+
+    def delete_all(self, namespace: str) -> None:
+        check_namespace(namespace)
+        with self._lock:
+            shard = self._shards.pop(namespace, None)
+            if shard is not None:
+                shard.close()
+            shutil.rmtree(self._root / namespace, ignore_errors=True)
+
+    def count(self, namespace: str) -> int:
+        check_namespace(namespace)
+        with self._lock:
+            shard = self._shard(namespace)
+            return 0 if shard is None else int(shard.count(self._edge.CountRequest(exact=True)))
+
+    def optimize(self, namespace: str | None = None) -> list[str]:
+        """Build the HNSW indexes of one namespace (or of every one on disk); blocks, and
+        holds the GIL while the engine works. Returns the namespaces it optimized."""
+        with self._lock:
+            names = [check_namespace(namespace)] if namespace else self.namespaces()
+            done = []
+            for name in names:
+                shard = self._shard(name)
+                if shard is not None and shard.optimize():
+                    done.append(name)
+            return done
+
+    def namespaces(self) -> list[str]:
+        return sorted(p.name for p in self._root.iterdir() if (p / "edge_config.json").exists())
+
+    def close(self) -> None:
+        with self._lock:
+            for shard in self._shards.values():
+                shard.flush()
+                shard.close()
+            self._shards.clear()
+
+    def _shard(self, namespace: str, *, create: bool = False) -> Any | None:
+        shard = self._shards.get(namespace)
+        if shard is not None:
+            return shard
+        path = self._root / namespace
+        if not (path / "edge_config.json").exists() and not create:
+            return None
+        shard = self._open(path, exists=path.exists() and any(path.iterdir()))
+        self._shards[namespace] = shard
+        return shard
+
+    def _open(self, path: Path, *, exists: bool) -> Any:
+        edge = self._edge
+        config = edge.EdgeConfig(
+            vectors=edge.EdgeVectorParams(size=self._dim, distance=edge.Distance.Cosine),
+            hnsw_config=edge.HnswIndexConfig(
+                m=self._hnsw.m,
+                ef_construct=self._hnsw.ef_construction,
+                full_scan_threshold=self._full_scan_kib,
+            ),
+            # a segment gets an index once it is too big to scan exactly, not before
+            optimizers=edge.EdgeOptimizersConfig(indexing_threshold=self._full_scan_kib),
+        )
+        try:
+            if exists:
+                return edge.EdgeShard.load(str(path), config)
+            shard = edge.EdgeShard.create(str(path), config)
+        except Exception as exc:  # the binding raises a bare Exception with the reason
+            raise ConfigError(f"cannot open the Qdrant shard at {path}: {exc}") from exc
+        for field in self._indexed:
+            for key in (field, BOOL_PREFIX + field):
+                shard.update(
+                    edge.UpdateOperation.create_field_index(key, edge.PayloadSchemaType.Keyword)
+                )
+        return shard
+
+    def _filter(self, wanted: dict[str, Scalar]) -> Any:
+        if not wanted:
+            return None
+        edge = self._edge
+        conditions = [
+            edge.FieldCondition(key=BOOL_PREFIX + key, match=edge.MatchValue(_keyword(value)))
+            if isinstance(value, bool)
+            else edge.FieldCondition(key=key, match=edge.MatchValue(value))
+            for key, value in wanted.items()
+        ]
+        return edge.Filter(must=conditions)
+
+
+def _keyword(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _stored(item: str, body: dict[str, Any]) -> dict[str, Any]:
+    shadows = {BOOL_PREFIX + k: _keyword(v) for k, v in body.items() if isinstance(v, bool)}
+    return {**body, **shadows, ID_KEY: item}
+
+
+def _unpack(payload: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    body = {k: v for k, v in (payload or {}).items() if not k.startswith(BOOL_PREFIX)}
+    return str(body.pop(ID_KEY)), body
