@@ -199,3 +199,46 @@ def test_labelled_pairs_regression(verifier: RuleVerifier) -> None:
     kept = [r for r in positives if verifier.verify(r["b"], r["a"]).ok]
     assert len(slipped) / len(negatives) <= 0.01, [(r["a"], r["b"]) for r in slipped]
     assert len(kept) / len(positives) >= 0.75
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How do I renew my pasport online?", "How do I renew my passport online?"),
+        ("Where can I find my tax recipt?", "Where can I find my tax receipt?"),
+        ("Can I upgrade my subscripton plan?", "Can I upgrade my subscription plan?"),
+        ("What is the colour of the new card?", "What is the color of the new card?"),
+    ],
+)
+def test_a_misspelt_word_is_not_another_word(verifier: RuleVerifier, a: str, b: str) -> None:
+    accepted(verifier, a, b)
+    accepted(verifier, b, a)
+    strict = RuleVerifier(typos=False)
+    assert "replaced" in refused(strict, a, b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How do I pay off my car loan?", "How do I pay off my car lien?"),  # two real words
+        ("Add an item to my cart", "Add an item to my card"),
+        ("How do I renew my lease?", "How do I renew my least?"),
+        ("Where is the nearest branch?", "Where is the nearest bench?"),
+    ],
+)
+def test_real_words_and_distant_spellings_still_differ(
+    verifier: RuleVerifier, a: str, b: str
+) -> None:
+    refused(verifier, a, b)
+
+
+def test_edit_distance_counts_swaps_as_one_edit() -> None:
+    from outrigger.cache.spelling import Spelling, edit_distance
+
+    assert edit_distance("receipt", "reciept", limit=2) == 1
+    assert edit_distance("kitten", "sitting", limit=5) == 3
+    assert edit_distance("abcdef", "ab", limit=2) == 3  # beyond the limit: limit + 1
+    spelling = Spelling(frozenset({"receipt", "debit", "debt"}))
+    assert spelling.same_word("reciept", "receipt")
+    assert not spelling.same_word("debt", "debit")
+    assert not spelling.same_word("recpt", "receipt")  # two edits in a word under six letters

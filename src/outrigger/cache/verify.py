@@ -12,7 +12,8 @@ new request's text with the cached one and refuses the hit when any of these dif
 * alternatives of one kind (credit/debit, block/unblock, left/right, before/after ...);
 * direction: the source (``from X``) and destination (``to Y``) of the request;
 * near-duplicates: two texts made of the same words in another order (a swap), or one
-  with a few words substituted by non-synonyms (``flood`` -> ``fire``).
+  with a few words substituted by non-synonyms (``flood`` -> ``fire``); a misspelt word
+  is not a substitution (``cancle`` -> ``cancel``; ``spelling.py``).
 
 It errs towards a miss: a refused paraphrase costs one upstream call, a wrong hit gives a
 user the wrong answer.
@@ -27,6 +28,7 @@ from difflib import SequenceMatcher
 from typing import Protocol, runtime_checkable
 
 from outrigger.cache.lexicon import FRAMING, PERSONS, Lexicon
+from outrigger.cache.spelling import Spelling, english
 from outrigger.cache.text import TextFeatures, Vocabulary, analyse
 
 
@@ -59,8 +61,13 @@ class RuleVerifier:
         swap_overlap: float = 0.85,
         max_substitution: int = 3,
         memo_size: int = 4096,
+        typos: bool = True,
+        spelling: Spelling | None = None,
     ) -> None:
+        """``typos``: forgive misspelt words, with ``spelling`` or else the English word
+        list (when pyspellchecker is installed)."""
         self._vocab = Vocabulary(lexicon or Lexicon())
+        self._spelling = (spelling or english()) if typos else None
         self._near_duplicate = near_duplicate
         self._swap_overlap = swap_overlap
         self._max_substitution = max_substitution
@@ -131,9 +138,23 @@ class RuleVerifier:
             words_a, words_b = _slot_words(tokens_a[i1:i2], tokens_b[j1:j2], stop)
             if not words_a or not words_b or len(words_a) > limit or len(words_b) > limit:
                 continue  # an insertion or deletion, or a rewording too long to be a slot
+            words_a, words_b = self._misspelt(words_a, words_b)
             if words_a != words_b:
                 return f"near-duplicate with {words_a} replaced by {words_b}"
         return None
+
+    def _misspelt(self, words_a: list[str], words_b: list[str]) -> tuple[list[str], list[str]]:
+        """Both word lists without the pairs that are one word, one of them misspelt."""
+        if self._spelling is None:
+            return words_a, words_b
+        left, rest = [], list(words_b)
+        for word in words_a:
+            twin = next((w for w in rest if self._spelling.same_word(word, w)), None)
+            if twin is None:
+                left.append(word)
+            else:
+                rest.remove(twin)
+        return left, rest
 
 
 _DIRECTIONS = frozenset({"from", "to", "into", "onto", "out", "off", "towards", "toward"})
