@@ -124,3 +124,50 @@ def test_cache_commands_on_qdrant_edge(tmp_path: Path) -> None:
     again = edge_store(root, 384)
     assert again._shard(namespace_of("acme")).info().indexed_vectors_count == 50
     again.close()
+
+
+def test_dotted_keys_are_flat_keys_and_reserved_keys_are_refused(tmp_path: Path) -> None:
+    store = edge_store(tmp_path, 4)
+    store.upsert(
+        "acme",
+        ["flat", "nested", "int"],
+        [np.ones(4)] * 3,
+        [{"a.b": "x", "on.off": True}, {"a": {"b": "x"}}, {"kind": 1}],
+    )
+    assert [h.id for h in store.search("acme", np.ones(4), 5, {"a.b": "x"})] == ["flat"]
+    assert [h.id for h in store.search("acme", np.ones(4), 5, {"on.off": True})] == ["flat"]
+    assert store.search("acme", np.ones(4), 5, {"kind": True}) == []  # True is not 1
+    assert all(not k.startswith("_outrigger") for h in store.search("acme", np.ones(4), 5)
+               for k in h.payload)  # fmt: skip
+    with pytest.raises(ValueError, match="reserved"):
+        store.upsert("acme", ["x"], [np.ones(4)], [{"_outrigger_bool__live": "true"}])
+    store.close()
+
+
+def test_a_purge_never_brings_data_back(tmp_path: Path) -> None:
+    store = edge_store(tmp_path, 4)
+    store.upsert("acme", ["old"], [np.ones(4)], [{"t": "old"}])
+    store.close()
+    # A shard directory the engine never finished (no config file) is not a shard: it reads
+    # as empty and the next write starts a new one instead of loading what is left in it.
+    (tmp_path / "acme" / "edge_config.json").unlink()
+    (tmp_path / ".purged-0123").mkdir()  # and a purge interrupted after its rename
+    again = edge_store(tmp_path, 4)
+    assert not (tmp_path / ".purged-0123").exists()
+    assert again.namespaces() == [] and again.count("acme") == 0
+    again.upsert("acme", ["new"], [np.ones(4)], [{"t": "new"}])
+    assert [h.payload for h in again.search("acme", np.ones(4), 5)] == [{"t": "new"}]
+    again.close()
+
+
+def test_a_purge_from_another_process_is_refused_while_the_shard_is_open(
+    tmp_path: Path,
+) -> None:
+    serving = edge_store(tmp_path, 4)
+    serving.upsert("acme", ["a"], [np.ones(4)], [{}])
+    with pytest.raises(ConfigError, match="cannot open the Qdrant shard"):
+        edge_store(tmp_path, 4).delete_all("acme")
+    assert serving.count("acme") == 1 and (tmp_path / "acme").exists()
+    serving.delete_all("acme")
+    assert serving.count("acme") == 0 and not (tmp_path / "acme").exists()
+    serving.close()

@@ -205,7 +205,7 @@ def test_labelled_pairs_regression(verifier: RuleVerifier) -> None:
     ("a", "b"),
     [
         ("How do I renew my pasport online?", "How do I renew my passport online?"),
-        ("Where can I find my tax recipt?", "Where can I find my tax receipt?"),
+        ("When is my next insurnace payment due?", "When is my next insurance payment due?"),
         ("Can I upgrade my subscripton plan?", "Can I upgrade my subscription plan?"),
         ("What is the colour of the new card?", "What is the color of the new card?"),
     ],
@@ -238,7 +238,23 @@ def test_edit_distance_counts_swaps_as_one_edit() -> None:
     assert edit_distance("receipt", "reciept", limit=2) == 1
     assert edit_distance("kitten", "sitting", limit=5) == 3
     assert edit_distance("abcdef", "ab", limit=2) == 3  # beyond the limit: limit + 1
-    spelling = Spelling(frozenset({"receipt", "debit", "debt"}))
+    spelling = Spelling({"receipt": 50, "recipe": 10, "debit": 20, "debt": 30, "parcel": 5})
     assert spelling.same_word("reciept", "receipt")
-    assert not spelling.same_word("debt", "debit")
+    assert not spelling.same_word("debt", "debit")  # two real words
     assert not spelling.same_word("recpt", "receipt")  # two edits in a word under six letters
+    assert not spelling.same_word("prednisone", "prednisolone")  # two unknown words
+    # "debti" is one edit from "debit" and from "debt", which is not twice as common
+    assert not spelling.same_word("debti", "debit")
+    assert not spelling.same_word("debti", "debt")
+    assert spelling.same_word("parcle", "parcel")
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("What is the adult dose of prednisone?", "What is the adult dose of prednisolone?"),
+        ("Can I pay with Zelle?", "Can I pay with Zella?"),
+    ],
+)
+def test_two_unknown_words_are_two_words(verifier: RuleVerifier, a: str, b: str) -> None:
+    refused(verifier, a, b)

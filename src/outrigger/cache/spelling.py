@@ -3,20 +3,25 @@
 "How do I cancle an order?" asks what "How do I cancel an order?" asks, but to the
 verifier's near-duplicate check ``cancle`` -> ``cancel`` is a substituted word like
 ``flood`` -> ``fire``. ``Spelling.same_word`` says when two differing words are one word
-misspelt: at least one of them is not an English word, and they are a short edit apart
-(one edit for words under six letters, two from six; adjacent letters swapped count as
-one). Two real words never count as a typo of each other, however close (``debt`` and
-``debit``, ``card`` and ``cart``): a typo that makes another real word stays a difference,
-which errs towards a miss.
+misspelt: exactly one of them is an English word, they are a short edit apart (one edit
+for words under six letters, two from six; adjacent letters swapped count as one), and of
+the English words one edit from the misspelling, the other is at least twice as common as
+any rival. Everything else stays a difference, which errs towards a miss: two real words
+however close (``debt``/``debit``), two unknown words (drug or brand names:
+``prednisone``/``prednisolone``), and a misspelling that may mean either of two words.
 
-The word list is pyspellchecker's English frequency list (MIT, about 160,000 words, read
+The word list is pyspellchecker's English frequency list (MIT, about 160,000 words with
+their counts, read
 from the installed package, nothing downloaded; extra ``embeddings``). Without it the
 verifier treats every differing word as a difference, as it did before.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 log = logging.getLogger("outrigger.cache")
@@ -24,21 +29,40 @@ log = logging.getLogger("outrigger.cache")
 
 @dataclass(frozen=True)
 class Spelling:
-    words: frozenset[str]
+    words: Mapping[str, int]  # English words and how common each is
 
     def same_word(self, a: str, b: str) -> bool:
         if a == b:
             return True
-        if (a in self.words and b in self.words) or not (a.isalpha() and b.isalpha()):
+        if (a in self.words) == (b in self.words) or not (a.isalpha() and b.isalpha()):
             return False
         shorter = min(len(a), len(b))
         if shorter < 4:
             return False
-        return edit_distance(a, b, limit=2) <= (1 if shorter < 6 else 2)
+        known, typo = (a, b) if a in self.words else (b, a)
+        if edit_distance(a, b, limit=2) > (1 if shorter < 6 else 2):
+            return False
+        count = self.words[known]
+        rivals = (self.words.get(w, 0) for w in one_edit(typo) if w != known)
+        return all(2 * rival <= count for rival in rivals)
 
 
+def one_edit(word: str) -> set[str]:
+    """Every string one deletion, swap, replacement or insertion (a-z) from ``word``."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    letters = string.ascii_lowercase
+    return (
+        {a + b[1:] for a, b in splits if b}
+        | {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+        | {a + c + b[1:] for a, b in splits if b for c in letters}
+        | {a + c + b for a, b in splits for c in letters}
+    )
+
+
+@functools.cache
 def english() -> Spelling | None:
-    """The English word list, or None (and a log line) when pyspellchecker is missing."""
+    """The English word list (read once per process: it is immutable), or None (and a log
+    line) when pyspellchecker is missing."""
     try:
         from spellchecker import SpellChecker
     except ImportError:
@@ -47,7 +71,7 @@ def english() -> Spelling | None:
             "cache's verifier reads a misspelt word as a different word"
         )
         return None
-    return Spelling(frozenset(SpellChecker().word_frequency.keys()))
+    return Spelling(dict(SpellChecker().word_frequency.dictionary))
 
 
 def edit_distance(a: str, b: str, *, limit: int) -> int:

@@ -19,9 +19,11 @@ filters match instead.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import threading
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,8 @@ log = logging.getLogger("outrigger.vector")
 
 #: Not a dot: Qdrant reads a dotted key as a path into nested objects.
 BOOL_PREFIX = "_outrigger_bool__"
+CONFIG = "edge_config.json"  # written by the engine when it creates a shard
+PURGED = ".purged-"  # a purged shard's directory, renamed before it is deleted
 
 
 class QdrantEdgeVectorStore:
@@ -74,6 +78,8 @@ class QdrantEdgeVectorStore:
         self._shards: dict[str, Any] = {}
         self._lock = threading.RLock()
         root.mkdir(parents=True, exist_ok=True)
+        for leftover in root.glob(PURGED + "*"):  # a purge interrupted half-way
+            shutil.rmtree(leftover)
 
     @property
     def dim(self) -> int:
@@ -83,6 +89,10 @@ class QdrantEdgeVectorStore:
         self, namespace: str, ids: Sequence[str], vectors: ArrayLike, payloads: Sequence[Payload]
     ) -> None:
         id_list, matrix, bodies = check_upsert(namespace, ids, vectors, payloads, self._dim)
+        for body in bodies:
+            reserved = [k for k in body if k == ID_KEY or k.startswith(BOOL_PREFIX)]
+            if reserved:
+                raise ValueError(f"payload keys reserved by the store: {reserved}")
         edge = self._edge
         points = [
             edge.Point(id=point_id(i), vector=v.tolist(), payload=_stored(i, body))
@@ -135,12 +145,19 @@ class QdrantEdgeVectorStore:
                 shard.update(operation)
 
     def delete_all(self, namespace: str) -> None:
+        """Open the shard first (a shard another process holds is refused, not pulled from
+        under it), close it, move its directory aside in one rename, then delete that."""
         check_namespace(namespace)
         with self._lock:
-            shard = self._shards.pop(namespace, None)
+            shard = self._shard(namespace)
+            self._shards.pop(namespace, None)
             if shard is not None:
                 shard.close()
-            shutil.rmtree(self._root / namespace, ignore_errors=True)
+            path = self._root / namespace
+            if path.exists():
+                doomed = self._root / f"{PURGED}{uuid.uuid4().hex}"
+                path.rename(doomed)
+                shutil.rmtree(doomed)
 
     def count(self, namespace: str) -> int:
         check_namespace(namespace)
@@ -161,23 +178,33 @@ class QdrantEdgeVectorStore:
             return done
 
     def namespaces(self) -> list[str]:
-        return sorted(p.name for p in self._root.iterdir() if (p / "edge_config.json").exists())
+        return sorted(p.parent.name for p in self._root.glob(f"*/{CONFIG}"))
 
     def close(self) -> None:
+        """Flush and close every open shard; one that fails does not keep the others open."""
         with self._lock:
-            for shard in self._shards.values():
-                shard.flush()
-                shard.close()
+            failures = []
+            for namespace, shard in self._shards.items():
+                try:
+                    shard.flush()
+                    shard.close()
+                except Exception as exc:  # the binding raises a bare Exception
+                    failures.append(f"{namespace}: {exc}")
             self._shards.clear()
+        if failures:
+            raise ConfigError("closing Qdrant shards failed: " + "; ".join(failures))
 
     def _shard(self, namespace: str, *, create: bool = False) -> Any | None:
         shard = self._shards.get(namespace)
         if shard is not None:
             return shard
         path = self._root / namespace
-        if not (path / "edge_config.json").exists() and not create:
+        exists = (path / CONFIG).exists()
+        if not exists and not create:
             return None
-        shard = self._open(path, exists=path.exists() and any(path.iterdir()))
+        if not exists and path.exists():  # not a shard (an unfinished create): start afresh
+            shutil.rmtree(path)
+        shard = self._open(path, exists=exists)
         self._shards[namespace] = shard
         return shard
 
@@ -192,15 +219,19 @@ class QdrantEdgeVectorStore:
             ),
             # a segment gets an index once it is too big to scan exactly, not before
             optimizers=edge.EdgeOptimizersConfig(indexing_threshold=self._full_scan_kib),
+            # calls are serialised by the store's lock: more search threads buy nothing
+            max_search_threads=1,
         )
         try:
             if exists:
-                return edge.EdgeShard.load(str(path), config)
-            shard = edge.EdgeShard.create(str(path), config)
+                shard = edge.EdgeShard.load(str(path), config)
+            else:
+                shard = edge.EdgeShard.create(str(path), config)
         except Exception as exc:  # the binding raises a bare Exception with the reason
             raise ConfigError(f"cannot open the Qdrant shard at {path}: {exc}") from exc
+        indexed = set(shard.info().payload_schema)
         for field in self._indexed:
-            for key in (field, BOOL_PREFIX + field):
+            for key in {field, BOOL_PREFIX + field} - indexed:
                 shard.update(
                     edge.UpdateOperation.create_field_index(key, edge.PayloadSchemaType.Keyword)
                 )
@@ -210,10 +241,13 @@ class QdrantEdgeVectorStore:
         if not wanted:
             return None
         edge = self._edge
+        # keys are quoted: a payload key with a dot is one key here, as in the other stores
         conditions = [
-            edge.FieldCondition(key=BOOL_PREFIX + key, match=edge.MatchValue(_keyword(value)))
+            edge.FieldCondition(
+                key=json.dumps(BOOL_PREFIX + key), match=edge.MatchValue(_keyword(value))
+            )
             if isinstance(value, bool)
-            else edge.FieldCondition(key=key, match=edge.MatchValue(value))
+            else edge.FieldCondition(key=json.dumps(key), match=edge.MatchValue(value))
             for key, value in wanted.items()
         ]
         return edge.Filter(must=conditions)
