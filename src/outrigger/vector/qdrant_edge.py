@@ -1,9 +1,11 @@
 """Qdrant's own engine in-process (``qdrant-edge-py``): one shard directory per namespace.
 
 Isolation is physical, as with the server's one collection per namespace: a search opens
-one tenant's shard and cannot see another's points, whatever the filter says; a purge
-closes the shard and deletes its directory. Each shard keeps a write-ahead log, so what
-``upsert`` returned survives a crash, and reloads at the next open.
+one tenant's shard and cannot see another's points, whatever the filter says. A purge
+opens the shard (refused if another process holds it), closes it, renames the directory
+aside and deletes that; a directory without the engine's config file is never loaded, so
+an interrupted purge or create cannot bring data back. Each shard keeps a write-ahead log,
+so what ``upsert`` returned survives a crash, and reloads at the next open.
 
 Searches are exact until the engine's optimizer has built a shard's HNSW index; in
 qdrant-edge-py 0.9.0 ``optimize()`` holds the GIL for its whole run (seconds at 20k
