@@ -92,7 +92,11 @@ async def test_two_consumers_share_a_queue_and_each_event_gets_one_result(
     open_bus: Opener,
 ) -> None:
     """Two workers (separate clients, as two processes) on one queue: the work is shared and
-    each event ends with exactly one result."""
+    each event ends with one result id. A standard SQS queue delivers at least once ("on rare
+    occasions, more than one copy"), on receive and on a send retried after a lost reply; a
+    copy carries the same id (result ids are deterministic in the worker, which also keeps
+    an idempotency store), so a consumer that keeps ids sees each event once. One extra copy
+    in 200 was seen here once under a full test run; a handful is tolerated, not more."""
     a, b = await open_bus(), await open_bus()
     work = Subscription("work", EXCHANGE, ("loans.#",))
     results = Subscription("results", EXCHANGE, ("ai.#",))
@@ -115,18 +119,26 @@ async def test_two_consumers_share_a_queue_and_each_event_gets_one_result(
     seen: dict[str | None, int] = {}
     stream = Puller(a.consume(results, prefetch=50))
     try:
-        for _ in range(events):
+        while len(seen) < events:
             (d,) = await stream.take(1, timeout=30)
             seen[d.message.message_id] = seen.get(d.message.message_id, 0) + 1
             await d.ack()
-        assert await stream.nothing_more(2.0)
+        while True:  # copies, until nothing arrives for 2 s
+            try:
+                (d,) = await stream.take(1, timeout=2.0)
+            except TimeoutError:
+                break
+            seen[d.message.message_id] = seen.get(d.message.message_id, 0) + 1
+            await d.ack()
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    assert seen == {f"r-{n}": 1 for n in range(events)}
+    assert set(seen) == {f"r-{n}" for n in range(events)}  # every event, no stranger
+    copies = sum(seen.values()) - events
+    assert copies <= 3, {k: v for k, v in seen.items() if v > 1}
     assert handled["a"] > 0 and handled["b"] > 0, handled
-    assert handled["a"] + handled["b"] == events
+    assert events <= handled["a"] + handled["b"] <= events + 3
 
 
 async def test_visibility_is_extended_while_work_is_in_flight(open_bus: Opener) -> None:
