@@ -54,7 +54,7 @@ def purge(tenant: str = typer.Option(..., "--tenant", help="Whose entries to del
 def optimize(
     tenant: str | None = typer.Option(None, "--tenant", help="Only this tenant (default all)."),
 ) -> None:
-    """Build the HNSW indexes of in-process Qdrant's shards (``vectors.kind: qdrant`` with a
+    """Build the HNSW indexes of in-process Qdrant's shards (vectors.kind qdrant with a
     path). Run it while the gateway is stopped: one process opens a shard at a time, and
     the engine holds the Python interpreter while it works. Other stores index as they go."""
     store = _store()
