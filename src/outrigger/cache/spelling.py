@@ -23,6 +23,7 @@ import logging
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 log = logging.getLogger("outrigger.cache")
 
@@ -71,7 +72,7 @@ def english() -> Spelling | None:
             "cache's verifier reads a misspelt word as a different word"
         )
         return None
-    return Spelling(dict(SpellChecker().word_frequency.dictionary))
+    return Spelling(MappingProxyType(dict(SpellChecker().word_frequency.dictionary)))
 
 
 def edit_distance(a: str, b: str, *, limit: int) -> int:
