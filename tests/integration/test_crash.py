@@ -35,10 +35,10 @@ EVENTS = 2_000
 #: would take minutes to drain, so there the events are fed while the worker runs, with
 #: at most this many waiting.
 SQS_BACKLOG = 50
-#: Both tests on SQS: neither promise depends on the count, and 2,000 events through moto
-#: took three minutes of a 20-minute suite (500 take under a minute); the other buses run
-#: 2,000.
-SQS_EVENTS = 500
+#: The SIGTERM test on SQS: the clean stop's promise does not depend on the count, and 2,000
+#: more events through moto would add minutes to the suite. The SIGKILL test runs 2,000 on
+#: every bus, SQS included (#13 asks for it; about three minutes through moto).
+SQS_SIGTERM_EVENTS = 500
 PIPELINE = "credit-risk-assessment"
 VISIBILITY_TIMEOUT_S = 3
 
@@ -265,12 +265,7 @@ async def _finish(
 async def test_sigkill_mid_stream_loses_nothing(
     target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    events = SQS_EVENTS if target.sqs else EVENTS
-    async with _run(target, tmp_path, monkeypatch, 2026, _kill, events) as (
-        _,
-        seen,
-        before_restart,
-    ):
+    async with _run(target, tmp_path, monkeypatch, 2026, _kill) as (_, seen, before_restart):
         duplicates = sum(n - 1 for n in seen.values())
         print(
             f"\n{target.env['OUTRIGGER_BUS__KIND']}: killed after {before_restart} results; "
@@ -283,7 +278,7 @@ async def test_sigterm_drains_in_flight_work_without_duplicates(
 ) -> None:
     """A clean stop finishes and acknowledges what it started: after SIGTERM mid-stream and a
     restart, every event has exactly one result and none was delivered twice."""
-    events = SQS_EVENTS if target.sqs else EVENTS
+    events = SQS_SIGTERM_EVENTS if target.sqs else EVENTS
     async with _run(target, tmp_path, monkeypatch, 99, _stop, events) as (queued, seen, _):
         assert sum(seen.values()) == len(queued.expected), (
             "a result was published twice despite a clean stop"
