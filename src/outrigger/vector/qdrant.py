@@ -101,11 +101,7 @@ class QdrantVectorStore:
             query_filter=self._filter(wanted),
             with_payload=True,
         )
-        hits = []
-        for point in result.points:
-            item, body = _unpack(point.payload)
-            hits.append(VectorHit(item, clamp_score(point.score), body))
-        return hits
+        return scored_hits(result.points)
 
     def get(self, namespace: str, ids: Sequence[str]) -> list[VectorRecord]:
         check_namespace(namespace)
@@ -116,7 +112,7 @@ class QdrantVectorStore:
         points = self._client.retrieve(
             collection_name=name, ids=[point_id(i) for i in wanted], with_payload=True
         )
-        found = dict(_unpack(p.payload) for p in points)
+        found = dict(unpack(p.payload) for p in points)
         return [VectorRecord(i, found[i]) for i in wanted if i in found]
 
     def delete(self, namespace: str, ids: Sequence[str]) -> None:
@@ -185,6 +181,17 @@ class QdrantVectorStore:
         return models.Filter(must=conditions)
 
 
-def _unpack(payload: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
-    body = dict(payload or {})
+def unpack(payload: dict[str, Any] | None, *, hidden: str = "") -> tuple[str, dict[str, Any]]:
+    """A point's original id and payload; keys starting with ``hidden`` (the store's own
+    shadow fields, when given) are left out."""
+    body = {k: v for k, v in (payload or {}).items() if not (hidden and k.startswith(hidden))}
     return str(body.pop(ID_KEY)), body
+
+
+def scored_hits(points: Sequence[Any], *, hidden: str = "") -> list[VectorHit]:
+    """Qdrant's scored points (client or engine) as hits, best first as returned."""
+    hits = []
+    for point in points:
+        item, body = unpack(point.payload, hidden=hidden)
+        hits.append(VectorHit(item, clamp_score(point.score), body))
+    return hits

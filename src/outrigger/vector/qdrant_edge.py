@@ -45,10 +45,9 @@ from outrigger.vector.base import (
     check_namespace,
     check_search,
     check_upsert,
-    clamp_score,
 )
 from outrigger.vector.graph import GraphOptions
-from outrigger.vector.qdrant import ID_KEY, point_id
+from outrigger.vector.qdrant import ID_KEY, point_id, scored_hits, unpack
 
 log = logging.getLogger("outrigger.vector")
 
@@ -120,11 +119,7 @@ class QdrantEdgeVectorStore:
         with self._lock:
             shard = self._shard(namespace)
             points = [] if shard is None else shard.query(request)
-        hits = []
-        for point in points:
-            item, body = _unpack(point.payload)
-            hits.append(VectorHit(item, clamp_score(point.score), body))
-        return hits
+        return scored_hits(points, hidden=BOOL_PREFIX)
 
     def get(self, namespace: str, ids: Sequence[str]) -> list[VectorRecord]:
         check_namespace(namespace)
@@ -134,7 +129,7 @@ class QdrantEdgeVectorStore:
             if shard is None or not wanted:
                 return []
             records = shard.retrieve([point_id(i) for i in wanted], True, False)
-        found = dict(_unpack(r.payload) for r in records)
+        found = dict(unpack(r.payload, hidden=BOOL_PREFIX) for r in records)
         return [VectorRecord(i, found[i]) for i in wanted if i in found]
 
     def delete(self, namespace: str, ids: Sequence[str]) -> None:
@@ -262,8 +257,3 @@ def _keyword(value: bool) -> str:
 def _stored(item: str, body: dict[str, Any]) -> dict[str, Any]:
     shadows = {BOOL_PREFIX + k: _keyword(v) for k, v in body.items() if isinstance(v, bool)}
     return {**body, **shadows, ID_KEY: item}
-
-
-def _unpack(payload: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
-    body = {k: v for k, v in (payload or {}).items() if not k.startswith(BOOL_PREFIX)}
-    return str(body.pop(ID_KEY)), body
