@@ -87,10 +87,20 @@ def settings_for(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settin
 
 
 async def _collect(bus: EventBus, sub: Subscription, seen: dict[str, int]) -> None:
-    async for delivery in bus.consume(sub, prefetch=500):
-        event = json.loads(delivery.message.body)
-        seen[event["id"]] = seen.get(event["id"], 0) + 1
-        await delivery.ack()
+    """Count each result id seen on ``sub``. Acks run beside the loop, not one after the
+    other: on SQS they are batched deletes, and one delete round trip per result let the
+    results pile up in moto, whose every send and receive scans the whole queue (the SQS
+    crash test took five minutes instead of two)."""
+    acks: set[asyncio.Task[None]] = set()
+    try:
+        async for delivery in bus.consume(sub, prefetch=500):
+            event = json.loads(delivery.message.body)
+            seen[event["id"]] = seen.get(event["id"], 0) + 1
+            task = asyncio.create_task(delivery.ack())
+            acks.add(task)
+            task.add_done_callback(acks.discard)
+    finally:
+        await asyncio.gather(*acks, return_exceptions=True)
 
 
 async def _wait(predicate: object, timeout: float) -> bool:

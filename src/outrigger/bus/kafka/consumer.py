@@ -111,8 +111,10 @@ class GroupConsumer:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        with contextlib.suppress(Exception):
+        try:
             await self._commit()
+        except Exception as exc:  # the next owner re-reads what this commit would have covered
+            log.warning("Kafka commit at close for %s failed: %r", self._group, exc)
         try:
             # Runs _on_revoke (which does not wait when closing), destroys the librdkafka
             # handle and shuts the AIOConsumer's own thread pool down.
