@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from outrigger.embeddings.base import Vectors, l2_normalise
 from outrigger.embeddings.files import MINILM_INT8_ONNX, MINILM_TOKENIZER, verified
-from outrigger.embeddings.requantize import integer_matmul_model
+from outrigger.embeddings.requantize import cached_integer_matmul_model
 from outrigger.optional import require
 
 MINILM_ID = "all-MiniLM-L6-v2-int8"
@@ -40,6 +40,7 @@ class OnnxEmbedder:
         batch_size: int = 32,
         threads: int = 1,
         compute: Compute = "float",
+        compiled_dir: Path | None = None,
     ) -> None:
         if batch_size < 1 or max_length < 2:
             raise ValueError("batch_size must be >= 1 and max_length >= 2")
@@ -53,7 +54,7 @@ class OnnxEmbedder:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         model: str | bytes = str(model_path)
         if compute == "int8":
-            model = integer_matmul_model(model_path)
+            model = cached_integer_matmul_model(model_path, compiled_dir)
         self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._model_id = model_id if compute == "float" else f"{model_id}{INT8_SUFFIX}"
@@ -68,6 +69,7 @@ class OnnxEmbedder:
         threads: int = 1,
         compute: Compute = "float",
         check: bool = True,
+        compiled_dir: Path | None = None,
     ) -> OnnxEmbedder:
         """all-MiniLM-L6-v2 int8 from the installed packages (SHA-256 checked by default)."""
         model = MINILM_INT8_ONNX.locate()
@@ -82,6 +84,7 @@ class OnnxEmbedder:
             batch_size=batch_size,
             threads=threads,
             compute=compute,
+            compiled_dir=compiled_dir,
         )
 
     @property

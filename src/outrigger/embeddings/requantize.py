@@ -13,20 +13,95 @@ one text at a time. The vectors keep a cosine of 0.98-0.99 with the float ones; 
 semantic-cache figures (benchmarks/semantic_cache.py) move by less than one pair in a
 hundred, which is why the cache uses it by default and the served embeddings do not.
 
-Nothing is downloaded: the rewrite is computed from the installed file at start-up (about
-1.5 s) and kept in memory.
+Nothing is downloaded: the rewrite is computed from the installed file (4-7 s on two
+cores) and kept in a directory (``embeddings.compiled_dir``), under a name derived from the
+source file's SHA-256 and the versions of onnx and ONNX Runtime, so a later start reads it
+back instead (``cached_integer_matmul_model``). A directory that cannot be written only means
+the rewrite is computed at each start.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from outrigger.optional import require
 
+log = logging.getLogger("outrigger.embeddings")
+
 INT8 = 3  # onnx.TensorProto.INT8
+#: Part of a kept rewrite's name: bump it when the rewrite itself changes.
+REWRITE_VERSION: Final = "1"
+
+
+def cached_integer_matmul_model(source: Path, directory: Path | None) -> bytes:
+    """``integer_matmul_model(source)``, read from ``directory`` when an earlier start kept
+    it there (its content checked against the digest in its name), else computed and kept."""
+    if directory is None:
+        return integer_matmul_model(source)
+    kept = directory / rewrite_name(source)
+    found = _read_kept(kept)
+    if found is not None:
+        return found
+    model = integer_matmul_model(source)
+    _keep(kept, model)
+    return model
+
+
+def rewrite_name(source: Path) -> str:
+    """The kept rewrite's file name: what it was computed from and with."""
+    onnx = require("onnx", "embeddings")
+    import onnxruntime
+
+    key = hashlib.sha256()
+    for part in (_file_digest(source), onnx.__version__, onnxruntime.__version__, REWRITE_VERSION):
+        key.update(part.encode())
+        key.update(b"\0")
+    return f"{source.stem}-int8-matmul-{key.hexdigest()[:32]}.onnx"
+
+
+def _file_digest(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _read_kept(kept: Path) -> bytes | None:
+    """The kept model when its bytes match the digest beside it; else None (recomputed)."""
+    try:
+        model = kept.read_bytes()
+        expected = kept.with_suffix(".sha256").read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+    if hashlib.sha256(model).hexdigest() != expected:
+        log.warning("the kept integer rewrite %s does not match its digest: recomputing", kept)
+        return None
+    return model
+
+
+def _keep(kept: Path, model: bytes) -> None:
+    """Write the rewrite and its digest (each renamed into place, so a reader never sees a
+    partial file); a directory that cannot be written is only logged."""
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(kept, model)
+        _write_atomically(kept.with_suffix(".sha256"), hashlib.sha256(model).hexdigest().encode())
+    except OSError as exc:
+        log.info("cannot keep the integer rewrite in %s (%s): computed at each start", kept, exc)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def integer_matmul_model(source: Path) -> bytes:

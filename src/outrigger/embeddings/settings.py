@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -9,6 +11,18 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from outrigger.embeddings.base import Embedder
 from outrigger.secrets import file_or_env
+
+
+def default_compiled_dir() -> Path:
+    """``$XDG_CACHE_HOME/outrigger/onnx``, else ``~/.cache/outrigger/onnx`` (a user without
+    a home directory: under the temporary directory)."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:
+            base = str(Path(tempfile.gettempdir()) / "outrigger-cache")
+    return Path(base) / "outrigger" / "onnx"
 
 
 class EmbeddingSettings(BaseModel):
@@ -28,6 +42,10 @@ class EmbeddingSettings(BaseModel):
     #: text but slower in bulk, vectors within ~0.02 cosine of ``float``; its model id
     #: gets the suffix ``+int8-matmul``.
     compute: Literal["int8", "float"] = "float"
+    #: local, ``int8``: where the integer rewrite of the model is kept between starts (it
+    #: takes seconds to compute); default ``$XDG_CACHE_HOME/outrigger/onnx`` (else
+    #: ``~/.cache/outrigger/onnx``). Unwritable: computed at each start.
+    compiled_dir: Path = Field(default_factory=default_compiled_dir)
     model_path: Path | None = None  # local: another BERT-style ONNX encoder ...
     tokenizer_path: Path | None = None  # ... and its tokenizer.json
     base_url: str | None = None  # openai: e.g. https://api.openai.com/v1
@@ -78,7 +96,11 @@ def open_embedder(settings: EmbeddingSettings) -> Embedder:
             batch_size=settings.batch_size,
             threads=settings.threads,
             compute=settings.compute,
+            compiled_dir=settings.compiled_dir,
         )
     return OnnxEmbedder.minilm(
-        batch_size=settings.batch_size, threads=settings.threads, compute=settings.compute
+        batch_size=settings.batch_size,
+        threads=settings.threads,
+        compute=settings.compute,
+        compiled_dir=settings.compiled_dir,
     )

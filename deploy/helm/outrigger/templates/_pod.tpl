@@ -8,6 +8,8 @@ What both Deployments' pods share. Every helper takes (dict "ctx" $ "component" 
 {{- $secrets := $v.secrets.mountPath -}}
 - name: OUTRIGGER_DATA_DIR
   value: {{ $v.config.dataDir | quote }}
+- name: OUTRIGGER_EMBEDDINGS__COMPILED_DIR  # the cache encoder's integer rewrite, kept
+  value: {{ printf "%s/compiled" $v.config.dataDir | quote }}
 - name: OUTRIGGER_PIPELINES_FILE
   value: /etc/outrigger/pipelines.yaml
 - name: OUTRIGGER_CONFIG_FILE
