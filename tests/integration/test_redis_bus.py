@@ -238,3 +238,30 @@ async def test_a_stopped_followers_group_goes_at_once(
         assert await bus.depth(tail.queue) == 0
     finally:
         await bus.close()
+
+
+async def test_more_concurrent_settlements_than_connections_wait_for_one(
+    redis_url: str, names: dict[str, str]
+) -> None:
+    """A prefetch above the pool's size: every ack waits for a free connection instead of
+    failing with "Too many connections" (and its message coming back)."""
+    bus = await _bus(redis_url, names, max_connections=4)
+    try:
+        sub = Subscription(names["queue"], names["exchange"], ("loans.submitted",))
+        await bus.declare(sub)
+        for n in range(150):
+            await bus.publish(_msg(n), exchange=names["exchange"])
+        stream = bus.consume(sub, prefetch=150)
+        held = [await asyncio.wait_for(anext(stream), 10) for _ in range(150)]
+        await asyncio.gather(*(d.ack() for d in held))  # raises on a refused connection
+        await stream.aclose()  # type: ignore[attr-defined]
+        assert await bus.depth(sub.queue) == 0
+        client = Redis.from_url(redis_url)
+        try:
+            stream_key = bus.keys.stream(sub.exchange, sub.queue)
+            pending = await client.xpending(stream_key, sub.queue)  # the group: the queue
+        finally:
+            await client.aclose()
+        assert pending["pending"] == 0
+    finally:
+        await bus.close()

@@ -29,7 +29,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -76,14 +76,17 @@ class RedisBus:
 
     async def start(self) -> None:
         s = self.settings
-        client = Redis.from_url(
+        pool = BlockingConnectionPool.from_url(
             s.resolved_url(),
+            max_connections=s.max_connections,
+            timeout=s.pool_timeout_s,
             socket_timeout=s.socket_timeout_s + s.block_ms / 1000,
             socket_connect_timeout=s.connect_timeout_s,
             retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 3),
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
             client_name=f"outrigger-bus-{self.name}",
         )
+        client = Redis.from_pool(pool)  # the client owns the pool: closed with it
         try:
             await client.ping()
         except RedisError as exc:

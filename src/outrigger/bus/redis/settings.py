@@ -39,6 +39,11 @@ class RedisBusSettings(BaseModel):
     wait_timeout_ms: int = Field(default=1_000, ge=1)
     socket_timeout_s: float = Field(default=10.0, gt=0)
     connect_timeout_s: float = Field(default=5.0, gt=0)
+    # Connections the bus may open. One more call than that waits up to
+    # ``pool_timeout_s`` for a free one (redis-py's default pool refuses it at once: with a
+    # prefetch above ~100, acks failed with "Too many connections" and came back).
+    max_connections: int = Field(default=64, ge=2)
+    pool_timeout_s: float = Field(default=20.0, gt=0)
 
     def resolved_url(self) -> str:
         url = secret_value(self.url_file, self.url)
