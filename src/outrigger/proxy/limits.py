@@ -32,6 +32,7 @@ SLOTS = 12  # 12 x 5 s = one sliding minute
 #: limiter at most about twice this long (first attempt and the retry), then gets a 503.
 REDIS_CONNECT_TIMEOUT_S = 1.0
 REDIS_TIMEOUT_S = 2.0
+REDIS_MAX_CONNECTIONS = 64  # per gateway process; more concurrent calls wait
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -224,9 +225,16 @@ class RedisLimiter:
             OSError,
             TimeoutError,
         )
-        self._redis = redis.from_url(
-            url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S
+        # A blocking pool: a call beyond its connections waits for one (redis-py's default
+        # pool refuses the 101st concurrent call with "Too many connections").
+        pool = redis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=REDIS_MAX_CONNECTIONS,
+            timeout=REDIS_TIMEOUT_S,
+            socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
+            socket_timeout=REDIS_TIMEOUT_S,
         )
+        self._redis = redis.Redis.from_pool(pool)
         self._script = self._redis.register_script(_ACQUIRE)
         self._clock = clock
 
