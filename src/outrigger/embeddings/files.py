@@ -9,7 +9,6 @@ reported by ``importlib.util.find_spec`` (which does not execute a top-level pac
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 from dataclasses import dataclass
@@ -82,10 +81,9 @@ def verified(path: Path, sha256: str | None) -> Path:
     """``path`` after checking its SHA-256 (when one is expected)."""
     if sha256 is None:
         return path
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    if digest.hexdigest() != sha256:
-        raise ConfigError(f"{path}: sha256 {digest.hexdigest()} is not the expected {sha256}")
+    from outrigger.inference.onnx import sha256_file  # ONNX Runtime: only when checking
+
+    found = sha256_file(path)
+    if found != sha256:
+        raise ConfigError(f"{path}: sha256 {found} is not the expected {sha256}")
     return path

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import tempfile
 from pathlib import Path
 from typing import Any, Final
 
+from outrigger.inference.onnx import sha256_file
 from outrigger.optional import require
+from outrigger.registry.directory import DirectoryBlobStore
 
 log = logging.getLogger("outrigger.embeddings")
 
@@ -40,15 +41,15 @@ REWRITE_VERSION: Final = "1"
 
 def cached_integer_matmul_model(source: Path, directory: Path | None) -> bytes:
     """``integer_matmul_model(source)``, read from ``directory`` when an earlier start kept
-    it there (its content checked against the digest in its name), else computed and kept."""
+    it there (its bytes checked against the digest kept beside it), else computed and kept."""
     if directory is None:
         return integer_matmul_model(source)
-    kept = directory / rewrite_name(source)
-    found = _read_kept(kept)
+    store, name = DirectoryBlobStore(directory), rewrite_name(source)
+    found = _read_kept(store, name)
     if found is not None:
         return found
     model = integer_matmul_model(source)
-    _keep(kept, model)
+    _keep(store, name, model)
     return model
 
 
@@ -58,50 +59,41 @@ def rewrite_name(source: Path) -> str:
     import onnxruntime
 
     key = hashlib.sha256()
-    for part in (_file_digest(source), onnx.__version__, onnxruntime.__version__, REWRITE_VERSION):
+    for part in (sha256_file(source), onnx.__version__, onnxruntime.__version__, REWRITE_VERSION):
         key.update(part.encode())
         key.update(b"\0")
     return f"{source.stem}-int8-matmul-{key.hexdigest()[:32]}.onnx"
 
 
-def _file_digest(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+def _digest_name(name: str) -> str:
+    return f"{Path(name).stem}.sha256"
 
 
-def _read_kept(kept: Path) -> bytes | None:
+def _read_kept(store: DirectoryBlobStore, name: str) -> bytes | None:
     """The kept model when its bytes match the digest beside it; else None (recomputed)."""
     try:
-        model = kept.read_bytes()
-        expected = kept.with_suffix(".sha256").read_text(encoding="ascii").strip()
+        model, expected = store.read(name), store.read(_digest_name(name))
     except OSError:
         return None
-    if hashlib.sha256(model).hexdigest() != expected:
-        log.warning("the kept integer rewrite %s does not match its digest: recomputing", kept)
+    if model is None or expected is None:
+        return None
+    if hashlib.sha256(model).hexdigest() != expected.decode("ascii", "replace").strip():
+        log.warning("the kept integer rewrite %s does not match its digest: recomputing", name)
         return None
     return model
 
 
-def _keep(kept: Path, model: bytes) -> None:
-    """Write the rewrite and its digest (each renamed into place, so a reader never sees a
-    partial file); a directory that cannot be written is only logged."""
+def _keep(store: DirectoryBlobStore, name: str, model: bytes) -> None:
+    """Write the rewrite and its digest (each renamed into place by the store, so a reader
+    never sees a partial file); a directory that cannot be written is only logged."""
+    digest = hashlib.sha256(model).hexdigest().encode()
     try:
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomically(kept, model)
-        _write_atomically(kept.with_suffix(".sha256"), hashlib.sha256(model).hexdigest().encode())
+        store.write(name, model, overwrite=True)
+        store.write(_digest_name(name), digest, overwrite=True)
     except OSError as exc:
-        log.info("cannot keep the integer rewrite in %s (%s): computed at each start", kept, exc)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        log.info(
+            "cannot keep the integer rewrite in %s (%s): computed at each start", store.root, exc
+        )
 
 
 def integer_matmul_model(source: Path) -> bytes:
