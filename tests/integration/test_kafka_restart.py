@@ -71,23 +71,11 @@ async def test_committed_offsets_and_unconsumed_messages_survive_a_broker_restar
 
 
 async def _committed_reaches(bus: KafkaBus, queue: str, offset: int, timeout: float) -> bool:
-    """Whether the broker reports ``offset`` committed for the queue's group in time (read
-    with the admin API: tansu's high watermark, hence the lag, is not reliable)."""
-    from confluent_kafka import ConsumerGroupTopicPartitions
-
-    def committed() -> set[int]:
-        request = [ConsumerGroupTopicPartitions(bus.group(queue))]
-        found = bus.admin.list_consumer_group_offsets(request)
-        return {
-            tp.offset
-            for future in found.values()
-            for tp in future.result(10).topic_partitions or []
-            if tp.error is None
-        }
-
+    """Whether the broker reports ``offset`` committed for the queue's group in time (its
+    committed offsets: tansu's high watermark, hence the lag, is not reliable)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
-        if offset in await asyncio.to_thread(committed):
+        if offset in (await bus.committed(queue)).values():
             return True
         await asyncio.sleep(0.1)
     return False

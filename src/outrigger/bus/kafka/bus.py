@@ -275,6 +275,11 @@ class KafkaBus:
         except Exception as exc:  # the cluster expires an empty group's offsets anyway
             log.warning("could not delete the follower's consumer group %s: %r", group, exc)
 
+    async def committed(self, queue: str) -> dict[tuple[str, int], int]:
+        """The offsets the broker holds committed for the queue's group, per (topic,
+        partition) (for status and tests)."""
+        return await self._committed(self.group(queue))
+
     def assigned(self) -> list[tuple[str, int]]:
         """The partitions this process's consumers own now (for status and tests)."""
         return sorted(p for consumer in self._consumers for p in consumer.assigned)
