@@ -39,8 +39,17 @@ SQS_BACKLOG = 50
 #: does not depend on the count, and 2,000 events per bus added a minute and a half to the
 #: suite. The SIGKILL test runs 2,000 on every bus (#12 and #13 ask for it).
 SIGTERM_EVENTS = 500
+#: Except on Kafka: the broker answers the collector's fetches in bursts (tansu holds a fetch
+#: for up to librdkafka's ``fetch.wait.max.ms``), and one burst held 250-400 results, enough
+#: for the worker to finish 500 events before the test saw the 150 it interrupts at.
+KAFKA_SIGTERM_EVENTS = 2_000
 PIPELINE = "credit-risk-assessment"
 VISIBILITY_TIMEOUT_S = 3
+#: A message the test itself puts on the results queue before the worker starts; the
+#: collector sees it once it really reads (a Kafka consumer group has joined, for one).
+#: Without it, results made while the collector was still joining arrived all at once
+#: and the worker could finish before the test saw enough to interrupt it.
+PROBE_ID = "probe"
 
 
 @dataclass
@@ -86,16 +95,21 @@ def settings_for(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settin
     return Settings()
 
 
-async def _collect(bus: EventBus, sub: Subscription, seen: dict[str, int]) -> None:
-    """Count each result id seen on ``sub``. Acks run beside the loop, not one after the
-    other: on SQS they are batched deletes, and one delete round trip per result let the
-    results pile up in moto, whose every send and receive scans the whole queue (the SQS
-    crash test took five minutes instead of two)."""
+async def _collect(
+    bus: EventBus, sub: Subscription, seen: dict[str, int], ready: asyncio.Event
+) -> None:
+    """Count each result id seen on ``sub``; the probe (``PROBE_ID``) only sets ``ready``.
+    Acks run beside the loop, not one after the other: on SQS they are batched deletes, and
+    one delete round trip per result let the results pile up in moto, whose every send and
+    receive scans the whole queue (the SQS crash test took five minutes instead of two)."""
     acks: set[asyncio.Task[None]] = set()
     try:
         async for delivery in bus.consume(sub, prefetch=500):
             event = json.loads(delivery.message.body)
-            seen[event["id"]] = seen.get(event["id"], 0) + 1
+            if event["id"] == PROBE_ID:
+                ready.set()
+            else:
+                seen[event["id"]] = seen.get(event["id"], 0) + 1
             task = asyncio.create_task(delivery.ack())
             acks.add(task)
             task.add_done_callback(acks.discard)
@@ -248,12 +262,32 @@ async def _run(
         await queued.close()
 
 
+async def _await_probe(
+    bus: EventBus, target: Target, ready: asyncio.Event, collector: asyncio.Task[None]
+) -> None:
+    """Publish the probe to the results and wait until the collector has read it."""
+    results, exchange, (key,) = _results(target)
+    probe = BusMessage(json.dumps({"id": PROBE_ID}).encode(), key)
+    await bus.publish(probe, exchange=exchange)
+    waiter = asyncio.ensure_future(ready.wait())
+    await asyncio.wait([waiter, collector], timeout=120, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if not ready.is_set() and not collector.done():
+        collector.cancel()
+        raise AssertionError(f"the collector never read the probe from {results}")
+    if not ready.is_set():
+        collector.result()  # raises the collector's error
+        raise AssertionError("the collector stopped before it read the probe")
+
+
 async def _finish(
     queued: Queued, target: Target, tmp_path: Path, interrupt: Callable[[WorkerProcess], None]
 ) -> tuple[dict[str, int], int]:
     bus, expected = queued.bus, queued.expected
     seen: dict[str, int] = {}
-    collector = asyncio.create_task(_collect(bus, Subscription(*_results(target)), seen))
+    ready = asyncio.Event()
+    collector = asyncio.create_task(_collect(bus, Subscription(*_results(target)), seen, ready))
+    await _await_probe(bus, target, ready, collector)
     worker = WorkerProcess(target.env, tmp_path / "worker.log")
     at_interrupt, done = await _interrupt_and_finish(
         worker,
@@ -288,7 +322,9 @@ async def test_sigterm_drains_in_flight_work_without_duplicates(
 ) -> None:
     """A clean stop finishes and acknowledges what it started: after SIGTERM mid-stream and a
     restart, every event has exactly one result and none was delivered twice."""
-    async with _run(target, tmp_path, monkeypatch, 99, _stop, SIGTERM_EVENTS) as (queued, seen, _):
+    events = KAFKA_SIGTERM_EVENTS if target.bus.kind == "kafka" else SIGTERM_EVENTS
+    async with _run(target, tmp_path, monkeypatch, 99, _stop, events) as (queued, seen, at_stop):
+        print(f"\n{target.bus.kind}: stopped after {at_stop} results")
         assert sum(seen.values()) == len(queued.expected), (
             "a result was published twice despite a clean stop"
         )
