@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from outrigger.privacy.base import Detector
+from outrigger.memo import TextMemo
+from outrigger.privacy.base import Detector, Span
 from outrigger.privacy.fast import RegexDetector
 from outrigger.privacy.policy import Mode, PrivacyConfig
 
@@ -20,3 +21,21 @@ def open_detector(config: PrivacyConfig, mode: Mode = "standard") -> Detector:
     from outrigger.privacy.presidio_detector import PresidioDetector
 
     return PresidioDetector.build(config.spacy_model, config.ner_labels, config.score_threshold)
+
+
+class MemoDetector:
+    """A detector whose spans are kept per (text, entities) (``memo.TextMemo``): offsets and
+    types only, never the text."""
+
+    def __init__(self, detector: Detector, entries: int) -> None:
+        self.inner = detector
+        self.memo: TextMemo[tuple[Span, ...]] = TextMemo(entries)
+
+    def detect(self, text: str, entities: frozenset[str] | None = None) -> list[Span]:
+        found = self.memo.get(text, lambda t: tuple(self.inner.detect(t, entities)), extra=entities)
+        return list(found)
+
+
+def memoised(detector: Detector, entries: int) -> Detector:
+    """``detector`` with its spans kept for ``entries`` texts (0: as it is)."""
+    return MemoDetector(detector, entries) if entries else detector
