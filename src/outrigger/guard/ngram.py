@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -90,29 +91,40 @@ class NgramLinear:
 
     def probability(self, text: str) -> float:
         """P(injection) for one text, as the graph computes it. Plain Python: a message holds
-        a few hundred n-grams, too few for NumPy's per-call overhead to pay off."""
+        a few hundred n-grams, too few for NumPy's per-call overhead to pay off. Most
+        n-grams occur once in a message: their weight is read, not computed."""
         chars = "".join(self.token.findall(text))
-        counts: dict[int, int] = {}
-        columns = self.columns
-        for n in self.lengths:
-            for i in range(len(chars) - n + 1):
-                column = columns.get(chars[i : i + n])
-                if column is not None:
-                    counts[column] = counts.get(column, 0) + 1
-        offset, idf, coefficients = self._lists
+        grams = Counter([chars[i : i + n] for n in self.lengths for i in range(len(chars) - n + 1)])
+        column_of = self.columns.get
+        offset, idf, coefficients, once, once_dot = self._lists
         squares = dot = 0.0
-        for column, tf in counts.items():
-            weight = math.log(tf + offset[column]) * idf[column]
+        for gram, tf in grams.items():
+            column = column_of(gram)
+            if column is None:
+                continue
+            if tf == 1:
+                weight = once[column]
+                dot += once_dot[column]
+            else:
+                weight = math.log(tf + offset[column]) * idf[column]
+                dot += weight * coefficients[column]
             squares += weight * weight
-            dot += weight * coefficients[column]
         if squares == 0.0:
             return _sigmoid(self.intercept)
         return _sigmoid(dot / math.sqrt(squares) + self.intercept)
 
     @cached_property
-    def _lists(self) -> tuple[list[float], list[float], list[float]]:
-        """The per-column parameters as lists (indexing a list is cheaper than an array)."""
-        return self.offset.tolist(), self.idf.tolist(), self.coefficients.tolist()
+    def _lists(self) -> tuple[list[float], ...]:
+        """The per-column parameters as lists (indexing a list is cheaper than an array),
+        and the weight of an n-gram seen once, alone and times its coefficient."""
+        once = np.log(1.0 + self.offset) * self.idf
+        return (
+            self.offset.tolist(),
+            self.idf.tolist(),
+            self.coefficients.tolist(),
+            once.tolist(),
+            (once * self.coefficients).tolist(),
+        )
 
 
 def _sigmoid(x: float) -> float:
