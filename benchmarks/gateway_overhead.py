@@ -9,13 +9,17 @@ keep-alive), so the generator does not eat the CPU the gateway needs.
 * sequential: ``--requests`` calls one after another -> p50/p99 latency, direct and through;
 * concurrent: ``--clients`` clients for ``--seconds`` -> requests/s, direct and through.
 
+Every call asks a new question (a new text to screen and pseudonymise); with ``--turns N``
+calls come from N-turn conversations, each re-sending its earlier turns, as chat clients do.
+
 ``--peer URL KEY MODEL`` measures another proxy (e.g. LiteLLM) pointed at the same upstream in
 the same run (see benchmarks/README.md). Nothing is asserted; figures are printed.
 
 The alias has ``--deployments`` deployments (3 by default, all on the one upstream) spread by
 ``--balancing`` (least_inflight by default), so load balancing is on the measured path.
 
-    python benchmarks/gateway_overhead.py [--requests 2000] [--clients 10] [--seconds 10] [--json]
+    python benchmarks/gateway_overhead.py [--requests 2000] [--clients 10] [--seconds 10]
+        [--turns 1] [--json]
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +42,32 @@ import aiohttp
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-BODY = {
-    "model": "chat-default",
-    "messages": [{"role": "user", "content": "What is the status of my card replacement?"}],
-    "max_tokens": 64,
-}
+#: Each call asks something new (a question and a reference number), as real traffic does:
+#: the gateway keeps screening verdicts and PII spans for texts it has seen (a conversation
+#: re-sent with each call), and one text sent over and over would measure only that memo.
+QUESTIONS = (
+    "What is the status of my card replacement?",
+    "Can you explain the fee on my last statement?",
+    "How do I raise the daily limit on my debit card?",
+    "Why was my transfer to another bank held?",
+    "When will the refund for my cancelled order arrive?",
+    "Please summarise the terms of my savings account.",
+)
+
+
+def body(model: str, n: int, turns: int = 1) -> dict[str, Any]:
+    """Call ``n``: turn ``n % turns`` of conversation ``n // turns``, its earlier turns
+    re-sent before the new question (``--turns``; 1: a single question per call)."""
+    conversation, turn = divmod(n, turns)
+    messages: list[dict[str, str]] = []
+    for t in range(turn + 1):
+        question = QUESTIONS[(conversation + t) % len(QUESTIONS)]
+        messages.append(
+            {"role": "user", "content": f"{question} My reference is {100_000 + n - turn + t}."}
+        )
+        if t < turn:
+            messages.append({"role": "assistant", "content": "Let me check that for you."})
+    return {"model": model, "messages": messages, "max_tokens": 64}
 
 
 def free_port() -> int:
@@ -114,25 +140,31 @@ def start_gateway(
 
 
 async def one(
-    session: aiohttp.ClientSession, url: str, headers: dict[str, str], model: str
+    session: aiohttp.ClientSession, url: str, headers: dict[str, str], payload: dict[str, Any]
 ) -> float:
     started = time.perf_counter()
-    async with session.post(url, json={**BODY, "model": model}, headers=headers) as response:
+    async with session.post(url, json=payload, headers=headers) as response:
         await response.read()
         if response.status != 200:
             raise RuntimeError(f"{url} answered {response.status}")
     return (time.perf_counter() - started) * 1000
 
 
-async def sequential(url: str, headers: dict[str, str], model: str, n: int) -> list[float]:
+async def sequential(
+    url: str, headers: dict[str, str], make: Callable[[int], dict[str, Any]], n: int
+) -> list[float]:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
-        for _ in range(min(200, n)):  # warm-up
-            await one(session, url, headers, model)
-        return [await one(session, url, headers, model) for _ in range(n)]
+        for i in range(min(200, n)):  # warm-up, with calls of its own
+            await one(session, url, headers, make(10_000_000 + i))
+        return [await one(session, url, headers, make(i)) for i in range(n)]
 
 
 async def concurrent(
-    url: str, headers: dict[str, str], model: str, clients: int, seconds: float
+    url: str,
+    headers: dict[str, str],
+    make: Callable[[int], dict[str, Any]],
+    clients: int,
+    seconds: float,
 ) -> float:
     done = 0
     deadline = time.perf_counter() + seconds
@@ -141,8 +173,8 @@ async def concurrent(
         nonlocal done
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
             while time.perf_counter() < deadline:
-                await one(session, url, headers, model)
                 done += 1
+                await one(session, url, headers, make(20_000_000 + done))
 
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
@@ -154,10 +186,11 @@ def pct(values: list[float], q: int) -> float:
 
 
 async def measure(target: dict[str, Any], args: argparse.Namespace) -> dict[str, float]:
-    lat = await sequential(target["url"], target["headers"], target["model"], args.requests)
-    rps = await concurrent(
-        target["url"], target["headers"], target["model"], args.clients, args.seconds
-    )
+    def make(n: int) -> dict[str, Any]:
+        return body(target["model"], n, args.turns)
+
+    lat = await sequential(target["url"], target["headers"], make, args.requests)
+    rps = await concurrent(target["url"], target["headers"], make, args.clients, args.seconds)
     return {"p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99), "rps": round(rps, 1)}
 
 
@@ -177,6 +210,7 @@ def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> di
         "deployments": args.deployments,
         "balancing": args.balancing,
         "requests": args.requests,
+        "turns": args.turns,
         "clients": args.clients,
         "cpus": os.cpu_count(),
     }
@@ -202,6 +236,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="sequential calls per target")
     parser.add_argument("--clients", type=int, default=10, help="concurrent clients")
+    parser.add_argument(
+        "--turns", type=int, default=1,
+        help="user turns per conversation: each call re-sends its conversation's earlier turns",
+    )  # fmt: skip
     parser.add_argument("--seconds", type=float, default=10.0, help="concurrent phase length")
     parser.add_argument("--peer", nargs=3, metavar=("URL", "KEY", "MODEL"),
                         help="a peer proxy's base URL (…/v1), key and model name")  # fmt: skip
