@@ -10,19 +10,16 @@ from typing import Any
 import pytest
 
 from outrigger.config.guard import GuardSettings
-from outrigger.config.settings import Settings
-from outrigger.guard import CombinedScreen, InjectionDetector
+from outrigger.guard import InjectionDetector
 from outrigger.guard.injection import Verdict
-from outrigger.guard.screen import MemoScreen, open_screen
 from outrigger.llm.types import ChatRequest
 from outrigger.memo import TextMemo
 from outrigger.privacy import PrivacyConfig, PrivacyPolicy, RegexDetector
 from outrigger.privacy.base import Span
-from outrigger.privacy.factory import MemoDetector, memoised
+from outrigger.privacy.factory import MemoDetector
 from outrigger.proxy.context import Blocked, CallContext, Completion, Reply
 from outrigger.proxy.guard_step import GuardStep
 from outrigger.proxy.privacy_step import PrivacyStep
-from outrigger.proxy.service import call_steps
 from outrigger.storage.tenants import Tenant
 from outrigger.telemetry.metrics import Metrics
 
@@ -106,47 +103,36 @@ def test_threads_sharing_a_memo_get_consistent_answers() -> None:
     assert len(memo) == 16
 
 
-def test_a_memoised_screen_gives_the_verdict_the_screen_gives() -> None:
-    screen = CombinedScreen(InjectionDetector())
-    memoised_screen = MemoScreen(CombinedScreen(InjectionDetector()), 64)
-    for text in (ATTACK, "What is my balance?", ATTACK, "What is my balance?"):
-        assert memoised_screen.screen(text) == screen.screen(text)
-    assert memoised_screen.memo.hits == 2
-
-
 def test_a_memoised_detector_keys_by_the_entities_asked_for() -> None:
     inner = CountingDetector()
-    detector = MemoDetector(inner, 64)
+    memo: TextMemo[tuple[Span, ...]] = TextMemo(64)
+    detector = MemoDetector(inner, memo, "acme")
     text = "write to asha@example.org or call +44 20 7946 0958"
     everything = detector.detect(text)
     emails = detector.detect(text, frozenset({"EMAIL_ADDRESS"}))
     assert {s.entity_type for s in emails} == {"EMAIL_ADDRESS"}
     assert len(everything) > len(emails)
-    assert detector.detect(text) == everything
+    assert detector.detect(text) == everything == RegexDetector().detect(text)
     assert len(inner.detected) == 2
+    assert MemoDetector(inner, memo, "globex").detect(text) == everything  # its own entry
+    assert len(inner.detected) == 3
     everything.append(Span(0, 1, "X", 1.0))  # a caller's change does not reach the memo
     assert Span(0, 1, "X", 1.0) not in detector.detect(text)
 
 
-def test_memoised_passes_the_detector_through_when_off() -> None:
-    detector = RegexDetector()
-    assert memoised(detector, 0) is detector
-    assert isinstance(memoised(detector, 10), MemoDetector)
-
-
-def conversation(*user_turns: str) -> CallContext:
+def conversation(*user_turns: str, tenant: str = "acme") -> CallContext:
     messages: list[dict[str, Any]] = [{"role": "system", "content": "You are a bank's helper."}]
     for i, text in enumerate(user_turns):
         if i:
             messages.append({"role": "assistant", "content": f"answer {i}"})
         messages.append({"role": "user", "content": text})
     request = ChatRequest("chat-default", messages)
-    return CallContext(Tenant("acme", "Acme", "standard"), "chat", request)
+    return CallContext(Tenant(tenant, tenant.title(), "standard"), "chat", request)
 
 
 async def test_a_conversation_is_screened_once_per_message() -> None:
     inner = CountingScreen()
-    step = GuardStep(GuardSettings(), MemoScreen(inner, 64), Metrics())
+    step = GuardStep(GuardSettings(), inner, Metrics())
     turns = ["Where is my card?", "It was ordered on 3 May.", ATTACK]
     for n in range(1, len(turns) + 1):
         ctx = conversation(*turns[:n])
@@ -156,12 +142,25 @@ async def test_a_conversation_is_screened_once_per_message() -> None:
         else:
             await step(ctx, answer)
     assert inner.screened == turns  # six user messages sent, three screened
+    with pytest.raises(Blocked):  # the memo's verdict: the same as the screen's
+        await step(conversation(ATTACK), answer)
+    assert inner.screened == turns
+    await step(conversation(turns[0], tenant="globex"), answer)  # another tenant: its own
+    assert inner.screened == [*turns, turns[0]]
+
+
+async def test_without_the_memo_every_message_is_screened_on_every_call() -> None:
+    inner = CountingScreen()
+    step = GuardStep(GuardSettings(memo_entries=0), inner, Metrics())
+    for _ in range(2):
+        await step(conversation("Where is my card?"), answer)
+    assert inner.screened == ["Where is my card?"] * 2
 
 
 async def test_a_resent_message_is_pseudonymised_as_the_first_time() -> None:
     inner = CountingDetector()
     config = PrivacyConfig(default=PrivacyPolicy(mode="fast"))
-    step = PrivacyStep(config, {"fast": MemoDetector(inner, 64)}, Metrics())
+    step = PrivacyStep(config, {"fast": inner}, Metrics())
     sent: list[list[dict[str, Any]]] = []
 
     async def upstream(ctx: CallContext) -> Reply:
@@ -178,17 +177,16 @@ async def test_a_resent_message_is_pseudonymised_as_the_first_time() -> None:
     assert inner.detected.count(first) == 1
 
 
-def test_the_proxy_memoises_by_default_and_not_when_told() -> None:
-    def guard_screen(settings: Settings) -> object:
-        step = call_steps(settings, Metrics(), None)[0]
-        assert isinstance(step, GuardStep)
-        return step.detector
-
-    assert isinstance(guard_screen(Settings()), MemoScreen)
-    off = Settings(guard=GuardSettings(memo_entries=0, injection_classifier=False))
-    assert isinstance(guard_screen(off), CombinedScreen)
-    assert isinstance(open_screen(False, 8), MemoScreen)
-
-
 async def answer(_: CallContext) -> Reply:
     return Completion({"choices": [{"index": 0, "message": {"content": "ok"}}]})
+
+
+async def test_spans_are_kept_per_tenant_and_not_at_all_when_off() -> None:
+    text = "Please write to asha@example.org."
+    for entries, scanned in ((64, 2), (0, 3)):
+        inner = CountingDetector()
+        config = PrivacyConfig(default=PrivacyPolicy(mode="fast"), memo_entries=entries)
+        step = PrivacyStep(config, {"fast": inner}, Metrics())
+        for tenant in ("acme", "acme", "globex"):
+            await step(conversation(text, tenant=tenant), answer)
+        assert inner.detected.count(text) == scanned

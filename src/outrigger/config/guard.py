@@ -39,8 +39,9 @@ class GuardSettings(_Section):
     injection: InjectionPolicy = InjectionPolicy()
     #: Score with the bundled ONNX classifier beside the rules (false: the rules alone).
     injection_classifier: bool = True
-    #: Verdicts kept per process for texts screened again (a chat client re-sends the whole
-    #: conversation with each call); keyed by a digest of the text; 0: screen every time.
+    #: Verdicts kept per process for texts a tenant sends again (a chat client re-sends the
+    #: whole conversation with each call); keyed by tenant and a digest of the text; 0: screen
+    #: every time.
     memo_entries: int = Field(4096, ge=0)
     #: Put a random marker into system prompts and withhold answers that repeat it.
     canary: bool = False

@@ -24,18 +24,17 @@ def open_detector(config: PrivacyConfig, mode: Mode = "standard") -> Detector:
 
 
 class MemoDetector:
-    """A detector whose spans are kept per (text, entities) (``memo.TextMemo``): offsets and
-    types only, never the text."""
+    """``detector`` with its spans kept in ``memo`` per (scope, text, entities): offsets and
+    types only, never the text. The scope (the proxy's tenant) keeps one tenant's texts from
+    making another's calls faster, which a caller could time."""
 
-    def __init__(self, detector: Detector, entries: int) -> None:
+    def __init__(self, detector: Detector, memo: TextMemo[tuple[Span, ...]], scope: str) -> None:
         self.inner = detector
-        self.memo: TextMemo[tuple[Span, ...]] = TextMemo(entries)
+        self.memo = memo
+        self.scope = scope
 
     def detect(self, text: str, entities: frozenset[str] | None = None) -> list[Span]:
-        found = self.memo.get(text, lambda t: tuple(self.inner.detect(t, entities)), extra=entities)
+        found = self.memo.get(
+            text, lambda t: tuple(self.inner.detect(t, entities)), extra=(self.scope, entities)
+        )
         return list(found)
-
-
-def memoised(detector: Detector, entries: int) -> Detector:
-    """``detector`` with its spans kept for ``entries`` texts (0: as it is)."""
-    return MemoDetector(detector, entries) if entries else detector

@@ -60,9 +60,9 @@ class PrivacyConfig(_Strict):
     ner_labels: dict[str, str] = Field(default_factory=lambda: {"PERSON": "PERSON"})
     score_threshold: float = Field(0.5, ge=0.0, le=1.0)
     fast_score_threshold: float = Field(0.5, ge=0.0, le=1.0)
-    #: The proxy's detectors keep the spans they found per text, for texts seen again (a chat
-    #: client re-sends the conversation with each call); keyed by a digest of the text, the
-    #: spans are offsets and types only; 0: detect every time.
+    #: The proxy keeps the spans found per text, for texts a tenant sends again (a chat client
+    #: re-sends the conversation with each call); keyed by tenant and a digest of the text,
+    #: the spans are offsets and types only; 0: detect every time.
     memo_entries: int = Field(4096, ge=0)
     default: PrivacyPolicy = PrivacyPolicy()
     features: dict[str, PrivacyPolicy] = Field(default_factory=dict)

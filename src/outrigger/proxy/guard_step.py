@@ -25,6 +25,7 @@ from outrigger.guard.structure import (
     PromptStructure,
 )
 from outrigger.llm.types import Usage, chunk_text, completion_text, content_text
+from outrigger.memo import TextMemo
 from outrigger.proxy.chain import Next
 from outrigger.proxy.context import Blocked, CallContext, Completion, ProxyError, Reply, Stream
 from outrigger.proxy.offload import run_sized, text_size
@@ -52,6 +53,10 @@ class GuardStep:
         self.detector = detector
         self.metrics = metrics
         self.fallback_answer = fallback_answer
+        #: Verdicts kept per tenant and text (a conversation is re-sent with every call).
+        self.memo: TextMemo[Verdict] | None = (
+            TextMemo(settings.memo_entries) if settings.memo_entries else None
+        )
         # Resolved once: a call only looks its feature up.
         self.resolved = {name: settings.for_feature(name) for name in settings.features}
         self.default = settings.for_feature("")
@@ -113,10 +118,17 @@ class GuardStep:
             text = content_text(message.get("content"))
             if not text:
                 continue
-            verdict = self.detector.screen(text)
+            verdict = self._verdict(text, ctx.tenant.id)
             if worst is None or verdict.score > worst.score:
                 worst = verdict
         return worst
+
+    def _verdict(self, text: str, tenant: str) -> Verdict:
+        """The screen's verdict, kept per (tenant, text): scoped by tenant, so one tenant's
+        texts never make another's calls measurably faster."""
+        if self.memo is None:
+            return self.detector.screen(text)
+        return self.memo.get(text, self.detector.screen, extra=tenant)
 
     # -- output checks ------------------------------------------------------------------
     async def _checked(

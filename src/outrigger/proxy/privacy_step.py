@@ -15,7 +15,9 @@ from dataclasses import replace
 from typing import Any
 
 from outrigger.llm.types import completion_text
-from outrigger.privacy.base import Detector
+from outrigger.memo import TextMemo
+from outrigger.privacy.base import Detector, Span
+from outrigger.privacy.factory import MemoDetector
 from outrigger.privacy.policy import PrivacyConfig
 from outrigger.privacy.vault import Pseudonymizer
 from outrigger.proxy.chain import Next
@@ -31,12 +33,23 @@ class PrivacyStep:
         self.config = config
         self.detectors = detectors
         self.metrics = metrics
+        #: Spans kept per tenant and text (a conversation is re-sent with every call).
+        self.memos: dict[str, TextMemo[tuple[Span, ...]]] = (
+            {mode: TextMemo(config.memo_entries) for mode in detectors}
+            if config.memo_entries
+            else {}
+        )
+
+    def detector(self, mode: str, tenant: str) -> Detector:
+        memo = self.memos.get(mode)
+        detector = self.detectors[mode]
+        return detector if memo is None else MemoDetector(detector, memo, tenant)
 
     async def __call__(self, ctx: CallContext, call_next: Next) -> Reply:
         policy = self.config.policy_for(ctx.feature)
         if not policy.enabled:
             return await call_next(ctx)
-        pseudo = Pseudonymizer(self.detectors[policy.mode], entities=policy.entities)
+        pseudo = Pseudonymizer(self.detector(policy.mode, ctx.tenant.id), entities=policy.entities)
         original = ctx.request.messages
         # spaCy takes milliseconds on any text, the patterns only on large ones: off the loop.
         size = OFFLOAD_CHARS + 1 if policy.mode == "full" else text_size(original)

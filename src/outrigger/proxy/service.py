@@ -19,7 +19,7 @@ from outrigger.guard.screen import open_screen
 from outrigger.llm.base import Provider
 from outrigger.llm.factory import build_providers
 from outrigger.privacy.base import Detector
-from outrigger.privacy.factory import memoised, open_detector
+from outrigger.privacy.factory import open_detector
 from outrigger.proxy.alerts import AlertSink, BusAlerts, FanOut, WebhookAlerts
 from outrigger.proxy.auth import Authenticator
 from outrigger.proxy.budgets import BudgetStep
@@ -259,7 +259,7 @@ def call_steps(settings: Settings, metrics: Metrics, cache: SemanticCache | None
     steps: list[Step] = [
         GuardStep(
             settings.guard,
-            open_screen(settings.guard.injection_classifier, settings.guard.memo_entries),
+            open_screen(settings.guard.injection_classifier),
             metrics,
             settings.llm.fallback_answer,
         )
@@ -277,6 +277,4 @@ def privacy_detectors(settings: Settings) -> dict[str, Detector]:
     config = settings.privacy
     policies = [config.default, *config.features.values()]
     modes = {p.mode for p in policies if p.enabled}
-    return {
-        mode: memoised(open_detector(config, mode), config.memo_entries) for mode in sorted(modes)
-    }
+    return {mode: open_detector(config, mode) for mode in sorted(modes)}
