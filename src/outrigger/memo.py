@@ -8,10 +8,10 @@ and rule set), so their answer for a text already seen is looked up instead.
 
 Keys are a 16-byte BLAKE2b digest of the text plus an extra key part, not the text: what
 callers typed is not kept in memory by this; the values are the callers' (a verdict, with
-the short excerpts its rules matched; offsets and entity types). The proxy's steps put the tenant in the extra part: a text one tenant sent
-is answered faster, and a caller who can time calls could otherwise learn what another
-tenant's users wrote. Look-ups take a lock, as the proxy runs large texts in a worker thread
-(``offload.run_sized``) beside the event loop.
+the short excerpts its rules matched; offsets and entity types). The proxy's steps put the
+tenant in the extra part: a text one tenant sent is answered faster, and a caller who can
+time calls could otherwise learn what another tenant's users wrote. Look-ups take a lock, as
+the proxy runs large texts in a worker thread (``offload.run_sized``) beside the event loop.
 """
 
 from __future__ import annotations
