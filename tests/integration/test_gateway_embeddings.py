@@ -253,7 +253,7 @@ def test_without_an_embedder_the_route_says_why(tmp_path: Path, upstream: Upstre
             error["code"] == "embeddings_unavailable"
             and "outrigger[embeddings]" in error["message"]
         )
-        listed = httpx.get(f"{server.url}/v1/models", timeout=30).json()["data"]
-        assert [m["id"] for m in listed] == ["chat-default"]
+        listed = [m.id for m in client(server, new_key(server)).models.list()]
+        assert listed == ["chat-default"]
     finally:
         server.stop()

@@ -89,6 +89,17 @@ def test_models_lists_the_aliases(gateway: GatewayServer) -> None:
     assert [m.id for m in client(gateway, key).models.list()] == served
 
 
+@pytest.mark.parametrize("authorization", [None, "Bearer sk-bogus", "Basic eDp5"])
+def test_models_are_listed_only_for_a_valid_key(
+    gateway: GatewayServer, authorization: str | None
+) -> None:
+    headers = {} if authorization is None else {"Authorization": authorization}
+    response = httpx.get(f"{gateway.url}/v1/models", headers=headers, timeout=30)
+    assert response.status_code == 401, response.text
+    assert response.json()["error"]["type"] == "authentication_error"
+    assert "chat-default" not in response.text
+
+
 @pytest.mark.parametrize("kind", ["missing", "unknown", "revoked", "expired"])
 def test_bad_keys_are_refused_with_401(gateway: GatewayServer, kind: str) -> None:
     key = new_key(gateway)

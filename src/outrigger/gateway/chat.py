@@ -188,11 +188,18 @@ async def _sse(
     yield b"data: [DONE]\n\n"
 
 
-@router.get("/v1/models")
-async def list_models(request: Request) -> dict[str, Any]:
+@router.get("/v1/models", response_model=None, responses=error_responses(401, 429, 503))
+async def list_models(
+    request: Request, authorization: str | None = Header(default=None)
+) -> dict[str, Any] | JSONResponse:
     """The chat model aliases and embedding models this gateway serves (OpenAI's list
-    shape)."""
+    shape), for a caller with a valid key, as OpenAI's own route: what a deployment serves is
+    not for whoever can reach the port."""
     proxy = _proxy(request)
+    try:
+        await proxy.auth.tenant(authorization, client_address(request))
+    except ProxyError as exc:
+        return proxy_error(exc)
     names = list(proxy.dispatcher.router.aliases)
     if proxy.embedder is not None:
         names += sorted(model_names(proxy.embedder, proxy.settings.embeddings) - set(names))
