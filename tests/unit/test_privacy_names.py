@@ -101,6 +101,27 @@ def test_text_without_a_candidate_skips_the_model(detector: StandardDetector) ->
     assert detector.tagger.spans("") == []
 
 
+def test_capitals_that_only_open_sentences_skip_the_model(
+    detector: StandardDetector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tagger = detector.tagger
+    ran: list[int] = []
+    real = tagger.probabilities
+    monkeypatch.setattr(tagger, "probabilities", lambda tokens: ran.append(1) or real(tokens))
+    for text in (
+        "What is the status of my card replacement? My reference is 100123.",
+        "Please check it again. Can you explain why?",
+    ):
+        assert tagger.spans(text) == []
+    assert ran == []  # sentence-opening common words only: the model never ran
+    for text, name in (
+        ("What did Okonkwo say about the fee?", "Okonkwo"),  # a capital mid-sentence
+        ("Priya wrote again. Can you help?", "Priya"),  # the gazetteer knows it
+    ):
+        assert [text[s.start : s.end] for s in tagger.spans(text)] == [name]
+    assert len(ran) == 2
+
+
 def test_cached_feature_ids_equal_the_training_features(detector: StandardDetector) -> None:
     tagger = detector.tagger
     vocab = tagger._vocab  # the string path is what training used

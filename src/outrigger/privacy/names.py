@@ -237,9 +237,7 @@ class NameTagger:
 
     def spans(self, text: str) -> list[Span]:
         matches = tokenize(text)
-        # Only a token with a letter and no digit can be part of a name; a text without one
-        # (or without any capital or gazetteer name) skips the model.
-        if not any(_candidate(m.group(), self._lexicon) for m in matches):
+        if not _has_candidate([m.group() for m in matches], self._lexicon):
             return []
         probs = self.probabilities([m.group() for m in matches])
         keep = self._decide([m.group() for m in matches], probs)
@@ -276,8 +274,21 @@ def _nameish(token: str) -> bool:
     return any(c.isalpha() for c in token) and not any(c.isdigit() for c in token)
 
 
-def _candidate(token: str, lexicon: Lexicon) -> bool:
-    return (token[:1].isupper() and _nameish(token)) or lexicon.name_class(token.lower()) != "-"
+def _has_candidate(tokens: Sequence[str], lexicon: Lexicon) -> bool:
+    """Whether the model has anything to look at. Only a token with a letter and no digit can
+    be part of a name, and only a capitalised one or one the gazetteer knows as a name; a
+    text without one skips the model. A capital that opens a sentence on a common English
+    word the gazetteer does not know ("What", "My", "Please") does not count: it says nothing
+    of a name, and most chat messages hold no other."""
+    for i, token in enumerate(tokens):
+        low = token.lower()
+        if lexicon.name_class(low) != "-":
+            return True
+        if token[:1].isupper() and _nameish(token):
+            opens = i == 0 or tokens[i - 1] in _OPENERS
+            if not (opens and low in lexicon.common):
+                return True
+    return False
 
 
 def _close(run: list[tuple[int, int, float]], spans: list[Span]) -> None:
