@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
 from outrigger.privacy.base import Span, resolve_overlaps
+from outrigger.privacy.digits import count_digits, min_digits
 from outrigger.privacy.patterns import ALL_SPECS, CONTEXT_BOOST, PatternSpec
 
 
@@ -59,11 +60,15 @@ class RegexDetector:
     ) -> None:
         self._specs = tuple(specs)
         self._threshold = score_threshold
+        #: Per spec, the digits a match needs at least (privacy/digits.py).
+        self._needs = tuple(min_digits(spec.regex) for spec in self._specs)
+        self._cap = max(self._needs, default=0)
 
     def detect(self, text: str, entities: frozenset[str] | None = None) -> list[Span]:
         found: list[Span] = []
-        for spec in self._specs:
-            if entities is not None and spec.entity not in entities:
-                continue
+        digits = count_digits(text, self._cap)
+        for spec, needs in zip(self._specs, self._needs, strict=True):
+            if needs > digits or (entities is not None and spec.entity not in entities):
+                continue  # cannot match with fewer digits than it needs
             found.extend(s for s in match_spec(spec, text) if s.score >= self._threshold)
         return resolve_overlaps(found)
