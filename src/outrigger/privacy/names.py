@@ -237,10 +237,11 @@ class NameTagger:
 
     def spans(self, text: str) -> list[Span]:
         matches = tokenize(text)
-        if not _has_candidate([m.group() for m in matches], self._lexicon):
+        tokens = [m.group() for m in matches]
+        if not _has_candidate(tokens, self._lexicon):
             return []
-        probs = self.probabilities([m.group() for m in matches])
-        keep = self._decide([m.group() for m in matches], probs)
+        probs = self.probabilities(tokens)
+        keep = self._decide(tokens, probs)
         spans: list[Span] = []
         run: list[tuple[int, int, float]] = []
         for match, p, k in zip(matches, probs, keep, strict=True):
