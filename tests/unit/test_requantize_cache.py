@@ -93,3 +93,20 @@ def test_the_default_directory_follows_xdg_cache_home(
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert default_compiled_dir() == tmp_path / "home" / ".cache" / "outrigger" / "onnx"
+
+
+def test_a_digest_the_caller_checked_names_the_rewrite_without_hashing_again(
+    source: Path, tmp_path: Path, computed: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from outrigger.inference.onnx import sha256_file
+
+    digest = sha256_file(source)
+    kept = tmp_path / "kept"
+    requantize.cached_integer_matmul_model(source, kept)
+
+    def hashed(path: Path) -> str:
+        raise AssertionError(f"{path} hashed again")
+
+    monkeypatch.setattr(requantize, "sha256_file", hashed)
+    assert requantize.cached_integer_matmul_model(source, kept, digest) == b"rewritten:weights v1"
+    assert computed == [source]  # the same name as the hashed one: read back

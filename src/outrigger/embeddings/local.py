@@ -41,7 +41,10 @@ class OnnxEmbedder:
         threads: int = 1,
         compute: Compute = "float",
         compiled_dir: Path | None = None,
+        model_sha256: str | None = None,
     ) -> None:
+        """``model_sha256``: the model file's SHA-256 when the caller has just checked it
+        (it names the kept integer rewrite; without it the file is hashed again)."""
         if batch_size < 1 or max_length < 2:
             raise ValueError("batch_size must be >= 1 and max_length >= 2")
         tokenizers = require("tokenizers", "embeddings")
@@ -54,7 +57,7 @@ class OnnxEmbedder:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         model: str | bytes = str(model_path)
         if compute == "int8":
-            model = cached_integer_matmul_model(model_path, compiled_dir)
+            model = cached_integer_matmul_model(model_path, compiled_dir, model_sha256)
         self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._model_id = model_id if compute == "float" else f"{model_id}{INT8_SUFFIX}"
@@ -74,6 +77,7 @@ class OnnxEmbedder:
         """all-MiniLM-L6-v2 int8 from the installed packages (SHA-256 checked by default)."""
         model = MINILM_INT8_ONNX.locate()
         tokenizer = MINILM_TOKENIZER.locate()
+        checked = MINILM_INT8_ONNX.sha256 if check else None
         if check:
             verified(model, MINILM_INT8_ONNX.sha256)
             verified(tokenizer, MINILM_TOKENIZER.sha256)
@@ -85,6 +89,7 @@ class OnnxEmbedder:
             threads=threads,
             compute=compute,
             compiled_dir=compiled_dir,
+            model_sha256=checked,
         )
 
     @property

@@ -39,12 +39,15 @@ INT8 = 3  # onnx.TensorProto.INT8
 REWRITE_VERSION: Final = "1"
 
 
-def cached_integer_matmul_model(source: Path, directory: Path | None) -> bytes:
+def cached_integer_matmul_model(
+    source: Path, directory: Path | None, source_sha256: str | None = None
+) -> bytes:
     """``integer_matmul_model(source)``, read from ``directory`` when an earlier start kept
-    it there (its bytes checked against the digest kept beside it), else computed and kept."""
+    it there (its bytes checked against the digest kept beside it), else computed and kept.
+    ``source_sha256``: the source's digest when the caller has just checked it."""
     if directory is None:
         return integer_matmul_model(source)
-    store, name = DirectoryBlobStore(directory), rewrite_name(source)
+    store, name = DirectoryBlobStore(directory), rewrite_name(source, source_sha256)
     found = _read_kept(store, name)
     if found is not None:
         return found
@@ -53,13 +56,14 @@ def cached_integer_matmul_model(source: Path, directory: Path | None) -> bytes:
     return model
 
 
-def rewrite_name(source: Path) -> str:
+def rewrite_name(source: Path, source_sha256: str | None = None) -> str:
     """The kept rewrite's file name: what it was computed from and with."""
     onnx = require("onnx", "embeddings")
     import onnxruntime
 
     key = hashlib.sha256()
-    for part in (sha256_file(source), onnx.__version__, onnxruntime.__version__, REWRITE_VERSION):
+    digest = source_sha256 or sha256_file(source)
+    for part in (digest, onnx.__version__, onnxruntime.__version__, REWRITE_VERSION):
         key.update(part.encode())
         key.update(b"\0")
     return f"{source.stem}-int8-matmul-{key.hexdigest()[:32]}.onnx"
