@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from outrigger.guard.output import OutputValidator
 from outrigger.guard.policy import InjectionPolicy
+from outrigger.memo import DEFAULT_ENTRIES
 
 
 class _Section(BaseModel):
@@ -42,7 +43,7 @@ class GuardSettings(_Section):
     #: Verdicts kept per process for texts a tenant sends again (a chat client re-sends the
     #: whole conversation with each call); keyed by tenant and a digest of the text; 0: screen
     #: every time.
-    memo_entries: int = Field(4096, ge=0)
+    memo_entries: int = Field(DEFAULT_ENTRIES, ge=0)
     #: Put a random marker into system prompts and withhold answers that repeat it.
     canary: bool = False
     #: Answer of a feature whose output failed validation twice (default: llm.fallback_answer).

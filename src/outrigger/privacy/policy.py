@@ -8,6 +8,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from outrigger.memo import DEFAULT_ENTRIES
 from outrigger.privacy.entities import ALL_ENTITIES
 from outrigger.privacy.sanitize import SanitizationConfig
 
@@ -63,7 +64,7 @@ class PrivacyConfig(_Strict):
     #: The proxy keeps the spans found per text, for texts a tenant sends again (a chat client
     #: re-sends the conversation with each call); keyed by tenant and a digest of the text,
     #: the spans are offsets and types only; 0: detect every time.
-    memo_entries: int = Field(4096, ge=0)
+    memo_entries: int = Field(DEFAULT_ENTRIES, ge=0)
     default: PrivacyPolicy = PrivacyPolicy()
     features: dict[str, PrivacyPolicy] = Field(default_factory=dict)
     #: Persisted vaults (async pipelines): the key file (one base64 key a line) and lifetime.
