@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from jsonschema import Draft202012Validator
 from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
 
 from outrigger.bus.base import BusMessage
@@ -26,6 +25,7 @@ from outrigger.inference.base import Scorer
 from outrigger.privacy.persist import PersistedVaults
 from outrigger.privacy.sanitize import EventSanitizer
 from outrigger.telemetry.tracing import current_headers, span, tracing_on
+from outrigger.validation import SchemaCheck
 
 #: (model name in the file, its spec, the pipelines file's directory) -> a loaded model
 ModelLoader = Callable[[str, ModelSpec, Path], Scorer]
@@ -43,7 +43,7 @@ class Pipeline:
     #: The score, llm and embed steps in the order the file declares them.
     steps: list[Step]
     publish: PublishRunner
-    input_validator: Draft202012Validator | None = None
+    input_validator: SchemaCheck | None = None
     #: Declared sensitive fields are dropped, masked, hashed or pseudonymised, and free
     #: text pseudonymised, before any step sees the event (so results carry no raw PII).
     sanitizer: EventSanitizer | None = None
@@ -255,7 +255,7 @@ def compile_pipelines(
         ]
         publish = p.steps[-1].publish
         assert publish is not None  # guaranteed by PipelineSpec validation
-        validator = Draft202012Validator(p.input_schema) if p.input_schema else None
+        validator = SchemaCheck(p.input_schema) if p.input_schema else None
         steps = [s for s in built if s is not None]
         runner = PublishRunner(publish, p.name, p.version)
         pipelines.append(Pipeline(p, steps, runner, validator, sanitizer, vaults))

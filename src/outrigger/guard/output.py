@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError, relevance
 
 from outrigger.errors import ConfigError
+from outrigger.validation import SchemaCheck
 
 _FENCE: Final = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
 _MAX_VALUE_CHARS: Final = 60
@@ -79,10 +80,12 @@ class OutputValidator:
         except SchemaError as exc:
             raise ConfigError(f"output schema is not a valid JSON Schema: {exc.message}") from exc
         self.schema = dict(schema)
-        self._validator = Draft202012Validator(self.schema)
+        self._validator = SchemaCheck(self.schema)
         self._max = max_errors
 
     def check(self, value: Any) -> OutputCheck:
+        if self._validator.is_valid(value):
+            return OutputCheck(True, value, ())
         errors = sorted(self._validator.iter_errors(value), key=relevance, reverse=True)
         if not errors:
             return OutputCheck(True, value, ())

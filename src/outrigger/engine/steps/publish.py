@@ -6,14 +6,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from outrigger.bus.base import BusMessage
 from outrigger.config.pipelines import PublishStep
 from outrigger.engine.mapping import MISSING, resolve
 from outrigger.engine.results import encode_result
 from outrigger.engine.steps.base import StepContext
 from outrigger.errors import OutputValidationError
+from outrigger.validation import SchemaCheck
 
 
 class PublishRunner:
@@ -24,7 +23,7 @@ class PublishRunner:
         self.pipeline = pipeline
         self.version = str(version)
         schema = spec.result_schema
-        self._validator = Draft202012Validator(schema) if schema is not None else None
+        self._validator = SchemaCheck(schema) if schema is not None else None
 
     def build(
         self, ctx: StepContext, event_id: str, trace: Mapping[str, str] | None = None
