@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
@@ -135,7 +136,7 @@ class PipelineSet:
     def match(self, event: Event, routing_key: str) -> Pipeline | None:
         return next((p for p in self.pipelines if p.matches(event, routing_key)), None)
 
-    @property
+    @cached_property  # read for every event; the pipelines never change after start-up
     def plain_rules(self) -> list[PlainRule]:
         rules = {
             PlainRule(p.spec.plain.type_field, p.spec.plain.id_field)

@@ -77,6 +77,10 @@ class InlineSqlite:
         written) when another connection holds the lock. Other errors are raised."""
         conn = self._connection()
         try:
+            if len(rows) == 1:  # one statement is its own transaction: no BEGIN, no COMMIT
+                conn.execute(sql, rows[0])
+                self.writes += 1
+                return True
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             if not any(busy in str(exc) for busy in _BUSY):
