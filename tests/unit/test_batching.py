@@ -3,7 +3,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from outrigger.batching import MicroBatcher
+from outrigger.batching import MicroBatcher, Occupancy
 
 
 async def test_concurrent_submissions_share_one_call() -> None:
@@ -68,3 +68,67 @@ async def test_wait_window_collects_later_arrivals() -> None:
     second = asyncio.create_task(batcher.submit(2))
     assert await asyncio.gather(first, second) == [1, 2]
     assert calls == [2]
+
+
+def recording() -> tuple[list[list[int]], MicroBatcher[int, int]]:
+    calls: list[list[int]] = []
+
+    async def echo(items: Sequence[int]) -> list[int]:
+        calls.append(list(items))
+        return list(items)
+
+    return calls, MicroBatcher(echo, max_size=64, max_wait_s=30.0, company=Occupancy())
+
+
+async def ticks(n: int) -> None:
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+async def test_an_event_alone_does_not_wait_for_company() -> None:
+    calls, batcher = recording()
+    assert isinstance(batcher.company, Occupancy)
+    batcher.company.active = 1  # only this caller is at work
+    assert await asyncio.wait_for(batcher.submit(1), 5) == 1  # not the 30 s window
+    assert calls == [[1]]
+
+
+async def test_a_window_waits_for_those_at_work_and_runs_once_all_have_joined() -> None:
+    calls, batcher = recording()
+    assert isinstance(batcher.company, Occupancy)
+    batcher.company.active = 3
+    first = asyncio.create_task(batcher.submit(1))
+    await ticks(5)
+    second = asyncio.create_task(batcher.submit(2))
+    await ticks(5)
+    assert not first.done() and not second.done() and calls == []  # a third is still at work
+    third = asyncio.create_task(batcher.submit(3))
+    assert await asyncio.wait_for(asyncio.gather(first, second, third), 5) == [1, 2, 3]
+    assert calls == [[1, 2, 3]]
+
+
+async def test_a_window_stops_waiting_when_those_at_work_finish_elsewhere() -> None:
+    calls, batcher = recording()
+    assert isinstance(batcher.company, Occupancy)
+    batcher.company.active = 2
+    first = asyncio.create_task(batcher.submit(1))
+    await ticks(5)
+    assert not first.done()
+    batcher.company.active = 1  # the other event was settled without reaching this step
+    second = asyncio.create_task(batcher.submit(2))  # a newcomer: the window re-checks
+    assert await asyncio.wait_for(asyncio.gather(first, second), 5) == [1, 2]
+    assert calls == [[1, 2]]
+
+
+async def test_without_company_a_window_is_waited_in_full() -> None:
+    calls: list[list[int]] = []
+
+    async def echo(items: Sequence[int]) -> list[int]:
+        calls.append(list(items))
+        return list(items)
+
+    batcher = MicroBatcher(echo, max_wait_s=0.2)
+    first = asyncio.create_task(batcher.submit(1))
+    await ticks(5)
+    assert not first.done()
+    assert await asyncio.wait_for(first, 5) == 1

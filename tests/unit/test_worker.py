@@ -336,3 +336,22 @@ def test_backoff_grows_exponentially_with_jitter_and_cap() -> None:
     for attempt, upper in ((1, 0.1), (2, 0.2), (3, 0.4), (4, 0.8), (5, 1.0), (9, 1.0)):
         values = [worker.backoff(attempt) for _ in range(50)]
         assert all(upper / 2 <= v <= upper for v in values)
+
+
+async def test_occupancy_counts_the_deliveries_in_flight(rig_factory: Any) -> None:
+    """What the steps' batch windows wait for: deliveries being handled, none once settled."""
+    seen: list[int] = []
+    holder: list[Worker] = []
+
+    def score(row: dict[str, Any]) -> float:
+        seen.append(holder[0].occupancy.active)
+        return 0.5
+
+    rig = await rig_factory(demo_pipelines(score))
+    holder.append(rig.worker)
+    for _ in range(5):
+        await rig.publish(rig.service.cloudevent()[1])
+    await rig.settle(5)
+    await wait_until(lambda: not rig.worker._inflight)
+    assert len(seen) == 5 and max(seen) >= 2  # several at work together
+    assert rig.worker.occupancy.active == 0

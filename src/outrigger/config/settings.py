@@ -49,7 +49,8 @@ class WorkerSettings(Section):
     idempotency_ttl_s: float = Field(default=7 * 24 * 3600, gt=0)
     #: Micro-batching of model calls across concurrent events (1 = off).
     batch_max_size: int = Field(default=64, ge=1, le=4096)
-    batch_max_wait_ms: float = Field(default=0.0, ge=0, le=1000)
+    #: Waited only while other events are in flight that may join the batch (batching.py).
+    batch_max_wait_ms: float = Field(default=3.0, ge=0, le=1000)
 
     @model_validator(mode="after")
     def _backoff(self) -> WorkerSettings:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
 from prometheus_client import Counter, Histogram
 
+from outrigger.batching import Occupancy
 from outrigger.bus.base import (
     BusMessage,
     DeadLetter,
@@ -78,7 +79,9 @@ class Worker:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         metrics: Metrics | None = None,
         tracer: Tracer | None = None,
+        occupancy: Occupancy | None = None,
     ) -> None:
+        """``occupancy``: counts the deliveries in flight, for the steps' batch windows."""
         self.bus, self.dlq, self.pipelines = bus, dlq, pipelines
         self.idempotency = idempotency
         self.settings = settings
@@ -89,6 +92,7 @@ class Worker:
         self.metrics = metrics or Metrics()
         self.tracer = tracer or NoOpTracer()
         self._inflight: set[asyncio.Task[None]] = set()
+        self.occupancy = occupancy or Occupancy()
         self.failures = FailureCounter()
         # Bound once: a labelled child per event costs a lock and a dict look-up each time.
         self._received = self.metrics.events_received.labels(subscription.queue)
@@ -119,7 +123,12 @@ class Worker:
         async for delivery in stream:
             task = asyncio.create_task(self.handle(delivery))
             self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
+            self.occupancy.active += 1
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self.occupancy.active -= 1
 
     async def handle(self, delivery: Delivery) -> None:
         """Handle one delivery to the end: result confirmed and acked, or dead-lettered.

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from outrigger.batching import Occupancy
 from outrigger.bus.base import DeadLetterQueue, EventBus, Subscription
 from outrigger.bus.registry import open_bus
 from outrigger.config.load import default_pipelines_file, load_pipelines
@@ -57,9 +58,13 @@ def load_pipeline_set(
     vectors: VectorTarget | None = None,
     vaults: PersistedVaults | None = None,
     metrics: Metrics | None = None,
+    occupancy: Occupancy | None = None,
 ) -> PipelineSet:
+    """``occupancy``: the worker's deliveries in flight, which batch windows wait for
+    (without it, as for the CLI, nobody is counted and no window waits)."""
     path = pipelines_path(settings)
-    batching = Batching(settings.worker.batch_max_size, settings.worker.batch_max_wait_ms / 1000)
+    wait_s = settings.worker.batch_max_wait_ms / 1000
+    batching = Batching(settings.worker.batch_max_size, wait_s, occupancy or Occupancy())
     spec = load_pipelines(path)
     if loader is None:
         loader = RegistryLoader(open_registry(settings), settings)
@@ -102,12 +107,13 @@ def load_models(
     vectors: VectorTarget | None = None,
     vaults: PersistedVaults | None = None,
     metrics: Metrics | None = None,
+    occupancy: Occupancy | None = None,
 ) -> tuple[PipelineSet, ModelWatcher | None]:
     """The pipelines with their models, and a watcher when any model comes from the
     registry (it follows alias changes); shared by the worker and the gateway. With
     ``metrics``, the loaded model versions, model batch sizes and swaps are counted."""
     loader = RegistryLoader(open_registry(settings), settings)
-    pipelines = load_pipeline_set(settings, loader, llm, vectors, vaults, metrics)
+    pipelines = load_pipeline_set(settings, loader, llm, vectors, vaults, metrics, occupancy)
     on_swap = metrics.set_model if metrics is not None else None
     watcher = None
     if loader.refs:

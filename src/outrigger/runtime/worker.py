@@ -14,6 +14,7 @@ from functools import partial
 
 from opentelemetry.trace import NoOpTracer, Tracer
 
+from outrigger.batching import Occupancy
 from outrigger.bus.base import DeadLetterQueue, EventBus, Subscription
 from outrigger.config.settings import Settings
 from outrigger.engine.pipeline import PipelineSet
@@ -51,6 +52,7 @@ class Runtime:
     metrics: Metrics = field(default_factory=Metrics)
     tracer: Tracer = field(default_factory=NoOpTracer)
     proxy: LlmProxy | None = None  # when a pipeline has an ``llm`` or ``embed`` step
+    occupancy: Occupancy = field(default_factory=Occupancy)
     #: Closes everything this runtime opened, in reverse order.
     resources: AsyncExitStack = field(default_factory=AsyncExitStack)
 
@@ -65,6 +67,7 @@ class Runtime:
             self.settings.bus.results_to,
             metrics=self.metrics,
             tracer=self.tracer,
+            occupancy=self.occupancy,
         )
 
     async def close(self) -> None:
@@ -87,8 +90,9 @@ async def _open(settings: Settings, stack: AsyncExitStack) -> Runtime:
         stack.callback(provider.shutdown)  # flushes the spans still buffered
     proxy, vectors = await _open_proxy(settings, metrics, tracer, stack)
     vaults = await _open_vaults(settings, proxy, stack)
+    occupancy = Occupancy()  # the worker's deliveries in flight, which batches wait for
     pipelines, watcher = load_models(
-        settings, PipelineLlm(proxy) if proxy else None, vectors, vaults, metrics
+        settings, PipelineLlm(proxy) if proxy else None, vectors, vaults, metrics, occupancy
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = await asyncio.to_thread(
@@ -99,7 +103,9 @@ async def _open(settings: Settings, stack: AsyncExitStack) -> Runtime:
     stack.push_async_callback(bus.close)  # closed first: unacked deliveries go back
     sub = subscription(settings, pipelines)
     await bus.declare(sub)
-    return Runtime(settings, bus, dlq, pipelines, store, sub, watcher, metrics, tracer, proxy)
+    return Runtime(
+        settings, bus, dlq, pipelines, store, sub, watcher, metrics, tracer, proxy, occupancy
+    )
 
 
 async def _open_proxy(

@@ -4,7 +4,7 @@ context they read and write, and the micro-batching knobs."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -22,6 +22,8 @@ class Batching:
 
     max_size: int = 64
     max_wait_s: float = 0.0
+    #: How many events are at work (``batching.Occupancy``): a window waits only for them.
+    company: Callable[[], int] | None = None
 
 
 @dataclass

@@ -103,7 +103,10 @@ class EmbedRunner:
         self.feature = feature  # the ledger's feature: the pipeline's name
         batching = batching or Batching()
         self.batcher: MicroBatcher[Row, OutriggerError | None] = MicroBatcher(
-            self._execute, max_size=batching.max_size, max_wait_s=batching.max_wait_s
+            self._execute,
+            max_size=batching.max_size,
+            max_wait_s=batching.max_wait_s,
+            company=batching.company,
         )
 
     async def __call__(self, ctx: StepContext, tracer: Tracer) -> None:

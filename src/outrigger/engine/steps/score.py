@@ -45,7 +45,10 @@ class ScoreRunner:
         batching = batching or Batching()
         self.offloader = Offloader()
         self.batcher: MicroBatcher[dict[str, Any], tuple[float, Scorer]] = MicroBatcher(
-            self._execute_off_loop, max_size=batching.max_size, max_wait_s=batching.max_wait_s
+            self._execute_off_loop,
+            max_size=batching.max_size,
+            max_wait_s=batching.max_wait_s,
+            company=batching.company,
         )
 
     def swap(self, model: Scorer) -> None:
