@@ -31,6 +31,7 @@ import json
 import os
 import random
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -422,10 +423,27 @@ def loan_events(count: int, rng: random.Random) -> list[BusMessage]:
     return [service.cloudevent()[1] for _ in range(count)]
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process, all its threads (Linux ``/proc``; else None)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Run:
+    per_s: float
+    #: The child's CPU time per event over the measured window (None off Linux): steadier
+    #: than events/s on a shared machine, where the broker and the load take turns on the cores.
+    cpu_ms: float | None
+
+
 async def round_trip(
     bus: EventBus, settings: Settings, child: Callable[[], subprocess.Popen[bytes]], events: int
-) -> float:
-    """Warm up, then publish ``events`` and wait for their results; returns events/s."""
+) -> Run:
+    """Warm up, then publish ``events`` and wait for their results; events/s and CPU."""
     exchange = settings.bus.exchange
     results = Subscription(f"{settings.bus.queue}.results", exchange, (RESULT_KEY,))
     await bus.declare(results)
@@ -437,18 +455,22 @@ async def round_trip(
     try:
         await publish_all(bus, exchange, warm)
         await until(lambda: len(arrivals) >= WARM_UP, 180, process, collector)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), cpu_seconds(process.pid)
         await publish_all(bus, exchange, batch)
         await until(lambda: len(arrivals) >= WARM_UP + events, 900, process, collector)
+        cpu_end = cpu_seconds(process.pid)
     finally:
         stop_child(process)
         collector.cancel()
         await asyncio.gather(collector, return_exceptions=True)
-    return events / (arrivals[WARM_UP + events - 1] - start)
+    cpu_ms = None
+    if cpu_start is not None and cpu_end is not None:
+        cpu_ms = 1000 * (cpu_end - cpu_start) / events
+    return Run(events / (arrivals[WARM_UP + events - 1] - start), cpu_ms)
 
 
-async def measure(role: str, kind: str, endpoint: Endpoint, events: int, prefetch: int) -> float:
-    """One child (``outrigger`` or ``raw``) on fresh names; its events/s."""
+async def measure(role: str, kind: str, endpoint: Endpoint, events: int, prefetch: int) -> Run:
+    """One child (``outrigger`` or ``raw``) on fresh names; its events/s and CPU."""
     names = Names(uuid.uuid4().hex[:8])
     with tempfile.TemporaryDirectory(prefix="outrigger-bench-") as tmp:
         env = case_env(kind, endpoint.url, names, Path(tmp), prefetch)
@@ -493,39 +515,60 @@ def events_for(kind: str, args: argparse.Namespace) -> int:
     return events if cap is None or args.no_cap else min(events, cap)
 
 
-async def run_kind(kind: str, endpoint: Endpoint, args: argparse.Namespace) -> dict[str, float]:
+async def run_kind(kind: str, endpoint: Endpoint, args: argparse.Namespace) -> dict[str, Any]:
+    """``--repeat`` pairs (Outrigger, then raw); the medians, and each pair's ratio."""
     events = events_for(kind, args)
-    ours = await measure("outrigger", kind, endpoint, events, args.prefetch)
-    raw = await measure("raw", kind, endpoint, events, args.prefetch)
-    return {
+    pairs = []
+    for _ in range(args.repeat):
+        ours = await measure("outrigger", kind, endpoint, events, args.prefetch)
+        raw = await measure("raw", kind, endpoint, events, args.prefetch)
+        pairs.append((ours, raw))
+    figures: dict[str, Any] = {
         f"{kind}_events": events,
-        f"{kind}_events_per_s": round(ours, 1),
-        f"{kind}_raw_per_s": round(raw, 1),
-        f"{kind}_ratio": round(ours / raw, 3),
+        f"{kind}_events_per_s": round(statistics.median(o.per_s for o, _ in pairs), 1),
+        f"{kind}_raw_per_s": round(statistics.median(r.per_s for _, r in pairs), 1),
+        f"{kind}_ratio": round(statistics.median(o.per_s / r.per_s for o, r in pairs), 3),
     }
+    if args.repeat > 1:
+        figures[f"{kind}_ratios"] = [round(o.per_s / r.per_s, 3) for o, r in pairs]
+    for role, runs in (("", [o for o, _ in pairs]), ("raw_", [r for _, r in pairs])):
+        cpu = [run.cpu_ms for run in runs if run.cpu_ms is not None]
+        if len(cpu) == len(runs):
+            figures[f"{kind}_{role}cpu_ms_per_event"] = round(statistics.median(cpu), 3)
+    return figures
 
 
 def row(kind: str, figures: Mapping[str, Any]) -> str:
     if f"{kind}_ratio" in figures:
         ours, raw = figures[f"{kind}_events_per_s"], figures[f"{kind}_raw_per_s"]
         ratio, events = figures[f"{kind}_ratio"], figures[f"{kind}_events"]
-        return f"{kind:9s} {events:7d} {ours:12.1f} {raw:12.1f} {ratio:7.3f}"
+        cpu = figures.get(f"{kind}_cpu_ms_per_event")
+        raw_cpu = figures.get(f"{kind}_raw_cpu_ms_per_event")
+        cpus = f" {cpu:8.3f} {raw_cpu:8.3f}" if cpu is not None and raw_cpu is not None else ""
+        return f"{kind:9s} {events:7d} {ours:12.1f} {raw:12.1f} {ratio:7.3f}{cpus}"
     why = figures["skipped"].get(kind) or figures["failed"].get(kind)
     state = "skipped" if kind in figures["skipped"] else "failed"
     return f"{kind:9s} {state}: {why}"
 
 
 def print_table(kinds: list[str], figures: Mapping[str, Any]) -> None:
-    print(f"\n{'broker':9s} {'events':>7s} {'outrigger/s':>12s} {'raw/s':>12s} {'ratio':>7s}")
+    print(
+        f"\n{'broker':9s} {'events':>7s} {'outrigger/s':>12s} {'raw/s':>12s} {'ratio':>7s}"
+        f" {'cpu ms':>8s} {'raw cpu':>8s}"
+    )
     for kind in kinds:
         print(row(kind, figures))
-    print(f"(prefetch {figures['prefetch']}, {figures['cpus']} CPUs)")
+    print(
+        f"(prefetch {figures['prefetch']}, {figures['cpus']} CPUs, medians of"
+        f" {figures['repeat']} pair(s); cpu: the child's CPU ms per event)"
+    )
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "events": args.events,
         "prefetch": args.prefetch,
+        "repeat": args.repeat,
         "cpus": os.cpu_count(),
         "skipped": {},
         "failed": {},
@@ -549,6 +592,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--prefetch", type=int, default=64)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="pairs per broker (Outrigger, then raw); medians"
+    )
     parser.add_argument(
         "--brokers", default="", help=f"comma-separated kinds (default: all of {','.join(BROKERS)})"
     )
