@@ -46,6 +46,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the brokers' helpers
 
+from benchmarks.proc import cpu_seconds
 from tests import sqs_server
 from tests.kafka_broker import tansu_binary
 from tests.kafka_broker import worker_env as kafka_worker_env
@@ -421,15 +422,6 @@ async def until(
 def loan_events(count: int, rng: random.Random) -> list[BusMessage]:
     service = LoanService(holdout_rows(), rng)
     return [service.cloudevent()[1] for _ in range(count)]
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process, all its threads (Linux ``/proc``; else None)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,9 @@ from typing import Any
 import aiohttp
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.proc import cpu_seconds
+
 ROOT = Path(__file__).resolve().parents[1]
 #: Each call asks something new (a question and a reference number), as real traffic does:
 #: the gateway keeps screening verdicts and PII spans for texts it has seen (a conversation
@@ -151,12 +154,23 @@ async def one(
 
 
 async def sequential(
-    url: str, headers: dict[str, str], make: Callable[[int], dict[str, Any]], n: int
-) -> list[float]:
+    url: str,
+    headers: dict[str, str],
+    make: Callable[[int], dict[str, Any]],
+    n: int,
+    server: int | None = None,
+) -> tuple[list[float], float | None]:
+    """Latencies of ``n`` calls after a warm-up, and the CPU ms per call of the process
+    ``server`` (None when not given or not readable)."""
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
         for i in range(min(200, n)):  # warm-up, with calls of its own
             await one(session, url, headers, make(10_000_000 + i))
-        return [await one(session, url, headers, make(i)) for i in range(n)]
+        before = cpu_seconds(server) if server is not None else None
+        latencies = [await one(session, url, headers, make(i)) for i in range(n)]
+        after = cpu_seconds(server) if server is not None else None
+    if before is None or after is None:
+        return latencies, None
+    return latencies, 1000 * (after - before) / n
 
 
 async def concurrent(
@@ -189,9 +203,14 @@ async def measure(target: dict[str, Any], args: argparse.Namespace) -> dict[str,
     def make(n: int) -> dict[str, Any]:
         return body(target["model"], n, args.turns)
 
-    lat = await sequential(target["url"], target["headers"], make, args.requests)
+    lat, cpu = await sequential(
+        target["url"], target["headers"], make, args.requests, target.get("pid")
+    )
     rps = await concurrent(target["url"], target["headers"], make, args.clients, args.seconds)
-    return {"p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99), "rps": round(rps, 1)}
+    figures = {"p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99), "rps": round(rps, 1)}
+    if cpu is not None:
+        figures["cpu_ms"] = round(cpu, 3)
+    return figures
 
 
 def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> dict[str, Any]:
@@ -214,6 +233,12 @@ def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> di
         "clients": args.clients,
         "cpus": os.cpu_count(),
     }
+    for name, key in (
+        ("outrigger", "gateway_cpu_ms_per_call"),
+        ("direct", "upstream_cpu_ms_per_call"),
+    ):
+        if "cpu_ms" in results[name]:
+            out[key] = results[name]["cpu_ms"]
     if "peer" in results:
         peer = results["peer"]
         out.update(
@@ -226,10 +251,12 @@ def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> di
     return out
 
 
-def target(base_url: str, key: str | None, model: str) -> dict[str, Any]:
-    """Where to send the chat calls: ``base_url`` ends in ``/v1``."""
+def target(base_url: str, key: str | None, model: str, pid: int | None = None) -> dict[str, Any]:
+    """Where to send the chat calls: ``base_url`` ends in ``/v1``; ``pid``: the process whose
+    CPU time per sequential call is reported."""
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return {"url": f"{base_url.rstrip('/')}/chat/completions", "headers": headers, "model": model}
+    url = f"{base_url.rstrip('/')}/chat/completions"
+    return {"url": url, "headers": headers, "model": model, "pid": pid}
 
 
 def main() -> None:
@@ -275,8 +302,10 @@ def main() -> None:
             key = make_key(Path(tmp))
             gateway = start_gateway(Path(tmp), f"http://127.0.0.1:{up_port}/v1", gw_port, args)
             targets = {
-                "direct": target(f"http://127.0.0.1:{up_port}/v1", None, "m"),
-                "outrigger": target(f"http://127.0.0.1:{gw_port}/v1", key, "chat-default"),
+                "direct": target(f"http://127.0.0.1:{up_port}/v1", None, "m", upstream.pid),
+                "outrigger": target(
+                    f"http://127.0.0.1:{gw_port}/v1", key, "chat-default", gateway.pid
+                ),
             }
             if args.peer:
                 targets["peer"] = target(*args.peer)
