@@ -71,9 +71,13 @@ def _clean(text: str) -> str:
     return _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).lower()
 
 
+def _blanks(text: str) -> str:
+    return re.sub(r"[ \t\r\f\v]+", " ", text)
+
+
 def normalise(text: str) -> str:
     """NFKC, invisible characters removed, lower case, runs of blanks collapsed."""
-    return re.sub(r"[ \t\r\f\v]+", " ", _clean(text))
+    return _blanks(_clean(text))
 
 
 def _unspaced(text: str) -> str:
@@ -82,7 +86,7 @@ def _unspaced(text: str) -> str:
     text = _DOTTED.sub(lambda m: re.sub(r"[.\-_*]", "", m[0]), text)
     words = re.split(r"[ \t]{2,}", text)
     joined = " ".join(_SPACED.sub(lambda m: re.sub(r"[ .\-_*]", "", m[0]), w) for w in words)
-    return re.sub(r"[ \t\r\f\v]+", " ", joined.translate(_LEET))
+    return _blanks(joined.translate(_LEET))
 
 
 def _dehyphenated(text: str) -> str:
@@ -122,9 +126,10 @@ class InjectionDetector:
     def _match(self, text: str, prefix: str = "") -> dict[str, RuleHit]:
         hits: dict[str, RuleHit] = {}
         clean = _clean(text)
-        normal = normalise(text)
-        squashed = re.sub(r"[^a-z]", "", _unspaced(clean))
-        variants = (normal, _unspaced(clean), _dehyphenated(normal), squashed)
+        normal = _blanks(clean)  # normalise(text), from the text already cleaned
+        unspaced = _unspaced(clean)
+        squashed = re.sub(r"[^a-z]", "", unspaced)
+        variants = (normal, unspaced, _dehyphenated(normal), squashed)
         for variant in dict.fromkeys(variants):
             possible = self._filter.possible(variant)
             for i, rule in enumerate(self._rules):
