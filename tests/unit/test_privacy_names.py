@@ -122,6 +122,36 @@ def test_capitals_that_only_open_sentences_skip_the_model(
     assert len(ran) == 2
 
 
+def test_words_that_can_never_be_kept_as_names_skip_the_model(
+    detector: StandardDetector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pronoun "I", and lower-case words the gazetteer lists as names but that are common
+    English words ("price", "soon", "line"): the decision never keeps them, so they do not
+    make the model run; a lower-case name that is not a common word still does."""
+    tagger = detector.tagger
+    lexicon = tagger._lexicon
+    listed = ("price", "soon", "line", "way")
+    assert all(lexicon.name_class(w) != "-" and w in lexicon.common for w in listed)
+    ran: list[int] = []
+    real = tagger.probabilities
+    monkeypatch.setattr(tagger, "probabilities", lambda tokens: ran.append(1) or real(tokens))
+    for text in (
+        "How do I raise the daily limit on my debit card?",
+        "the price will drop soon, and the line is long in a way I did not expect",
+    ):
+        assert tagger.spans(text) == []
+    assert ran == []
+    assert lexicon.name_class("priya") != "-" and "priya" not in lexicon.common
+    tagger.spans("please ask priya about the statement")
+    assert ran == [1]
+
+
+def test_the_pronoun_is_never_a_name_even_when_the_model_runs(detector: StandardDetector) -> None:
+    text = "Yesterday I spoke to Okonkwo and I asked Priya Nair about it."
+    names = [text[s.start : s.end] for s in detector.tagger.spans(text)]
+    assert "I" not in names and "Okonkwo" in names
+
+
 def test_cached_feature_ids_equal_the_training_features(detector: StandardDetector) -> None:
     tagger = detector.tagger
     vocab = tagger._vocab  # the string path is what training used

@@ -256,7 +256,7 @@ class NameTagger:
         """Name tokens: over the threshold, or (hysteresis) over half of it next to one, when
         capitalised; a lower-case token only when the gazetteer knows it as a name and it is
         not a common English word ("how long" is not Mr Long)."""
-        ok = [_nameish(t) and (t[:1].isupper() or self._lower_name(t)) for t in tokens]
+        ok = [_may_name(t, self._lexicon) for t in tokens]
         keep = [o and p >= self.threshold for o, p in zip(ok, probs, strict=True)]
         low = self.threshold / 2
         for order in (range(1, len(tokens)), range(len(tokens) - 2, -1, -1)):
@@ -266,29 +266,40 @@ class NameTagger:
                     keep[i] = probs[i] >= low
         return keep
 
-    def _lower_name(self, token: str) -> bool:
-        lower = token.lower()
-        return lower not in self._lexicon.common and self._lexicon.name_class(lower) != "-"
-
 
 def _nameish(token: str) -> bool:
     return any(c.isalpha() for c in token) and not any(c.isdigit() for c in token)
 
 
+#: Capitalised wherever it stands, so its capital says nothing of a name; never one alone.
+_PRONOUN = "I"
+
+
+def _may_name(token: str, lexicon: Lexicon) -> bool:
+    """Whether a token may be (part of) a name: a letter and no digit, and capitalised, or
+    lower-case where the gazetteer knows it as a name and it is not a common English word
+    ("how long" is not Mr Long); the pronoun "I" never."""
+    if not _nameish(token) or token == _PRONOUN:
+        return False
+    if token[:1].isupper():
+        return True
+    low = token.lower()
+    return low not in lexicon.common and lexicon.name_class(low) != "-"
+
+
 def _has_candidate(tokens: Sequence[str], lexicon: Lexicon) -> bool:
-    """Whether the model has anything to look at. Only a token with a letter and no digit can
-    be part of a name, and only a capitalised one or one the gazetteer knows as a name; a
-    text without one skips the model. A capital that opens a sentence on a common English
-    word the gazetteer does not know ("What", "My", "Please") does not count: it says nothing
-    of a name, and most chat messages hold no other."""
+    """Whether the model has anything to look at: a token that may be a name (``_may_name``,
+    the same test the decision applies, so a text without one could have no name found in
+    it). A capital that opens a sentence on a common English word the gazetteer does not know
+    ("What", "My", "Please") does not count either: it says nothing of a name, and most chat
+    messages hold no other."""
     for i, token in enumerate(tokens):
+        if not _may_name(token, lexicon):
+            continue
         low = token.lower()
-        if lexicon.name_class(low) != "-":
+        opens = token[:1].isupper() and (i == 0 or tokens[i - 1] in _OPENERS)
+        if not (opens and low in lexicon.common and lexicon.name_class(low) == "-"):
             return True
-        if token[:1].isupper() and _nameish(token):
-            opens = i == 0 or tokens[i - 1] in _OPENERS
-            if not (opens and low in lexicon.common):
-                return True
     return False
 
 
