@@ -17,7 +17,8 @@ instead of one by one.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 In = TypeVar("In")
@@ -28,13 +29,23 @@ BatchFn = Callable[[Sequence[In]], Awaitable[Sequence[Out]]]
 
 class Occupancy:
     """How many callers are at work (the worker's deliveries in flight), read by batchers
-    to know whether a window may still gain company. Built at start-up and passed in."""
+    to know whether a window may still gain company. Built at start-up and passed in.
+    A caller that waits on something slow (an LLM call: seconds) steps ``away`` meanwhile,
+    so no window waits for it."""
 
     def __init__(self) -> None:
         self.active = 0
 
     def __call__(self) -> int:
         return self.active
+
+    @contextmanager
+    def away(self) -> Iterator[None]:
+        self.active -= 1
+        try:
+            yield
+        finally:
+            self.active += 1
 
 
 class MicroBatcher(Generic[In, Out]):

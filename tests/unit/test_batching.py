@@ -1,9 +1,16 @@
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pytest
+from opentelemetry.trace import NoOpTracer
 
 from outrigger.batching import MicroBatcher, Occupancy
+from outrigger.config.pipelines import LlmStep
+from outrigger.engine.envelope import Event
+from outrigger.engine.steps.base import StepContext
+from outrigger.engine.steps.llm import LlmRunner
+from outrigger.llm.types import ChatRequest
 
 
 async def test_concurrent_submissions_share_one_call() -> None:
@@ -132,3 +139,45 @@ async def test_without_company_a_window_is_waited_in_full() -> None:
     await ticks(5)
     assert not first.done()
     assert await asyncio.wait_for(first, 5) == 1
+
+
+def test_a_caller_away_is_not_counted_and_comes_back_even_on_failure() -> None:
+    occupancy = Occupancy()
+    occupancy.active = 3
+    with occupancy.away():
+        assert occupancy() == 2
+    with pytest.raises(RuntimeError), occupancy.away():
+        raise RuntimeError("the call failed")
+    assert occupancy() == 3
+
+
+async def test_an_llm_step_leaves_the_count_while_its_call_is_out() -> None:
+    """An event waiting seconds on an LLM call is no company for another step's window."""
+
+    @dataclass(frozen=True)
+    class Said:
+        text: str = "a summary"
+        model: str | None = "m"
+        flags: tuple[str, ...] = ()
+
+    occupancy = Occupancy()
+    occupancy.active = 2  # this event and one other
+    seen: list[int] = []
+
+    class Client:
+        async def complete(
+            self, tenant_id: str, feature: str, request: ChatRequest, trace_id: str | None = None
+        ) -> Said:
+            seen.append(occupancy())
+            return Said()
+
+    spec = LlmStep.model_validate(
+        {"name": "summary", "system": "Summarise.", "inputs": {"t": "data.body"},
+         "tenant_default": "acme"}
+    )  # fmt: skip
+    step = LlmRunner(spec, "p", Client(), occupancy)
+    event = Event("e-1", "t", "s", {"body": "text"}, "structured")
+    ctx = StepContext(event, "k")
+    await step(ctx, NoOpTracer())
+    assert seen == [1] and occupancy() == 2
+    assert ctx.steps["summary"]["text"] == "a summary"

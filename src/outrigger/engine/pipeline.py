@@ -208,7 +208,8 @@ class StepFactory:
                     f"{where}.llm.model: no model alias {step.llm.model!r} in llm.aliases "
                     f"({', '.join(sorted(aliases))})"
                 )
-            return LlmRunner(step.llm, pipeline, self.llm or UnconnectedLlm())
+            company = self.batching.company if self.batching is not None else None
+            return LlmRunner(step.llm, pipeline, self.llm or UnconnectedLlm(), company)
         if step.embed is not None:
             return EmbedRunner(step.embed, self.vectors, self.batching, pipeline)
         if step.score is not None and step.score.model in self.models:

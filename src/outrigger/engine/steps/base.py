@@ -4,13 +4,14 @@ context they read and write, and the micro-batching knobs."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from opentelemetry.trace import NoOpTracer, Span, SpanKind, Tracer
 
+from outrigger.batching import Occupancy
 from outrigger.engine.envelope import Event
 from outrigger.telemetry.tracing import span
 
@@ -22,8 +23,8 @@ class Batching:
 
     max_size: int = 64
     max_wait_s: float = 0.0
-    #: How many events are at work (``batching.Occupancy``): a window waits only for them.
-    company: Callable[[], int] | None = None
+    #: How many events are at work: a window waits only for them.
+    company: Occupancy | None = None
 
 
 @dataclass

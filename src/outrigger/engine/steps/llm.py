@@ -3,11 +3,13 @@ data) -> the LLM proxy -> text or schema-checked JSON in ``steps.<name>``."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from opentelemetry.trace import SpanKind, Tracer
 
+from outrigger.batching import Occupancy
 from outrigger.config.pipelines import LlmStep
 from outrigger.engine.mapping import MISSING, resolve
 from outrigger.engine.steps.base import StepContext, step_span
@@ -60,7 +62,16 @@ class UnconnectedLlm:
 
 
 class LlmRunner:
-    def __init__(self, spec: LlmStep, pipeline: str, client: LlmClient) -> None:
+    def __init__(
+        self,
+        spec: LlmStep,
+        pipeline: str,
+        client: LlmClient,
+        occupancy: Occupancy | None = None,
+    ) -> None:
+        """``occupancy``: the worker's count of events at work, which this step leaves
+        while its call is out (so no batch window of another step waits for it)."""
+        self.occupancy = occupancy
         self.spec = spec
         self.name = spec.name
         self.feature = spec.feature or pipeline
@@ -110,7 +121,8 @@ class LlmRunner:
 
     async def __call__(self, ctx: StepContext, tracer: Tracer) -> None:
         with step_span(tracer, f"chat {self.spec.model}", SpanKind.CLIENT) as (current, trace):
-            answer = await self.run(ctx, trace)
+            with self.occupancy.away() if self.occupancy is not None else nullcontext():
+                answer = await self.run(ctx, trace)
             if current is not None:
                 current.set_attributes(
                     {
