@@ -77,14 +77,21 @@ async def test_wait_window_collects_later_arrivals() -> None:
     assert calls == [2]
 
 
-def recording() -> tuple[list[list[int]], MicroBatcher[int, int]]:
+def recording(
+    at_work: int | None, wait_s: float = 30.0
+) -> tuple[list[list[int]], MicroBatcher[int, int], Occupancy]:
+    """A batcher that records its batches; ``at_work``: the occupancy it reads (None: it
+    reads none)."""
     calls: list[list[int]] = []
 
     async def echo(items: Sequence[int]) -> list[int]:
         calls.append(list(items))
         return list(items)
 
-    return calls, MicroBatcher(echo, max_size=64, max_wait_s=30.0, company=Occupancy())
+    occupancy = Occupancy()
+    occupancy.active = at_work or 0
+    company = occupancy if at_work is not None else None
+    return calls, MicroBatcher(echo, max_wait_s=wait_s, company=company), occupancy
 
 
 async def ticks(n: int) -> None:
@@ -93,17 +100,13 @@ async def ticks(n: int) -> None:
 
 
 async def test_an_event_alone_does_not_wait_for_company() -> None:
-    calls, batcher = recording()
-    assert isinstance(batcher.company, Occupancy)
-    batcher.company.active = 1  # only this caller is at work
+    calls, batcher, _ = recording(at_work=1)  # only this caller is at work
     assert await asyncio.wait_for(batcher.submit(1), 5) == 1  # not the 30 s window
     assert calls == [[1]]
 
 
 async def test_a_window_waits_for_those_at_work_and_runs_once_all_have_joined() -> None:
-    calls, batcher = recording()
-    assert isinstance(batcher.company, Occupancy)
-    batcher.company.active = 3
+    calls, batcher, _ = recording(at_work=3)
     first = asyncio.create_task(batcher.submit(1))
     await ticks(5)
     second = asyncio.create_task(batcher.submit(2))
@@ -115,26 +118,18 @@ async def test_a_window_waits_for_those_at_work_and_runs_once_all_have_joined() 
 
 
 async def test_a_window_stops_waiting_when_those_at_work_finish_elsewhere() -> None:
-    calls, batcher = recording()
-    assert isinstance(batcher.company, Occupancy)
-    batcher.company.active = 2
+    calls, batcher, occupancy = recording(at_work=2)
     first = asyncio.create_task(batcher.submit(1))
     await ticks(5)
     assert not first.done()
-    batcher.company.active = 1  # the other event was settled without reaching this step
+    occupancy.active = 1  # the other event was settled without reaching this step
     second = asyncio.create_task(batcher.submit(2))  # a newcomer: the window re-checks
     assert await asyncio.wait_for(asyncio.gather(first, second), 5) == [1, 2]
     assert calls == [[1, 2]]
 
 
 async def test_without_company_a_window_is_waited_in_full() -> None:
-    calls: list[list[int]] = []
-
-    async def echo(items: Sequence[int]) -> list[int]:
-        calls.append(list(items))
-        return list(items)
-
-    batcher = MicroBatcher(echo, max_wait_s=0.2)
+    _, batcher, _ = recording(at_work=None, wait_s=0.2)
     first = asyncio.create_task(batcher.submit(1))
     await ticks(5)
     assert not first.done()

@@ -101,13 +101,19 @@ def test_text_without_a_candidate_skips_the_model(detector: StandardDetector) ->
     assert detector.tagger.spans("") == []
 
 
+def model_runs(tagger: NameTagger, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that gains an item each time the tagger runs its model."""
+    ran: list[int] = []
+    real = tagger.probabilities
+    monkeypatch.setattr(tagger, "probabilities", lambda tokens: ran.append(1) or real(tokens))
+    return ran
+
+
 def test_capitals_that_only_open_sentences_skip_the_model(
     detector: StandardDetector, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tagger = detector.tagger
-    ran: list[int] = []
-    real = tagger.probabilities
-    monkeypatch.setattr(tagger, "probabilities", lambda tokens: ran.append(1) or real(tokens))
+    ran = model_runs(tagger, monkeypatch)
     for text in (
         "What is the status of my card replacement? My reference is 100123.",
         "Please check it again. Can you explain why?",
@@ -132,9 +138,7 @@ def test_words_that_can_never_be_kept_as_names_skip_the_model(
     lexicon = tagger._lexicon
     listed = ("price", "soon", "line", "way")
     assert all(lexicon.name_class(w) != "-" and w in lexicon.common for w in listed)
-    ran: list[int] = []
-    real = tagger.probabilities
-    monkeypatch.setattr(tagger, "probabilities", lambda tokens: ran.append(1) or real(tokens))
+    ran = model_runs(tagger, monkeypatch)
     for text in (
         "How do I raise the daily limit on my debit card?",
         "the price will drop soon, and the line is long in a way I did not expect",
