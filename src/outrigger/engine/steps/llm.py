@@ -3,7 +3,6 @@ data) -> the LLM proxy -> text or schema-checked JSON in ``steps.<name>``."""
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -71,7 +70,7 @@ class LlmRunner:
     ) -> None:
         """``occupancy``: the worker's count of events at work, which this step leaves
         while its call is out (so no batch window of another step waits for it)."""
-        self.occupancy = occupancy
+        self.occupancy = occupancy or Occupancy()
         self.spec = spec
         self.name = spec.name
         self.feature = spec.feature or pipeline
@@ -121,7 +120,7 @@ class LlmRunner:
 
     async def __call__(self, ctx: StepContext, tracer: Tracer) -> None:
         with step_span(tracer, f"chat {self.spec.model}", SpanKind.CLIENT) as (current, trace):
-            with self.occupancy.away() if self.occupancy is not None else nullcontext():
+            with self.occupancy.away():
                 answer = await self.run(ctx, trace)
             if current is not None:
                 current.set_attributes(
