@@ -355,3 +355,52 @@ async def test_occupancy_counts_the_deliveries_in_flight(rig_factory: Any) -> No
     await wait_until(lambda: not rig.worker._inflight)
     assert len(seen) == 5 and max(seen) >= 2  # several at work together
     assert rig.worker.occupancy.active == 0
+
+
+class UnevenConfirmBus(MemoryBus):
+    """Results confirmed after uneven delays, as a broker's confirms arrive: events finish
+    their publish in different loop ticks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.delays = random.Random(7)
+
+    async def publish(self, message: BusMessage, *, exchange: str) -> None:
+        if message.routing_key.startswith("ai."):
+            await asyncio.sleep(self.delays.uniform(0, 0.03))
+        await super().publish(message, exchange=exchange)
+
+
+@pytest.mark.parametrize(("wait_ms", "most_batches"), [(0, None), (1000, 3)])
+async def test_results_of_events_in_flight_together_are_recorded_together(
+    rig_factory: Any, wait_ms: float, most_batches: int | None
+) -> None:
+    """One idempotency write for the events that finish while others are at work (each
+    waits in the window for them), instead of one per event; each still gets its result."""
+    rig = await rig_factory(bus=UnevenConfirmBus(), batch_max_wait_ms=wait_ms)
+    ids = []
+    for _ in range(20):
+        event_id, message = rig.service.cloudevent()
+        ids.append(event_id)
+        await rig.publish(message)
+    await rig.settle(20)
+    records = rig.worker._records
+    assert records.items == 20
+    if most_batches is None:  # no window: each confirm's event is recorded on its own
+        assert records.batches >= 10
+    else:
+        assert records.batches <= most_batches
+    results = await rig.results()
+    assert sorted(r["data"]["source_event_id"] for r in results) == sorted(ids)
+    for r in results:
+        assert await rig.worker.idempotency.get(r["id"]) == r["id"]
+    assert rig.worker._lookups.items == 20
+
+
+async def test_idempotency_windows_wait_only_for_the_workers_deliveries(
+    rig_factory: Any,
+) -> None:
+    rig = await rig_factory(batch_max_wait_ms=7, batch_max_size=5)
+    for window in (rig.worker._lookups, rig.worker._records):
+        assert window.company is rig.worker.occupancy
+        assert (window.max_wait_s, window.max_size) == (0.007, 5)

@@ -19,13 +19,14 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
 from prometheus_client import Counter, Histogram
 
-from outrigger.batching import Occupancy
+from outrigger.batching import MicroBatcher, Occupancy
 from outrigger.bus.base import (
     BusMessage,
     DeadLetter,
@@ -44,6 +45,7 @@ from outrigger.telemetry.metrics import Metrics
 from outrigger.telemetry.tracing import context_from, span, tracing_on
 
 log = logging.getLogger("outrigger.worker")
+Out = TypeVar("Out")
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,21 @@ class Worker:
         self._received = self.metrics.events_received.labels(subscription.queue)
         self._per_pipeline: dict[str, _PipelineMetrics] = {}
         self._traced = tracing_on(self.tracer)
+        # The idempotency store is read and written in the steps' batch windows: one
+        # look-up and one transaction for the events that get there together, instead of
+        # one each per event (under load, most of a small pipeline's own cost; batching.py).
+        self._lookups: MicroBatcher[str, bool] = self._window(self._look_up_all)
+        self._records: MicroBatcher[str, None] = self._window(self._record_all)
+
+    def _window(
+        self, fn: Callable[[Sequence[str]], Awaitable[list[Out]]]
+    ) -> MicroBatcher[str, Out]:
+        return MicroBatcher(
+            fn,
+            max_size=self.settings.batch_max_size,
+            max_wait_s=self.settings.batch_max_wait_ms / 1000,
+            company=self.occupancy,
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set, then drain in-flight work (bounded by
@@ -275,6 +292,13 @@ class Worker:
         return float(base * random.uniform(0.5, 1.0))
 
     async def _already_done(self, rid: str) -> bool:
+        return await self._lookups.submit(rid)
+
+    async def _look_up_all(self, rids: Sequence[str]) -> list[bool]:
+        """Look-ups issued together: the store answers them with one query."""
+        return list(await asyncio.gather(*(self._look_up(rid) for rid in rids)))
+
+    async def _look_up(self, rid: str) -> bool:
         try:
             return await self.idempotency.get(rid) is not None
         except Exception as exc:
@@ -282,6 +306,14 @@ class Worker:
             return False
 
     async def _remember(self, rid: str) -> None:
+        await self._records.submit(rid)
+
+    async def _record_all(self, rids: Sequence[str]) -> list[None]:
+        """Puts issued together: the store commits them in one transaction."""
+        await asyncio.gather(*(self._record(rid) for rid in rids))
+        return [None] * len(rids)
+
+    async def _record(self, rid: str) -> None:
         try:
             await self.idempotency.put(rid, rid)
         except Exception as exc:
