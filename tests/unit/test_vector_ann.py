@@ -54,6 +54,16 @@ class TestGraphContract:
         graph.add(np.array([17], dtype=np.uint64), rows[8:9])  # a removed key comes back
         assert int(graph.search(rows[8], 2)[0]) in {17, 18}
 
+    def test_every_vector_of_a_large_add_finds_itself(self, graphs: GraphFactory) -> None:
+        """3,000 rows: usearch adds them on every core, which can strand nodes (usearch
+        #735) unless the graph re-links them."""
+        rows = unit_rows(np.random.default_rng(11), 3000)
+        keys = np.arange(3000, dtype=np.uint64) + 5
+        graph = graphs.new(DIM, GraphOptions())
+        graph.add(keys, rows)
+        lost = [int(k) for k, row in zip(keys, rows, strict=True) if k not in graph.search(row, 10)]
+        assert lost == []
+
     def test_save_and_load(self, graphs: GraphFactory, tmp_path: Path) -> None:
         rows = unit_rows(np.random.default_rng(1), 100)
         graph = graphs.new(DIM, GraphOptions())
