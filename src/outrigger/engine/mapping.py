@@ -32,8 +32,8 @@ def resolve(root: Mapping[str, Any], path: str) -> Any:
     """The value at ``path`` or ``MISSING``."""
     node: Any = root
     for step in _steps(path):
-        if isinstance(step, str):
-            if not isinstance(node, Mapping) or step not in node:
+        if type(step) is str:  # run for every field of every event: exact types first
+            if not (type(node) is dict or isinstance(node, Mapping)) or step not in node:
                 return MISSING
             node = node[step]
         else:

@@ -88,12 +88,12 @@ class Pipeline:
             where = "/".join(str(p) for p in error.path) or "(data)"
             raise MalformedEvent("invalid_payload", f"event data at {where}: {error.message}")
 
-    async def sanitized(self, event: Event) -> Event:
+    async def sanitized(self, event: Event, rid: str | None = None) -> Event:
         if self.sanitizer is None or not isinstance(event.data, Mapping):
             return event
         done = self.sanitizer.sanitize(event.type, event.data)
         if self.vaults is not None and len(done.vault):
-            await self.vaults.save(self.result_id(event), done.vault)
+            await self.vaults.save(rid or self.result_id(event), done.vault)
         return replace(event, data=done.payload)
 
     async def run(
@@ -102,15 +102,18 @@ class Pipeline:
         routing_key: str,
         send: Send | None = None,
         tracer: Tracer | None = None,
+        rid: str | None = None,
     ) -> BusMessage:
         """Run every step for one event, build the result event and ``send`` it (inside the
-        publish span, whose trace context the result carries). Returns the result."""
+        publish span, whose trace context the result carries). Returns the result; ``rid``
+        is its id when the caller already derived it (``result_id``)."""
         self.check_input(event)
-        ctx = StepContext(await self.sanitized(event), routing_key)
+        rid = rid or self.result_id(event)
+        ctx = StepContext(await self.sanitized(event, rid), routing_key)
         for step in self.steps:
             await step(ctx, tracer or NO_TRACER)
         if not tracing_on(tracer):  # no span: the result carries the cause's trace
-            return await self._publish(ctx, event, send, None)
+            return await self._publish(ctx, rid, send, None)
         spec = self.publish.spec
         attributes = {
             "messaging.operation.type": "publish",
@@ -118,12 +121,12 @@ class Pipeline:
             "cloudevents.event_type": spec.type,
         }
         with span(tracer, f"publish {spec.type}", kind=SpanKind.PRODUCER, attributes=attributes):
-            return await self._publish(ctx, event, send, current_headers() or None)
+            return await self._publish(ctx, rid, send, current_headers() or None)
 
     async def _publish(
-        self, ctx: StepContext, event: Event, send: Send | None, trace: dict[str, str] | None
+        self, ctx: StepContext, rid: str, send: Send | None, trace: dict[str, str] | None
     ) -> BusMessage:
-        result = self.publish.build(ctx, self.result_id(event), trace)
+        result = self.publish.build(ctx, rid, trace)
         if send is not None:
             await send(result, self.publish.spec.exchange)
         return result

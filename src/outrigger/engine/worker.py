@@ -238,7 +238,7 @@ class Worker:
         started = time.perf_counter()
         for attempt in range(1, self.settings.max_attempts + 1):
             try:
-                await pipeline.run(event, routing_key, self._send, self.tracer)
+                await pipeline.run(event, routing_key, self._send, self.tracer, rid)
                 break
             except PermanentError as exc:
                 await self._dead(delivery, exc.code, str(exc), attempt, pipeline.label)
