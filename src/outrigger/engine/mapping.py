@@ -32,7 +32,7 @@ def resolve(root: Mapping[str, Any], path: str) -> Any:
     """The value at ``path`` or ``MISSING``."""
     node: Any = root
     for step in _steps(path):
-        if type(step) is str:  # run for every field of every event: exact types first
+        if isinstance(step, str):  # run for every field of every event: exact dicts first
             if not (type(node) is dict or isinstance(node, Mapping)) or step not in node:
                 return MISSING
             node = node[step]
