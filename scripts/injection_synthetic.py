@@ -192,6 +192,95 @@ REQUESTS = [
 ]
 
 
+#: Analytical requests: several imperative steps ("explain ... step by step", "compare",
+#: "calculate", "plan"), often about data pasted below. Benign, but their verbs and their
+#: "below" / "step by step" are also the words of many jailbreaks, and the public benign
+#: rows hold few of them (the bundled 1.0.0 model flagged such requests). Written across
+#: domains (banking, insurance, logistics, clinical administration, HR, IT operations, retail)
+#: after that was seen in the cost replay's workload, without its texts.
+TASKS = [
+    "explain step by step why my {thing} went up by {short} this month",
+    "analyse the {record} below and tell me which items look unusual and why",
+    "compare the two {plan} options for {short} a month over {years} years and show the maths",
+    "calculate how much {thing} I owe for {day} to {day2} and justify each part",
+    "review the {record} below, list the errors you find and plan how to correct them",
+    "go through the {record} below and explain which lines I should question, and why",
+    "evaluate whether the {record} below meets the conditions for the {plan} discount",
+    "plan the next steps for claim {num}, with dates, and explain what each step needs",
+    "work out when shipment {num} should arrive if it left {city} on {day}, step by step",
+    "break down the {thing} on invoice {num} and compare it with last quarter",
+    "summarise the {record} below and explain the trend in plain words",
+    "explain in detail how the {thing} is calculated and why mine differs from {name}'s",
+    "list the reasons a {plan} application can be rejected and how to fix each one",
+    "estimate the total {thing} for {short} units and explain your assumptions",
+    "reconcile the {record} below with my bank statement and tell me what is missing",
+    "design a schedule for {short} staff across {years} shifts and justify the split",
+    "derive the monthly {thing} from the yearly figure of {num} and show each step",
+    "assess the risk of delay for order {num} and suggest what we should do first",
+    "check the dosage schedule in the {record} below against the prescription and flag gaps",
+    "walk me through the steps to dispute charge {num}, how long each takes, and why",
+]
+THINGS = [
+    "service charge",
+    "premium",
+    "interest",
+    "delivery fee",
+    "late fee",
+    "tax",
+    "overtime pay",
+    "storage cost",
+    "co-payment",
+    "maintenance fee",
+    "freight cost",
+]
+RECORDS = [
+    "statement",
+    "transactions",
+    "claim history",
+    "shipping log",
+    "timesheet",
+    "invoice lines",
+    "medication record",
+    "order history",
+    "expense report",
+    "stock report",
+]
+PLANS = ["savings", "insurance", "loan", "shipping", "subscription", "pension", "membership"]
+ASKS = ["", "Please", "Can you", "Could you", "I need you to", "Kindly", "Help me"]
+ATTACHMENTS = [
+    "",
+    "\n\nDate | Item | Amount\n{day} | {thing} | {short}\n{day2} | {thing} | {short2}",
+    "\n\n- {day}: {thing} {short}\n- {day2}: {thing} {short2}",
+    " Details: {thing} {short} on {day}, {short2} on {day2}.",
+]
+
+
+def analytical_requests(count: int, seed: int) -> list[tuple[str, str, str]]:
+    """(text, "en", split) rows; the split follows the task, as for the tickets."""
+    fake = Faker(["en_US", "en_IN"])
+    fake.seed_instance(seed)
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(count):
+        i = rng.randrange(len(TASKS))
+        values = _values(fake, rng) | {
+            "thing": rng.choice(THINGS),
+            "record": rng.choice(RECORDS),
+            "plan": rng.choice(PLANS),
+            "years": str(rng.randint(2, 10)),
+            "short2": str(rng.randint(10, 999)),
+            "day2": rng.choice(DAYS),
+        }
+        ask = rng.choice(ASKS)
+        task = TASKS[i]
+        text = f"{ask} {task}" if ask else task[0].upper() + task[1:]
+        text = (text + ("?" if ask.endswith("you") else ".") + rng.choice(ATTACHMENTS)).format(
+            **values
+        )
+        rows.append((text.strip(), "en", _split(i)))
+    return rows
+
+
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 

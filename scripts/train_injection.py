@@ -16,7 +16,7 @@ flag where the false-positive rate is <= 2 %, block where it is <= 0.2 %. A cali
 
     python scripts/train_injection.py [--out DIR]
 
-(default: src/outrigger/bundled/models/injection-classifier/1.0.0)
+(default: src/outrigger/bundled/models/injection-classifier/1.1.0)
 """
 
 from __future__ import annotations
@@ -47,19 +47,20 @@ from threadpoolctl import threadpool_limits
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.injection_packages import eval_package_sets  # noqa: E402
-from scripts.injection_synthetic import benign_tickets  # noqa: E402
+from scripts.injection_synthetic import analytical_requests, benign_tickets  # noqa: E402
 from scripts.onnx_export import text_pipeline_onnx  # noqa: E402
 
 from outrigger.guard.classifier import windows  # noqa: E402
 from outrigger.guard.injection import InjectionDetector, normalise  # noqa: E402
 
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 DEFAULT_OUT = ROOT / f"src/outrigger/bundled/models/injection-classifier/{VERSION}"
 TEST_OUT = ROOT / "benchmarks/data/injection_heldout_test.jsonl"
 SEED = 20261206
 FLAG_FPR, BLOCK_FPR = 0.02, 0.002
 SPLITS = ("test", "validation", "train")  # most held-out first
 SYNTHETIC_PER_TEMPLATE = 40
+SYNTHETIC_ANALYTICAL = 1200
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,8 @@ def load_sources() -> list[Sample]:
         rows.append(Sample(text, 1, "yanismiraoui", split, "multi"))
     for text, lang, split in benign_tickets(SYNTHETIC_PER_TEMPLATE, SEED):
         rows.append(Sample(text, 0, "synthetic-tickets", split, lang))
+    for text, lang, split in analytical_requests(SYNTHETIC_ANALYTICAL, SEED):
+        rows.append(Sample(text, 0, "synthetic-analytical", split, lang))
     return [
         Sample(normalise(str(r.text)).strip(), r.label, r.source, r.split, r.lang)
         for r in rows

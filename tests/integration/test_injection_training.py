@@ -22,7 +22,7 @@ from benchmarks.injection_packages import bastion_rows, jailbreak_mini_rows  # n
 
 from outrigger.resources import bundled_root  # noqa: E402
 
-BUNDLED = bundled_root() / "models" / "injection-classifier" / "1.0.0"
+BUNDLED = bundled_root() / "models" / "injection-classifier" / "1.1.0"
 
 
 def sample(text: str, label: int = 1, split: str = "train") -> object:
