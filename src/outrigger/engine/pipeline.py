@@ -88,12 +88,12 @@ class Pipeline:
             where = "/".join(str(p) for p in error.path) or "(data)"
             raise MalformedEvent("invalid_payload", f"event data at {where}: {error.message}")
 
-    async def sanitized(self, event: Event, rid: str | None = None) -> Event:
+    async def sanitized(self, event: Event, rid: str) -> Event:
         if self.sanitizer is None or not isinstance(event.data, Mapping):
             return event
         done = self.sanitizer.sanitize(event.type, event.data)
         if self.vaults is not None and len(done.vault):
-            await self.vaults.save(rid or self.result_id(event), done.vault)
+            await self.vaults.save(rid, done.vault)
         return replace(event, data=done.payload)
 
     async def run(
