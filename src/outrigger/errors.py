@@ -65,9 +65,9 @@ class Unroutable(TransientError):
     unroutable is dead-lettered as ``result_unroutable``, not as an anonymous retry failure.
     """
 
-    def __init__(self, exchange: str, routing_key: str) -> None:
+    def __init__(self, exchange: str, routing_key: str, detail: str | None = None) -> None:
+        """``detail``: the broker's own words for what is missing (default: no binding)."""
         self.exchange = exchange or "(default exchange)"
         self.routing_key = routing_key
-        super().__init__(
-            f"unroutable: no consumer bound to exchange {self.exchange} for key {routing_key}"
-        )
+        missing = detail or f"no consumer bound to exchange {self.exchange} for key {routing_key}"
+        super().__init__(f"unroutable: {missing}")

@@ -25,7 +25,7 @@ from outrigger.demo.loans import LoanService, holdout_rows
 from outrigger.engine.envelope import parse_event
 from outrigger.engine.results import result_id
 from outrigger.engine.worker import Worker
-from outrigger.errors import TransientError
+from outrigger.errors import TransientError, Unroutable
 from outrigger.storage.memory import MemoryIdempotencyStore
 from tests.helpers import demo_pipelines, wait_until
 from tests.kafka_broker import settings_for_tests
@@ -335,9 +335,31 @@ async def test_where_a_new_group_starts(names: Names, start_at: str) -> None:
 
 async def test_publish_to_a_missing_topic_creates_nothing(names: Names) -> None:
     bus = await names.bus()
-    with pytest.raises(TransientError, match=r"unroutable: topic .* does not exist"):
+    with pytest.raises(Unroutable, match=r"unroutable: topic .* does not exist"):
         await bus.publish(BusMessage(b"{}", "nobody.listens"), exchange=names.exchange)
     assert names.topic("nobody.listens") not in await bus.topics()
+
+
+async def test_a_result_without_its_topic_is_dead_lettered_as_result_unroutable(
+    names: Names,
+) -> None:
+    """As on every bus: said by name (the topic), not as a generic retry failure."""
+    setup = await names.bus()
+    await setup.create([names.topic(SUBMITTED)], partitions=1)  # no result topic
+    worker = worker_for(await names.bus(), names, max_attempts=2)
+    stop = asyncio.Event()
+    run = asyncio.create_task(worker.run(stop))
+    try:
+        await wait_until(lambda: bool(assigned(worker)), 30)
+        await publish_events(setup, names, 1, key=lambda n: f"loan-{n}")
+        await wait_until(lambda: worker.stats.dead_lettered == 1, 60)
+    finally:
+        stop.set()
+        await run
+    (letter,) = await KafkaDeadLetterQueue(setup, names.queue("dlq")).list()
+    assert letter.reason_code == "result_unroutable"
+    assert names.topic(COMPLETED) in letter.reason
+    assert worker.stats.results == 0
 
 
 async def test_unreachable_broker_is_transient() -> None:

@@ -6,9 +6,10 @@ is the topic named by the routing key (a queue's own topic); a subscription's qu
 consumer group (``group_prefix + queue``), which reads the topics its bindings match plus the
 queue's own topic.
 
-Unroutable: publishing to a topic that does not exist is refused (``TransientError`` saying
-"unroutable") — the producer never auto-creates topics, and the topic is looked up in the
-cluster's metadata before the first publish to it.
+Unroutable: publishing to a topic that does not exist is refused (``Unroutable``, which the
+worker dead-letters as ``result_unroutable`` once its attempts are spent) — the producer
+never auto-creates topics, and the topic is looked up in the cluster's metadata before the
+first publish to it.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from outrigger.bus.kafka.leases import AttemptsLog, NoAttemptsLog
 from outrigger.bus.kafka.naming import check_topic, subscription_topics, topic_for
 from outrigger.bus.kafka.records import to_record
 from outrigger.bus.kafka.settings import KafkaSettings
-from outrigger.errors import TransientError
+from outrigger.errors import TransientError, Unroutable
 
 log = logging.getLogger(__name__)
 
@@ -228,13 +229,15 @@ class KafkaBus:
         except Exception as exc:
             raise TransientError(f"cannot read Kafka metadata for {topic}: {exc}") from exc
         if not routable:
-            raise TransientError(f"unroutable: topic {topic} does not exist on the Kafka cluster")
+            missing = f"topic {topic} does not exist on the Kafka cluster"
+            raise Unroutable(exchange, message.routing_key, missing)
         try:
             await self.producer.send(topic, to_record(message))
         except KafkaFailure as exc:
             if exc.code in _ABSENT:
                 self._known.discard(topic)
-                raise TransientError(f"unroutable: topic {topic} is gone from the cluster") from exc
+                missing = f"topic {topic} is gone from the cluster"
+                raise Unroutable(exchange, message.routing_key, missing) from exc
             raise TransientError(
                 f"Kafka did not acknowledge the publish to {topic}: {exc}"
             ) from exc
