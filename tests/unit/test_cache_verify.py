@@ -9,6 +9,7 @@ import pytest
 
 from outrigger.cache import AcceptAll, RuleVerifier
 from outrigger.cache.lexicon import CONTRASTS, Lexicon
+from outrigger.cache.quantities import same_quantities
 
 PAIRS = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "semantic_pairs.jsonl"
 
@@ -61,6 +62,36 @@ def test_equal_quantities_in_other_words_pass(verifier: RuleVerifier) -> None:
     accepted(verifier, "Increase my cover to 300k", "Increase my cover to 300,000")
 
 
+def test_order_matters_only_between_quantities_of_one_kind(verifier: RuleVerifier) -> None:
+    accepted(
+        verifier,
+        "My home loan of 13,500 has 3 years left at 8.6 percent.",
+        "I owe 13,500 on my home loan at 8.6 percent with 3 years to go.",
+    )
+    # a bare amount beside a percentage: a percentage's unit is always written
+    loan = verifier.features("My loan is 837 at 13 percent and I hold 837 in savings.")
+    savings = verifier.features("I hold 837 in savings; my loan of 837 is at 13 percent.")
+    assert same_quantities(loan.quantities, savings.quantities)
+    refused(
+        verifier, "Pay $35 to savings and $25 to checking", "Pay $25 to savings and $35 to checking"
+    )
+    # a bare number may be money: its order against an amount still counts
+    refused(
+        verifier,
+        "Pay $500 to savings and 300 to checking",
+        "Pay $300 to savings and 500 to checking",
+    )
+    refused(verifier, "Rates of 5% and 7%", "Rates of 7% and 5%")
+
+
+def test_a_unit_after_more_or_extra_is_the_numbers_unit(verifier: RuleVerifier) -> None:
+    (quantity,) = verifier.features("I have 5 more years on the loan").quantities
+    assert quantity.unit == "year"
+    assert "quantities" in refused(
+        verifier, "I have 5 more years on the loan", "I have 5 more months on the loan"
+    )
+
+
 def test_identifiers_and_dates(verifier: RuleVerifier) -> None:
     assert "identifiers" in refused(
         verifier, "Status of claim CLM-20931?", "Status of claim CLM-20913?"
@@ -79,10 +110,40 @@ def test_negation_parity(verifier: RuleVerifier) -> None:
     accepted(
         verifier, "Why hasn't my order shipped?", "My order still hasn't been dispatched, why?"
     )
+    refused(verifier, "Cancel my subscription", "Don't cancel my subscription")
+    refused(verifier, "Can I pay without a card?", "Can I pay with a card?")
+
+
+def test_negation_is_compared_clause_by_clause(verifier: RuleVerifier) -> None:
+    # two negated clauses against one: the same complaint (whole-text parity refused it)
+    accepted(
+        verifier,
+        "Login codes are not delivered to my phone and I cannot get in",
+        "The login code never arrives on my phone, so I am locked out",
+    )
+    # negations that cancel out over the whole text still differ clause by clause
+    assert "polarity" in refused(
+        verifier,
+        "I did not cancel my order, but it was cancelled",
+        "I cancelled my order, but it was not cancelled",
+    )
+    refused(
+        verifier,
+        "Is the pharmacy open on Sunday, and can I park there?",
+        "Is the pharmacy not open on Sunday, and can I park there?",
+    )
+    # a one-clause text is its own counterpart, whatever words it shares
+    refused(verifier, "Was my refund approved?", "Why hasn't the money come back?")
 
 
 def test_reason_questions(verifier: RuleVerifier) -> None:
     assert "why" in refused(verifier, "Why did my premium go up?", "Will my premium go up?")
+    refused(verifier, "What is the reason for the fee?", "What is the fee?")
+    accepted(
+        verifier,
+        "Explain which of the charges below I can dispute and why",
+        "Explain which of the charges below I can dispute, with the reasons",
+    )
 
 
 def test_names_must_appear_in_both(verifier: RuleVerifier) -> None:
@@ -166,6 +227,23 @@ def test_substituted_slot_in_a_near_duplicate(verifier: RuleVerifier) -> None:
         verifier,
         "How do I close my savings account?",
         "I'd like to close my savings account, what's the process?",
+    )
+
+
+def test_a_text_reworded_in_many_places_is_not_a_changed_slot(verifier: RuleVerifier) -> None:
+    statement = " Date Description Amount. 3 March card fee 499. 9 March cash withdrawal 2,000."
+    accepted(
+        verifier,
+        "Several charges on the statement below look wrong, explain which I should dispute."
+        + statement,
+        "Review the transactions below and explain which ones I can dispute." + statement,
+    )
+    refused(  # one slot changed in the same long text: still a substitution
+        verifier,
+        "Several charges on the statement below look wrong, explain which I should dispute."
+        + statement,
+        "Several charges on the statement below look right, explain which I should dispute."
+        + statement,
     )
 
 

@@ -224,8 +224,13 @@ PERSONS: dict[str, str] = {
     **dict.fromkeys(_w("they them their theirs themselves"), "<they>"),
 }
 
-#: Question words that change what answer is wanted; "why" asks for a reason.
-REASON_WORDS = frozenset({"why"})
+#: Question words: they frame a request, they are not what it is about.
+QUESTION_WORDS = frozenset(_w("why when where who how what which"))
+#: Words that ask for a reason ("why", "the reason for", "justify"): a request with one of
+#: them wants another answer than the same request without.
+REASON_WORDS = frozenset(
+    _w("why reason reasons reasoning justify justifies justification justifications")
+)
 
 
 def _groups(text: str) -> tuple[frozenset[str], ...]:

@@ -8,6 +8,7 @@ mix letters and digits (``CLM-20931``, ``1Z999AA1012``) are identifiers.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from outrigger.cache import lexicon as lx
@@ -15,6 +16,9 @@ from outrigger.cache import lexicon as lx
 _NUMBER = re.compile(r"^(\d[\d,]*(?:\.\d+)?)([a-z%.]*)$")
 _TIME = re.compile(r"^(\d{1,2})[:.](\d{2})(am|pm)?$")
 _ORDINAL = frozenset({"st", "nd", "rd", "th"})
+#: Words that may stand between a number and its unit ("3 more years", "2 extra days").
+_AMOUNT_WORDS = frozenset({"more", "extra", "additional", "further", "full", "whole"})
+_MONEY = frozenset(lx.CURRENCY_SYMBOLS.values()) | {c for c in lx.CURRENCY_QUALIFIERS.values() if c}
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +29,43 @@ class Quantity:
     def matches(self, other: Quantity) -> bool:
         units_agree = self.unit is None or other.unit is None or self.unit == other.unit
         return self.value == other.value and units_agree
+
+    def same_kind(self, other: Quantity) -> bool:
+        """Could one be read in place of the other: the same unit, or a bare number beside
+        money (amounts are often written without a currency); not a bare number beside a
+        percentage or a duration, whose units are always written."""
+        if self.unit == other.unit:
+            return True
+        unit = self.unit or other.unit
+        return (self.unit is None or other.unit is None) and unit in _MONEY
+
+
+def same_quantities(a: Sequence[Quantity], b: Sequence[Quantity]) -> bool:
+    """Do two texts name the same quantities, each in the same role?
+
+    Every quantity needs its match in the other text. Order matters only between
+    quantities of one kind ("$35 to savings, $25 to checking" is not "$25 to savings, $35
+    to checking"); "3 years at 8.6%" and "8.6% for 3 years" agree.
+    """
+    if len(a) != len(b):
+        return False
+    where: list[int] = []
+    free = list(range(len(b)))
+    for x in a:
+        # an exact unit match first, so that a unit-less one stays free for its own twin
+        j = next((j for j in free if b[j] == x), None)
+        if j is None:
+            j = next((j for j in free if x.matches(b[j])), None)
+        if j is None:
+            return False
+        free.remove(j)
+        where.append(j)
+    return not any(
+        where[i] > where[k]
+        for i in range(len(a))
+        for k in range(i + 1, len(a))
+        if a[i].value != a[k].value and a[i].same_kind(a[k])
+    )
 
 
 def number_text(value: float) -> str:
@@ -69,8 +110,11 @@ def identifier(token: str) -> str | None:
 
 
 def unit_after(words: list[str], i: int) -> str | None:
-    """The unit named right after position ``i`` ("500 dollars", "1,000 US dollars")."""
+    """The unit named right after position ``i`` ("500 dollars", "1,000 US dollars",
+    "5 more years")."""
     nxt = words[i + 1] if i + 1 < len(words) else ""
+    if nxt in _AMOUNT_WORDS and i + 2 < len(words) and words[i + 2] in lx.UNITS:
+        return lx.UNITS[words[i + 2]]
     if nxt in lx.UNITS:
         return lx.UNITS[nxt]
     if nxt in lx.CURRENCY_QUALIFIERS and i + 2 < len(words):

@@ -3,8 +3,9 @@
 ``analyse`` turns one text into ``TextFeatures`` with plain rules (no model): words are
 lower-cased, contractions split (``didn't`` -> ``did n't``), inflections folded onto the
 lexicon's lemmas and synonyms onto one canonical word, numbers parsed with their unit
-(``$1,200`` -> 1200 usd, ``5kg`` -> 5 kg, ``9:30 pm``), and ``from X`` / ``to Y``
-recorded as the source and destination of the request.
+(``$1,200`` -> 1200 usd, ``5kg`` -> 5 kg, ``9:30 pm``), ``from X`` / ``to Y``
+recorded as the source and destination of the request, and the text cut into clauses,
+each with its content words and whether it is negated.
 """
 
 from __future__ import annotations
@@ -18,8 +19,19 @@ from outrigger.cache import lexicon as lx
 from outrigger.cache import quantities as qty
 from outrigger.cache.lexicon import _w
 
-_TOKEN = re.compile(r"[$€£₹¥%]|[A-Za-z0-9]+(?:[-'.:,/][A-Za-z0-9]+)*|[.?!;]")
+_TOKEN = re.compile(r"[$€£₹¥%]|[A-Za-z0-9]+(?:[-'.:,/][A-Za-z0-9]+)*|[.?!;,]")
 _SENTENCE_END = frozenset(".?!;")
+#: Words that open a new clause (commas and sentence ends do too); "and" and "or" do not,
+#: as they join nouns as often as clauses.
+_CLAUSE_WORDS = frozenset(_w("but because although though whereas"))
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    """A clause's content words (numbers and ids included), and whether it is negated."""
+
+    words: frozenset[str]
+    negated: bool
 
 
 @dataclass(frozen=True)
@@ -29,8 +41,8 @@ class TextFeatures:
     ids: frozenset[str]
     temporal: frozenset[str]
     entities: frozenset[str]  # capitalised or all-caps words, lower-cased and canonical
-    negations: int
     asks_reason: bool
+    clauses: tuple[Clause, ...]  # in order; polarity is compared clause by clause
     roles: dict[str, frozenset[str]] = field(default_factory=dict)  # "source"/"dest" -> heads
 
 
@@ -60,7 +72,8 @@ class Vocabulary:
         for token in tokens:
             if out and f"{out[-1].text}_{token.text}" in self.phrases:
                 last = out[-1]
-                out[-1] = _Token(f"{last.text}_{token.text}", last.original, last.sentence_start)
+                joined = f"{last.text}_{token.text}"
+                out[-1] = _Token(joined, last.original, last.sentence_start, last.clause_start)
             else:
                 out.append(token)
         return out
@@ -100,24 +113,31 @@ class _Token:
     text: str  # lower-cased
     original: str
     sentence_start: bool
+    clause_start: bool
     quantity: qty.Quantity | None = None
     ident: str | None = None
 
 
 def tokenize(text: str) -> list[_Token]:
-    """Word tokens with contractions split; punctuation only marks sentence starts."""
+    """Word tokens with contractions split; punctuation only marks where sentences and
+    clauses start."""
     text = unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("\u2018", "'")
     out: list[_Token] = []
-    start = True
+    start = clause = True
     previous = ""
     for match in _TOKEN.finditer(text):
         raw = match.group(0)
+        if raw == ",":
+            clause = True
+            continue
         if raw in _SENTENCE_END:
             start = start or raw != "." or previous not in lx.ABBREVIATIONS
+            clause = clause or start
             continue
         for piece in _split_contraction(raw):
-            out.append(_Token(piece.lower(), piece, start))
-            start = False
+            low = piece.lower()
+            out.append(_Token(low, piece, start, clause or low in _CLAUSE_WORDS))
+            start = clause = False
         previous = raw.lower()
     return out
 
@@ -143,9 +163,27 @@ def analyse(text: str, vocab: Vocabulary) -> TextFeatures:
         ids=frozenset(ids),
         temporal=_temporal(words),
         entities=_entities(tokens, vocab),
-        negations=sum(1 for w in words if w in vocab.lexicon.negations),
         asks_reason=any(w in lx.REASON_WORDS for w in words),
         roles=_roles(tokens, canon, vocab),
+        clauses=_clauses(tokens, canon, vocab),
+    )
+
+
+def _clauses(tokens: list[_Token], canon: tuple[str, ...], vocab: Vocabulary) -> tuple[Clause, ...]:
+    """The text cut at commas, sentence ends and clause words ("but", "because" ...)."""
+    negations = vocab.lexicon.negations
+    skip = negations | vocab.stopwords | lx.FRAMING | lx.QUESTION_WORDS
+    spans: list[list[int]] = []
+    for i, token in enumerate(tokens):
+        if token.clause_start or not spans:
+            spans.append([])
+        spans[-1].append(i)
+    return tuple(
+        Clause(
+            frozenset(canon[i] for i in span if canon[i] and canon[i] not in skip),
+            any(tokens[i].text in negations for i in span),
+        )
+        for span in spans
     )
 
 

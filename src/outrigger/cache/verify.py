@@ -4,16 +4,20 @@ A similarity threshold alone cannot tell "transfer 500 from savings to checking"
 "... from checking to savings" (cosine 0.96 with all-MiniLM). ``RuleVerifier`` compares the
 new request's text with the cached one and refuses the hit when any of these differ:
 
-* quantities: numbers, amounts and times with their units, in order (``$35`` vs ``$25``);
+* quantities: numbers, amounts and times with their units (``$35`` vs ``$25``), in order
+  among those of one kind ("$35 to A, $25 to B"; "3 years at 8%" is "8% for 3 years");
 * identifiers (``CLM-20931`` vs ``CLM-20913``) and dates (weekdays, months, "tomorrow");
-* polarity: the parity of negations (``did`` vs ``didn't``, ``with`` vs ``without``);
-* whether a reason is asked for ("why ..." vs "will ...");
+* polarity, clause by clause: a negated clause whose counterpart in the other text (the
+  clause sharing most of its words) is not negated (``did`` vs ``didn't``, ``with`` vs
+  ``without``);
+* whether a reason is asked for ("why ...", "the reason for ..." vs "will ...");
 * names: capitalised words and acronyms must appear in both texts;
 * alternatives of one kind (credit/debit, block/unblock, left/right, before/after ...);
 * direction: the source (``from X``) and destination (``to Y``) of the request;
 * near-duplicates: two texts made of the same words in another order (a swap), or one
-  with a few words substituted by non-synonyms (``flood`` -> ``fire``); a misspelt word
-  is not a substitution (``cancle`` -> ``cancel``; ``spelling.py``).
+  with a few words substituted by non-synonyms (``flood`` -> ``fire``) in at most
+  ``max_edits`` places (more is a rewording, not a changed slot); a misspelt word is not
+  a substitution (``cancle`` -> ``cancel``; ``spelling.py``).
 
 It errs towards a miss: a refused paraphrase costs one upstream call, a wrong hit gives a
 user the wrong answer.
@@ -27,7 +31,8 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Protocol, runtime_checkable
 
-from outrigger.cache.lexicon import FRAMING, PERSONS, Lexicon
+from outrigger.cache.lexicon import FRAMING, PERSONS, QUESTION_WORDS, REASON_WORDS, Lexicon
+from outrigger.cache.quantities import same_quantities
 from outrigger.cache.spelling import Spelling, english
 from outrigger.cache.text import TextFeatures, Vocabulary, analyse
 
@@ -60,6 +65,7 @@ class RuleVerifier:
         near_duplicate: float = 0.55,
         swap_overlap: float = 0.85,
         max_substitution: int = 3,
+        max_edits: int = 3,
         memo_size: int = 4096,
         typos: bool = True,
         spelling: Spelling | None = None,
@@ -71,6 +77,7 @@ class RuleVerifier:
         self._near_duplicate = near_duplicate
         self._swap_overlap = swap_overlap
         self._max_substitution = max_substitution
+        self._max_edits = max_edits
         self._memo: OrderedDict[str, TextFeatures] = OrderedDict()
         self._memo_size = memo_size
         self._memo_lock = threading.Lock()
@@ -110,7 +117,7 @@ class RuleVerifier:
 
     def _content(self, features: TextFeatures) -> list[str]:
         stop = self._vocab.stopwords
-        skip = _DIRECTIONS | _QUESTION_WORDS | self._vocab.lexicon.negations
+        skip = _DIRECTIONS | QUESTION_WORDS | self._vocab.lexicon.negations
         return [w for w in features.canon if w and w not in stop and w not in skip]
 
     def _swapped(self, a: TextFeatures, b: TextFeatures) -> str | None:
@@ -132,7 +139,10 @@ class RuleVerifier:
         if matcher.ratio() < self._near_duplicate:
             return None
         stop, limit = self._vocab.stopwords, self._max_substitution
-        for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        opcodes = matcher.get_opcodes()
+        if sum(op != "equal" for op, *_ in opcodes) > self._max_edits:
+            return None  # reworded in many places: a paraphrase's shape, not a changed slot
+        for op, i1, i2, j1, j2 in opcodes:
             if op != "replace":
                 continue
             words_a, words_b = _slot_words(tokens_a[i1:i2], tokens_b[j1:j2], stop)
@@ -158,7 +168,6 @@ class RuleVerifier:
 
 
 _DIRECTIONS = frozenset({"from", "to", "into", "onto", "out", "off", "towards", "toward"})
-_QUESTION_WORDS = frozenset({"why", "when", "where", "who", "how", "what", "which"})
 
 
 def _slot_words(
@@ -167,14 +176,15 @@ def _slot_words(
     """The words that differ between two substituted segments, sorted.
 
     Personal pronouns count, as their person ("the other driver" -> "I" is a change of
-    who acted); framing words do not ("can I" -> "is it possible to"); a direction word
-    counts only when both segments have one ("to" -> "from").
+    who acted); words that ask for a reason count as one ("why" -> "the reasons"); framing
+    words do not ("can I" -> "is it possible to"); a direction word counts only when both
+    segments have one ("to" -> "from").
     """
     directed = any(w in _DIRECTIONS for w in segment_a) and any(w in _DIRECTIONS for w in segment_b)
 
     def words(segment: list[str]) -> Counter[str]:
         kept = Counter(
-            PERSONS.get(w, w)
+            "<why>" if w in REASON_WORDS else PERSONS.get(w, w)
             for w in segment
             if w in PERSONS or (w not in stop and w not in FRAMING)
         )
@@ -188,10 +198,7 @@ def _slot_words(
 
 
 def _quantities(a: TextFeatures, b: TextFeatures) -> str | None:
-    same = len(a.quantities) == len(b.quantities) and all(
-        x.matches(y) for x, y in zip(a.quantities, b.quantities, strict=True)
-    )
-    if same:
+    if same_quantities(a.quantities, b.quantities):
         return None
     show = [(q.value, q.unit) for q in a.quantities], [(q.value, q.unit) for q in b.quantities]
     return f"quantities differ: {show[0]} vs {show[1]}"
@@ -210,8 +217,20 @@ def _temporal(a: TextFeatures, b: TextFeatures) -> str | None:
 
 
 def _negation(a: TextFeatures, b: TextFeatures) -> str | None:
-    if a.negations % 2 != b.negations % 2:
-        return f"polarity differs: {a.negations} vs {b.negations} negations"
+    """A negated clause whose counterpart in the other text (the clause sharing most of
+    its content words) is not negated: "I did not cancel it" vs "I cancelled it". Clauses
+    are compared, not whole texts, so "X is not delivered and I cannot log in" still meets
+    "X never arrives, so I am locked out"; a negated clause with no counterpart in a text
+    of several clauses is the other checks' business."""
+    for x, y in ((a, b), (b, a)):
+        for clause in x.clauses:
+            if not clause.negated:
+                continue
+            twin = max(y.clauses, key=lambda c: len(c.words & clause.words), default=None)
+            if twin is None or not (twin.words & clause.words or len(y.clauses) == 1):
+                continue  # (a text of one clause is its own counterpart)
+            if not twin.negated:
+                return f"polarity differs: {sorted(clause.words)} negated in one text only"
     return None
 
 
