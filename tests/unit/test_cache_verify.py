@@ -200,6 +200,12 @@ def test_direction(verifier: RuleVerifier) -> None:
         "What's the way to move 500 dollars out of savings into checking?",
     )
     accepted(verifier, "I want to send money to my landlord", "How do I send money to my landlord?")
+    # "OK to" frames an infinitive, and a capitalised framing word is not a name
+    accepted(
+        verifier,
+        "Can I bring my own wine to the restaurant?",
+        "Is it OK to bring my own wine to the restaurant?",
+    )
 
 
 def test_swapped_words(verifier: RuleVerifier) -> None:

@@ -238,7 +238,7 @@ def _entities(tokens: list[_Token], vocab: Vocabulary) -> frozenset[str]:
         word = token.original
         if token.quantity is not None or token.ident is not None or len(word) < 2:
             continue
-        if token.text in lx.TEMPORAL:
+        if token.text in lx.TEMPORAL or token.text in lx.FRAMING:  # "Is it OK to ..."
             continue
         all_caps = word.isupper() and word.isalpha()
         if all_caps or (word[0].isupper() and not token.sentence_start):
@@ -271,7 +271,7 @@ def _infinitive(words: list[str], canon: tuple[str, ...], i: int, vocab: Vocabul
         return False
     before = words[i - 1] if i else ""
     after = canon[i + 1] if i + 1 < len(canon) else ""
-    return before in lx.INFINITIVE_BEFORE or after in vocab.verbs
+    return before in lx.INFINITIVE_BEFORE or before in lx.FRAMING or after in vocab.verbs
 
 
 _DETERMINERS = frozenset(_w("the a an my your our their his its this that these those some any"))
