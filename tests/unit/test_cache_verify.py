@@ -62,7 +62,22 @@ def test_equal_quantities_in_other_words_pass(verifier: RuleVerifier) -> None:
     accepted(verifier, "Increase my cover to 300k", "Increase my cover to 300,000")
 
 
-def test_order_matters_only_between_quantities_of_one_kind(verifier: RuleVerifier) -> None:
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Pay $35 to savings and $25 to checking", "Pay $25 to savings and $35 to checking"),
+        # a bare number may be money: its order against an amount still counts
+        ("Pay $500 to savings and 300 to checking", "Pay $300 to savings and 500 to checking"),
+        ("Rates of 5% and 7%", "Rates of 7% and 5%"),
+    ],
+)
+def test_order_matters_between_quantities_of_one_kind(
+    verifier: RuleVerifier, a: str, b: str
+) -> None:
+    assert "quantities" in refused(verifier, a, b)
+
+
+def test_order_is_free_between_quantities_of_different_kinds(verifier: RuleVerifier) -> None:
     accepted(
         verifier,
         "My home loan of 13,500 has 3 years left at 8.6 percent.",
@@ -72,16 +87,6 @@ def test_order_matters_only_between_quantities_of_one_kind(verifier: RuleVerifie
     loan = verifier.features("My loan is 837 at 13 percent and I hold 837 in savings.")
     savings = verifier.features("I hold 837 in savings; my loan of 837 is at 13 percent.")
     assert same_quantities(loan.quantities, savings.quantities)
-    refused(
-        verifier, "Pay $35 to savings and $25 to checking", "Pay $25 to savings and $35 to checking"
-    )
-    # a bare number may be money: its order against an amount still counts
-    refused(
-        verifier,
-        "Pay $500 to savings and 300 to checking",
-        "Pay $300 to savings and 500 to checking",
-    )
-    refused(verifier, "Rates of 5% and 7%", "Rates of 7% and 5%")
 
 
 def test_a_unit_after_more_or_extra_is_the_numbers_unit(verifier: RuleVerifier) -> None:
