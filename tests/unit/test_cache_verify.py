@@ -69,6 +69,15 @@ def test_equal_quantities_in_other_words_pass(verifier: RuleVerifier) -> None:
         # a bare number may be money: its order against an amount still counts
         ("Pay $500 to savings and 300 to checking", "Pay $300 to savings and 500 to checking"),
         ("Rates of 5% and 7%", "Rates of 7% and 5%"),
+        # a bare number does not stand for a measured one: 20 tablets are not 20 mg
+        (
+            "Should I take 20 tablets of 5 mg each day?",
+            "Is it okay for me to swallow 5 pills of 20 mg daily?",
+        ),
+        (
+            "Can I split the bill into 3 payments over 12 months?",
+            "I want to pay in 12 instalments over 3 months, is that allowed?",
+        ),
     ],
 )
 def test_order_matters_between_quantities_of_one_kind(
@@ -87,6 +96,11 @@ def test_order_is_free_between_quantities_of_different_kinds(verifier: RuleVerif
     loan = verifier.features("My loan is 837 at 13 percent and I hold 837 in savings.")
     savings = verifier.features("I hold 837 in savings; my loan of 837 is at 13 percent.")
     assert same_quantities(loan.quantities, savings.quantities)
+    # the same answer whichever text is the query
+    money = verifier.features("$5 for the box, 7 kg").quantities
+    bare = verifier.features("7 for the box, 5").quantities
+    assert not same_quantities(money, bare)
+    assert not same_quantities(bare, money)
 
 
 def test_a_unit_after_more_or_extra_is_the_numbers_unit(verifier: RuleVerifier) -> None:
@@ -108,7 +122,7 @@ def test_identifiers_and_dates(verifier: RuleVerifier) -> None:
     accepted(verifier, "Open on Saturdays?", "Are you open on Saturday?")
 
 
-def test_negation_parity(verifier: RuleVerifier) -> None:
+def test_negation(verifier: RuleVerifier) -> None:
     assert "polarity" in refused(verifier, "My claim was approved", "My claim was not approved")
     refused(verifier, "I received the transfer", "I haven't received the transfer")
     refused(verifier, "Order a CT scan with contrast", "Order a CT scan without contrast")
@@ -123,7 +137,7 @@ def test_negation_is_compared_clause_by_clause(verifier: RuleVerifier) -> None:
     # two negated clauses against one: the same complaint (whole-text parity refused it)
     accepted(
         verifier,
-        "Login codes are not delivered to my phone and I cannot get in",
+        "Login codes are not delivered to my phone, I cannot get in",
         "The login code never arrives on my phone, so I am locked out",
     )
     # negations that cancel out over the whole text still differ clause by clause
@@ -139,6 +153,24 @@ def test_negation_is_compared_clause_by_clause(verifier: RuleVerifier) -> None:
     )
     # a one-clause text is its own counterpart, whatever words it shares
     refused(verifier, "Was my refund approved?", "Why hasn't the money come back?")
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # two negations in one clause cancel out
+        ("I never said I didn't want the upgrade", "I said I didn't want the upgrade"),
+        ("Nobody told me I couldn't cancel", "Somebody told me I couldn't cancel"),
+        # a negated clause without content words, or without a counterpart
+        (
+            "Do not, under any circumstances, share my data with advertisers",
+            "Under any circumstances, share my data with advertisers",
+        ),
+        ("?", "Don't cancel my order"),
+    ],
+)
+def test_negations_the_clauses_must_not_lose(verifier: RuleVerifier, a: str, b: str) -> None:
+    assert "polarity" in refused(verifier, a, b)
 
 
 def test_reason_questions(verifier: RuleVerifier) -> None:
@@ -182,6 +214,12 @@ def test_alternatives_of_one_kind(verifier: RuleVerifier, a: str, b: str) -> Non
     refused(verifier, a, b)
 
 
+def test_a_word_plus_d_is_not_its_inflection(verifier: RuleVerifier) -> None:
+    # "-d" inflects only lemmas ending in "e" (save -> saved); "card" is not "car" + d
+    assert "card" in verifier.features("I lost my card").canon
+    refused(verifier, "Is my car covered abroad?", "Is my card covered abroad?")
+
+
 def test_synonyms_are_not_alternatives(verifier: RuleVerifier) -> None:
     accepted(
         verifier,
@@ -205,6 +243,7 @@ def test_direction(verifier: RuleVerifier) -> None:
         "What's the way to move 500 dollars out of savings into checking?",
     )
     accepted(verifier, "I want to send money to my landlord", "How do I send money to my landlord?")
+    refused(verifier, "Can I return this to Best Buy?", "Can I return this to Buy?")
     # "OK to" frames an infinitive, and a capitalised framing word is not a name
     accepted(
         verifier,
@@ -248,6 +287,12 @@ def test_a_text_reworded_in_many_places_is_not_a_changed_slot(verifier: RuleVeri
         "Several charges on the statement below look wrong, explain which I should dispute."
         + statement,
         "Review the transactions below and explain which ones I can dispute." + statement,
+    )
+    # small words added around a changed slot do not make it a rewording
+    refused(
+        verifier,
+        "Is my dog covered by the policy?",
+        "Hi, is my cat also covered by this policy, please?",
     )
     refused(  # one slot changed in the same long text: still a substitution
         verifier,

@@ -14,7 +14,8 @@ def _w(text: str) -> list[str]:
     return text.split()
 
 
-#: Words whose count flips a sentence's polarity ("not", "n't" after splitting, "without").
+#: Words that negate a clause ("not", "n't" after splitting, "without"); two in one clause
+#: cancel out.
 NEGATIONS = frozenset(
     _w("not no never n't cannot without none nobody nothing nowhere neither nor unable")
 )

@@ -26,10 +26,6 @@ class Quantity:
     value: str
     unit: str | None = None
 
-    def matches(self, other: Quantity) -> bool:
-        units_agree = self.unit is None or other.unit is None or self.unit == other.unit
-        return self.value == other.value and units_agree
-
     def same_kind(self, other: Quantity) -> bool:
         """Could one be read in place of the other: the same unit, or a bare number beside
         money (amounts are often written without a currency); not a bare number beside a
@@ -43,29 +39,43 @@ class Quantity:
 def same_quantities(a: Sequence[Quantity], b: Sequence[Quantity]) -> bool:
     """Do two texts name the same quantities, each in the same role?
 
-    Every quantity needs its match in the other text. Order matters only between
-    quantities of one kind ("$35 to savings, $25 to checking" is not "$25 to savings, $35
-    to checking"); "3 years at 8.6%" and "8.6% for 3 years" agree.
+    Every quantity needs its match in the other text: the same value, of the same kind (a
+    bare number matches an amount of money, as amounts are often written without their
+    currency, but not "20 mg"). Order matters between quantities of one kind, in either
+    text ("$35 to savings, $25 to checking" is not "$25 to savings, $35 to checking";
+    "20 tablets of 5 mg" is not "5 tablets of 20 mg"); "3 years at 8.6%" and "8.6% for 3
+    years" agree. Checked both ways round, so the answer does not depend on which text is
+    the query.
     """
-    if len(a) != len(b):
-        return False
-    where: list[int] = []
-    free = list(range(len(b)))
-    for x in a:
-        # an exact unit match first, so that a unit-less one stays free for its own twin
-        j = next((j for j in free if b[j] == x), None)
-        if j is None:
-            j = next((j for j in free if x.matches(b[j])), None)
-        if j is None:
-            return False
-        free.remove(j)
-        where.append(j)
-    return not any(
+    return _in_order(a, b) and _in_order(b, a)
+
+
+def _in_order(a: Sequence[Quantity], b: Sequence[Quantity]) -> bool:
+    where = _matching(a, b)
+    return where is not None and not any(
         where[i] > where[k]
         for i in range(len(a))
         for k in range(i + 1, len(a))
-        if a[i].value != a[k].value and a[i].same_kind(a[k])
+        if a[i].value != a[k].value and (a[i].same_kind(a[k]) or b[where[i]].same_kind(b[where[k]]))
     )
+
+
+def _matching(a: Sequence[Quantity], b: Sequence[Quantity]) -> list[int] | None:
+    """For each quantity of ``a``, the position of its match in ``b`` (equal ones first, so
+    that a bare number stays free for its own twin); None when one has none."""
+    if len(a) != len(b):
+        return None
+    where: list[int] = []
+    free = list(range(len(b)))
+    for x in a:
+        j = next((j for j in free if b[j] == x), None)
+        if j is None:
+            j = next((j for j in free if b[j].value == x.value and x.same_kind(b[j])), None)
+        if j is None:
+            return None
+        free.remove(j)
+        where.append(j)
+    return where
 
 
 def number_text(value: float) -> str:

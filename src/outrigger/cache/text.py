@@ -28,7 +28,8 @@ _CLAUSE_WORDS = frozenset(_w("but because although though whereas"))
 
 @dataclass(frozen=True, slots=True)
 class Clause:
-    """A clause's content words (numbers and ids included), and whether it is negated."""
+    """A clause's content words (numbers and ids included), and whether it is negated (an
+    odd number of negations: "I never said I didn't want it" is not negated)."""
 
     words: frozenset[str]
     negated: bool
@@ -87,9 +88,9 @@ class Vocabulary:
 
 
 def _inflections(lemma: str) -> Iterable[str]:
-    yield from (lemma + "s", lemma + "es", lemma + "ed", lemma + "ing", lemma + "d")
+    yield from (lemma + "s", lemma + "es", lemma + "ed", lemma + "ing")
     if lemma.endswith("e"):
-        yield lemma[:-1] + "ing"
+        yield from (lemma + "d", lemma[:-1] + "ing")
     if len(lemma) > 2 and lemma[-1] == "y" and lemma[-2] not in "aeiou":
         yield from (lemma[:-1] + "ies", lemma[:-1] + "ied")
     if len(lemma) > 2 and lemma[-1] not in "aeiouwxy" and lemma[-2] in "aeiou":
@@ -181,7 +182,7 @@ def _clauses(tokens: list[_Token], canon: tuple[str, ...], vocab: Vocabulary) ->
     return tuple(
         Clause(
             frozenset(canon[i] for i in span if canon[i] and canon[i] not in skip),
-            any(tokens[i].text in negations for i in span),
+            sum(tokens[i].text in negations for i in span) % 2 == 1,
         )
         for span in spans
     )
@@ -238,8 +239,8 @@ def _entities(tokens: list[_Token], vocab: Vocabulary) -> frozenset[str]:
         word = token.original
         if token.quantity is not None or token.ident is not None or len(word) < 2:
             continue
-        if token.text in lx.TEMPORAL or token.text in lx.FRAMING:  # "Is it OK to ..."
-            continue
+        if token.text in lx.TEMPORAL or (token.text in lx.FRAMING and word.isupper()):
+            continue  # "Is it OK to ..." ("Best Buy" stays a name)
         all_caps = word.isupper() and word.isalpha()
         if all_caps or (word[0].isupper() and not token.sentence_start):
             found.add(vocab.canonical(token.text))

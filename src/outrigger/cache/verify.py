@@ -15,9 +15,9 @@ new request's text with the cached one and refuses the hit when any of these dif
 * alternatives of one kind (credit/debit, block/unblock, left/right, before/after ...);
 * direction: the source (``from X``) and destination (``to Y``) of the request;
 * near-duplicates: two texts made of the same words in another order (a swap), or one
-  with a few words substituted by non-synonyms (``flood`` -> ``fire``) in at most
-  ``max_edits`` places (more is a rewording, not a changed slot); a misspelt word is not
-  a substitution (``cancle`` -> ``cancel``; ``spelling.py``).
+  with a few words substituted by non-synonyms (``flood`` -> ``fire``), when its content
+  words differ in at most ``max_edits`` places (more is a rewording, not a changed slot);
+  a misspelt word is not a substitution (``cancle`` -> ``cancel``; ``spelling.py``).
 
 It errs towards a miss: a refused paraphrase costs one upstream call, a wrong hit gives a
 user the wrong answer.
@@ -140,7 +140,12 @@ class RuleVerifier:
             return None
         stop, limit = self._vocab.stopwords, self._max_substitution
         opcodes = matcher.get_opcodes()
-        if sum(op != "equal" for op, *_ in opcodes) > self._max_edits:
+        edits = sum(
+            any(_slot_words(tokens_a[i1:i2], tokens_b[j1:j2], stop))
+            for op, i1, i2, j1, j2 in opcodes
+            if op != "equal"
+        )
+        if edits > self._max_edits:
             return None  # reworded in many places: a paraphrase's shape, not a changed slot
         for op, i1, i2, j1, j2 in opcodes:
             if op != "replace":
@@ -218,18 +223,22 @@ def _temporal(a: TextFeatures, b: TextFeatures) -> str | None:
 
 def _negation(a: TextFeatures, b: TextFeatures) -> str | None:
     """A negated clause whose counterpart in the other text (the clause sharing most of
-    its content words) is not negated: "I did not cancel it" vs "I cancelled it". Clauses
-    are compared, not whole texts, so "X is not delivered and I cannot log in" still meets
-    "X never arrives, so I am locked out"; a negated clause with no counterpart in a text
-    of several clauses is the other checks' business."""
+    its content words; a text of one clause is its own counterpart) is not negated: "I did
+    not cancel it" vs "I cancelled it". Clauses are compared, not whole texts, so "X is not
+    delivered, I cannot log in" still meets "X never arrives, so I am locked out". A
+    negated clause without a counterpart ("Do not, under any circumstances, ...") needs
+    some negated clause in the other text."""
     for x, y in ((a, b), (b, a)):
         for clause in x.clauses:
             if not clause.negated:
                 continue
             twin = max(y.clauses, key=lambda c: len(c.words & clause.words), default=None)
-            if twin is None or not (twin.words & clause.words or len(y.clauses) == 1):
-                continue  # (a text of one clause is its own counterpart)
-            if not twin.negated:
+            matched = twin is not None and (twin.words & clause.words or len(y.clauses) == 1)
+            if twin is not None and matched:
+                negated = twin.negated
+            else:
+                negated = any(c.negated for c in y.clauses)
+            if not negated:
                 return f"polarity differs: {sorted(clause.words)} negated in one text only"
     return None
 
