@@ -78,6 +78,13 @@ def test_equal_quantities_in_other_words_pass(verifier: RuleVerifier) -> None:
             "Can I split the bill into 3 payments over 12 months?",
             "I want to pay in 12 instalments over 3 months, is that allowed?",
         ),
+        # units of one dimension trade places: clock times, durations, money and percent
+        ("Move my appointment from 9:30am to 2pm", "Move my 2pm appointment to 9:30am"),
+        (
+            "Does it come with a 2 year warranty and 30 day returns?",
+            "Is the warranty 30 days, with returns accepted for 2 years?",
+        ),
+        ("Is the copay $30 and the coinsurance 20%?", "Is my copay 20%, with $30 coinsurance?"),
     ],
 )
 def test_order_matters_between_quantities_of_one_kind(
@@ -92,10 +99,10 @@ def test_order_is_free_between_quantities_of_different_kinds(verifier: RuleVerif
         "My home loan of 13,500 has 3 years left at 8.6 percent.",
         "I owe 13,500 on my home loan at 8.6 percent with 3 years to go.",
     )
-    # a bare amount beside a percentage: a percentage's unit is always written
-    loan = verifier.features("My loan is 837 at 13 percent and I hold 837 in savings.")
-    savings = verifier.features("I hold 837 in savings; my loan of 837 is at 13 percent.")
-    assert same_quantities(loan.quantities, savings.quantities)
+    # a bare number may stand for anything: its order against the others counts
+    loan = verifier.features("My loan is 837 at 13 percent and I hold 900 in savings.")
+    savings = verifier.features("I hold 900 in savings; my loan of 837 is at 13 percent.")
+    assert not same_quantities(loan.quantities, savings.quantities)
     # the same answer whichever text is the query
     money = verifier.features("$5 for the box, 7 kg").quantities
     bare = verifier.features("7 for the box, 5").quantities
@@ -134,13 +141,12 @@ def test_negation(verifier: RuleVerifier) -> None:
 
 
 def test_negation_is_compared_clause_by_clause(verifier: RuleVerifier) -> None:
-    # two negated clauses against one: the same complaint (whole-text parity refused it)
     accepted(
         verifier,
-        "Login codes are not delivered to my phone, I cannot get in",
-        "The login code never arrives on my phone, so I am locked out",
+        "The card I ordered has not arrived, can you help?",
+        "My new card hasn't come yet, can you help?",
     )
-    # negations that cancel out over the whole text still differ clause by clause
+    # as many negations in both texts, on different clauses
     assert "polarity" in refused(
         verifier,
         "I did not cancel my order, but it was cancelled",
@@ -158,9 +164,17 @@ def test_negation_is_compared_clause_by_clause(verifier: RuleVerifier) -> None:
 @pytest.mark.parametrize(
     ("a", "b"),
     [
-        # two negations in one clause cancel out
+        # negations are counted, not paired off
         ("I never said I didn't want the upgrade", "I said I didn't want the upgrade"),
         ("Nobody told me I couldn't cancel", "Somebody told me I couldn't cancel"),
+        (
+            "My order hasn't arrived and I haven't been refunded",
+            "My order has arrived and I have been refunded",
+        ),
+        (
+            "My order hasn't arrived, and I haven't been refunded",
+            "My order hasn't arrived and I have been refunded",
+        ),
         # a negated clause without content words, or without a counterpart
         (
             "Do not, under any circumstances, share my data with advertisers",
@@ -169,17 +183,22 @@ def test_negation_is_compared_clause_by_clause(verifier: RuleVerifier) -> None:
         ("?", "Don't cancel my order"),
     ],
 )
-def test_negations_the_clauses_must_not_lose(verifier: RuleVerifier, a: str, b: str) -> None:
+def test_negations_are_counted(verifier: RuleVerifier, a: str, b: str) -> None:
     assert "polarity" in refused(verifier, a, b)
 
 
 def test_reason_questions(verifier: RuleVerifier) -> None:
     assert "why" in refused(verifier, "Why did my premium go up?", "Will my premium go up?")
-    refused(verifier, "What is the reason for the fee?", "What is the fee?")
     accepted(
         verifier,
         "Explain which of the charges below I can dispute and why",
-        "Explain which of the charges below I can dispute, with the reasons",
+        "Explain which of the charges below I can dispute, showing the reasoning",
+    )
+    # a reason given is not a reason asked for
+    refused(
+        verifier,
+        "Why was my wire transfer rejected?",
+        "What reason do I give for my wire transfer?",
     )
 
 
@@ -280,26 +299,33 @@ def test_substituted_slot_in_a_near_duplicate(verifier: RuleVerifier) -> None:
     )
 
 
-def test_a_text_reworded_in_many_places_is_not_a_changed_slot(verifier: RuleVerifier) -> None:
-    statement = " Date Description Amount. 3 March card fee 499. 9 March cash withdrawal 2,000."
+def test_a_shared_pasted_block_does_not_make_a_near_duplicate(verifier: RuleVerifier) -> None:
+    statement = (
+        " Date, description, amount: 3 March, card fee, 499; 9 March, cash withdrawal, 2,000;"
+        " 12 March, online shopping, 1,250; 20 March, interest credit, 31; 28 March, rent,"
+        " 15,000."
+    )
     accepted(
         verifier,
         "Several charges on the statement below look wrong, explain which I should dispute."
         + statement,
         "Review the transactions below and explain which ones I can dispute." + statement,
     )
-    # small words added around a changed slot do not make it a rewording
+    refused(  # one slot changed in the request before the block: still a substitution
+        verifier,
+        "Is the card fee on the statement below correct?" + statement,
+        "Is the rent on the statement below correct?" + statement,
+    )
+    # small words added around a changed slot do not hide it
     refused(
         verifier,
         "Is my dog covered by the policy?",
         "Hi, is my cat also covered by this policy, please?",
     )
-    refused(  # one slot changed in the same long text: still a substitution
+    refused(
         verifier,
-        "Several charges on the statement below look wrong, explain which I should dispute."
-        + statement,
-        "Several charges on the statement below look right, explain which I should dispute."
-        + statement,
+        "I was charged a late fee even though I actually paid my bill on time, can you please waive it",
+        "I was charged an overdraft fee even though I paid on time, can you waive it",
     )
 
 

@@ -227,11 +227,10 @@ PERSONS: dict[str, str] = {
 
 #: Question words: they frame a request, they are not what it is about.
 QUESTION_WORDS = frozenset(_w("why when where who how what which"))
-#: Words that ask for a reason ("why", "the reason for", "justify"): a request with one of
-#: them wants another answer than the same request without.
-REASON_WORDS = frozenset(
-    _w("why reason reasons reasoning justify justifies justification justifications")
-)
+#: Words that ask for a reason ("why", "explain your reasoning"): a request with one of
+#: them wants another answer than the same request without. Not "reason" (a transfer's
+#: reason is given, not asked for) nor "justify".
+REASON_WORDS = frozenset(_w("why reasoning"))
 
 
 def _groups(text: str) -> tuple[frozenset[str], ...]:

@@ -21,31 +21,48 @@ _AMOUNT_WORDS = frozenset({"more", "extra", "additional", "further", "full", "wh
 _MONEY = frozenset(lx.CURRENCY_SYMBOLS.values()) | {c for c in lx.CURRENCY_QUALIFIERS.values() if c}
 
 
+#: Units of one dimension: quantities in them can trade places in a sentence ("a 2 year
+#: warranty and 30 day returns" is not "a 30 day warranty and 2 year returns"; "$30 copay,
+#: 20% coinsurance" is not "20% copay, $30 coinsurance"), so their order counts.
+_DIMENSIONS: dict[str, str] = {
+    **dict.fromkeys((*_MONEY, "%"), "amount"),
+    **dict.fromkeys(("minute", "hour", "day", "week", "month", "year"), "duration"),
+    **dict.fromkeys(("am", "pm"), "clock"),
+    **dict.fromkeys(("kg", "lb", "g", "mg"), "mass"),
+    **dict.fromkeys(("km", "mile", "ft"), "length"),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Quantity:
     value: str
     unit: str | None = None
 
-    def same_kind(self, other: Quantity) -> bool:
-        """Could one be read in place of the other: the same unit, or a bare number beside
-        money (amounts are often written without a currency); not a bare number beside a
-        percentage or a duration, whose units are always written."""
+    def matches(self, other: Quantity) -> bool:
+        """The same value in the same unit; a bare number also matches an amount of money
+        (amounts are often written without their currency), but not "20 mg"."""
+        if self.value != other.value:
+            return False
         if self.unit == other.unit:
             return True
         unit = self.unit or other.unit
         return (self.unit is None or other.unit is None) and unit in _MONEY
 
+    def rivals(self, other: Quantity) -> bool:
+        """Could the two trade places in a sentence: a bare number (it may be anything) or
+        units of one dimension. "3 years at 8.6%" and "8.6% for 3 years" agree."""
+        if self.unit is None or other.unit is None:
+            return True
+        return _DIMENSIONS.get(self.unit, self.unit) == _DIMENSIONS.get(other.unit, other.unit)
+
 
 def same_quantities(a: Sequence[Quantity], b: Sequence[Quantity]) -> bool:
     """Do two texts name the same quantities, each in the same role?
 
-    Every quantity needs its match in the other text: the same value, of the same kind (a
-    bare number matches an amount of money, as amounts are often written without their
-    currency, but not "20 mg"). Order matters between quantities of one kind, in either
-    text ("$35 to savings, $25 to checking" is not "$25 to savings, $35 to checking";
-    "20 tablets of 5 mg" is not "5 tablets of 20 mg"); "3 years at 8.6%" and "8.6% for 3
-    years" agree. Checked both ways round, so the answer does not depend on which text is
-    the query.
+    Every quantity needs its match in the other text (``Quantity.matches``), and rivals
+    must come in the same order in both ("$35 to savings, $25 to checking" is not "$25 to
+    savings, $35 to checking"; "from 9:30 am to 2 pm" is not "from 2 pm to 9:30 am").
+    Checked both ways round, so the answer does not depend on which text is the query.
     """
     return _in_order(a, b) and _in_order(b, a)
 
@@ -56,7 +73,7 @@ def _in_order(a: Sequence[Quantity], b: Sequence[Quantity]) -> bool:
         where[i] > where[k]
         for i in range(len(a))
         for k in range(i + 1, len(a))
-        if a[i].value != a[k].value and (a[i].same_kind(a[k]) or b[where[i]].same_kind(b[where[k]]))
+        if a[i].value != a[k].value and (a[i].rivals(a[k]) or b[where[i]].rivals(b[where[k]]))
     )
 
 
@@ -70,7 +87,7 @@ def _matching(a: Sequence[Quantity], b: Sequence[Quantity]) -> list[int] | None:
     for x in a:
         j = next((j for j in free if b[j] == x), None)
         if j is None:
-            j = next((j for j in free if b[j].value == x.value and x.same_kind(b[j])), None)
+            j = next((j for j in free if x.matches(b[j])), None)
         if j is None:
             return None
         free.remove(j)

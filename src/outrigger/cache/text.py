@@ -28,11 +28,10 @@ _CLAUSE_WORDS = frozenset(_w("but because although though whereas"))
 
 @dataclass(frozen=True, slots=True)
 class Clause:
-    """A clause's content words (numbers and ids included), and whether it is negated (an
-    odd number of negations: "I never said I didn't want it" is not negated)."""
+    """A clause's content words (numbers and ids included) and its number of negations."""
 
     words: frozenset[str]
-    negated: bool
+    negations: int
 
 
 @dataclass(frozen=True)
@@ -182,7 +181,7 @@ def _clauses(tokens: list[_Token], canon: tuple[str, ...], vocab: Vocabulary) ->
     return tuple(
         Clause(
             frozenset(canon[i] for i in span if canon[i] and canon[i] not in skip),
-            sum(tokens[i].text in negations for i in span) % 2 == 1,
+            sum(tokens[i].text in negations for i in span),
         )
         for span in spans
     )

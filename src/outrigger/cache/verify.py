@@ -5,18 +5,19 @@ A similarity threshold alone cannot tell "transfer 500 from savings to checking"
 new request's text with the cached one and refuses the hit when any of these differ:
 
 * quantities: numbers, amounts and times with their units (``$35`` vs ``$25``), in order
-  among those of one kind ("$35 to A, $25 to B"; "3 years at 8%" is "8% for 3 years");
+  among those that could trade places ("$35 to A, $25 to B"; "3 years at 8%" is "8% for
+  3 years"; ``quantities.same_quantities``);
 * identifiers (``CLM-20931`` vs ``CLM-20913``) and dates (weekdays, months, "tomorrow");
-* polarity, clause by clause: a negated clause whose counterpart in the other text (the
-  clause sharing most of its words) is not negated (``did`` vs ``didn't``, ``with`` vs
-  ``without``);
-* whether a reason is asked for ("why ...", "the reason for ..." vs "will ...");
+* polarity: the number of negations (``did`` vs ``didn't``, ``with`` vs ``without``), in
+  the whole text and in each negated clause against its counterpart in the other text
+  (the clause sharing most of its words);
+* whether a reason is asked for ("why ...", "explain your reasoning" vs "will ...");
 * names: capitalised words and acronyms must appear in both texts;
 * alternatives of one kind (credit/debit, block/unblock, left/right, before/after ...);
 * direction: the source (``from X``) and destination (``to Y``) of the request;
 * near-duplicates: two texts made of the same words in another order (a swap), or one
-  with a few words substituted by non-synonyms (``flood`` -> ``fire``), when its content
-  words differ in at most ``max_edits`` places (more is a rewording, not a changed slot);
+  with a few words substituted by non-synonyms (``flood`` -> ``fire``); a long block both
+  texts share at their start or end (a pasted statement) does not count towards "near";
   a misspelt word is not a substitution (``cancle`` -> ``cancel``; ``spelling.py``).
 
 It errs towards a miss: a refused paraphrase costs one upstream call, a wrong hit gives a
@@ -65,7 +66,6 @@ class RuleVerifier:
         near_duplicate: float = 0.55,
         swap_overlap: float = 0.85,
         max_substitution: int = 3,
-        max_edits: int = 3,
         memo_size: int = 4096,
         typos: bool = True,
         spelling: Spelling | None = None,
@@ -77,7 +77,6 @@ class RuleVerifier:
         self._near_duplicate = near_duplicate
         self._swap_overlap = swap_overlap
         self._max_substitution = max_substitution
-        self._max_edits = max_edits
         self._memo: OrderedDict[str, TextFeatures] = OrderedDict()
         self._memo_size = memo_size
         self._memo_lock = threading.Lock()
@@ -99,7 +98,7 @@ class RuleVerifier:
         a, b = self.features(query), self.features(cached)
         checks = (
             _quantities, _identifiers, _temporal, _negation, _reason, _entities,
-            self._contrasts, _roles, self._swapped, self._substituted,
+            self._contrasts, _roles, self._swapped, self._substituted_either_way,
         )  # fmt: skip
         for check in checks:
             reason = check(a, b)
@@ -132,22 +131,19 @@ class RuleVerifier:
             return f"same words in another order: {order_a} vs {order_b}"
         return None
 
+    def _substituted_either_way(self, a: TextFeatures, b: TextFeatures) -> str | None:
+        """The alignment of two token sequences depends on which comes first."""
+        return self._substituted(a, b) or self._substituted(b, a)
+
     def _substituted(self, a: TextFeatures, b: TextFeatures) -> str | None:
-        tokens_a = [w for w in a.canon if w]
-        tokens_b = [w for w in b.canon if w]
+        tokens_a, tokens_b = _without_shared_block(
+            [w for w in a.canon if w], [w for w in b.canon if w]
+        )
         matcher = SequenceMatcher(None, tokens_a, tokens_b, autojunk=False)
         if matcher.ratio() < self._near_duplicate:
             return None
         stop, limit = self._vocab.stopwords, self._max_substitution
-        opcodes = matcher.get_opcodes()
-        edits = sum(
-            any(_slot_words(tokens_a[i1:i2], tokens_b[j1:j2], stop))
-            for op, i1, i2, j1, j2 in opcodes
-            if op != "equal"
-        )
-        if edits > self._max_edits:
-            return None  # reworded in many places: a paraphrase's shape, not a changed slot
-        for op, i1, i2, j1, j2 in opcodes:
+        for op, i1, i2, j1, j2 in matcher.get_opcodes():
             if op != "replace":
                 continue
             words_a, words_b = _slot_words(tokens_a[i1:i2], tokens_b[j1:j2], stop)
@@ -173,6 +169,27 @@ class RuleVerifier:
 
 
 _DIRECTIONS = frozenset({"from", "to", "into", "onto", "out", "off", "towards", "toward"})
+
+
+#: A run of tokens this long, at the start or the end of both texts, is a pasted block (a
+#: statement, a document): it does not make two differently worded requests near-duplicates.
+_BLOCK = 20
+
+
+def _without_shared_block(a: list[str], b: list[str]) -> tuple[list[str], list[str]]:
+    """Both token lists without a long prefix or suffix they share (``_BLOCK`` or more)."""
+    head = next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
+    if head >= _BLOCK:
+        a, b = a[head:], b[head:]
+    tail = next(
+        (i for i, (x, y) in enumerate(zip(reversed(a), reversed(b), strict=False)) if x != y),
+        min(len(a), len(b)),
+    )
+    if tail >= _BLOCK:
+        a, b = a[: len(a) - tail], b[: len(b) - tail]
+    return a, b
 
 
 def _slot_words(
@@ -222,23 +239,23 @@ def _temporal(a: TextFeatures, b: TextFeatures) -> str | None:
 
 
 def _negation(a: TextFeatures, b: TextFeatures) -> str | None:
-    """A negated clause whose counterpart in the other text (the clause sharing most of
-    its content words; a text of one clause is its own counterpart) is not negated: "I did
-    not cancel it" vs "I cancelled it". Clauses are compared, not whole texts, so "X is not
-    delivered, I cannot log in" still meets "X never arrives, so I am locked out". A
-    negated clause without a counterpart ("Do not, under any circumstances, ...") needs
-    some negated clause in the other text."""
+    """Polarity: both texts hold as many negations ("did" vs "didn't", "with" vs
+    "without"; "hasn't arrived and I haven't been refunded" vs "has arrived and I have been
+    refunded"), and each negated clause as many as its counterpart in the other text, the
+    clause sharing most of its content words (a text of one clause is its own
+    counterpart): "I did not cancel it, but it was cancelled" is not "I cancelled it, but
+    it was not cancelled", though both hold one negation."""
+    count_a, count_b = (sum(c.negations for c in x.clauses) for x in (a, b))
+    if count_a != count_b:
+        return f"polarity differs: {count_a} vs {count_b} negations"
     for x, y in ((a, b), (b, a)):
         for clause in x.clauses:
-            if not clause.negated:
+            if not clause.negations:
                 continue
             twin = max(y.clauses, key=lambda c: len(c.words & clause.words), default=None)
-            matched = twin is not None and (twin.words & clause.words or len(y.clauses) == 1)
-            if twin is not None and matched:
-                negated = twin.negated
-            else:
-                negated = any(c.negated for c in y.clauses)
-            if not negated:
+            if twin is None or not (twin.words & clause.words or len(y.clauses) == 1):
+                continue  # no counterpart: the counts above decide
+            if twin.negations != clause.negations:
                 return f"polarity differs: {sorted(clause.words)} negated in one text only"
     return None
 
