@@ -85,6 +85,9 @@ def test_equal_quantities_in_other_words_pass(verifier: RuleVerifier) -> None:
             "Is the warranty 30 days, with returns accepted for 2 years?",
         ),
         ("Is the copay $30 and the coinsurance 20%?", "Is my copay 20%, with $30 coinsurance?"),
+        # one value in two units: still rivals
+        ("Block card payments from 10 pm to 10 am", "Block card payments from 10 am to 10 pm"),
+        ("Late fee is $25 or 25% of the minimum", "Late fee is 25% or $25 of the minimum"),
     ],
 )
 def test_order_matters_between_quantities_of_one_kind(
@@ -316,6 +319,17 @@ def test_a_shared_pasted_block_does_not_make_a_near_duplicate(verifier: RuleVeri
         "Is the card fee on the statement below correct?" + statement,
         "Is the rent on the statement below correct?" + statement,
     )
+    # a one-word change beside the block is all that differs: a changed slot
+    email = (
+        " Dear team, the delivery of order 4471 was late again and the driver left the parcel"
+        " outside in the rain, so the books inside were damaged; I would like this looked at."
+    )
+    refused(verifier, "Summarise this email:" + email, "Translate this email:" + email)
+    refused(
+        verifier,
+        "Cancel the order in this email:" + email,
+        "Track the order in this email:" + email,
+    )
     # small words added around a changed slot do not hide it
     refused(
         verifier,
@@ -326,6 +340,16 @@ def test_a_shared_pasted_block_does_not_make_a_near_duplicate(verifier: RuleVeri
         verifier,
         "I was charged a late fee even though I actually paid my bill on time, can you please waive it",
         "I was charged an overdraft fee even though I paid on time, can you waive it",
+    )
+
+
+def test_very_long_texts_are_not_verified(verifier: RuleVerifier) -> None:
+    # the word-by-word alignment grows faster than the text: long ones get no semantic hit
+    long_a, long_b = "I did not pay the fee, " * 400, "I did not pay the charge, " * 400
+    assert "too long" in refused(verifier, long_a, long_b)
+    # nor compared word by word beyond 400 tokens that are not a shared block
+    assert "too long" in refused(
+        verifier, "please help " * 225 + "with my card", "kindly help " * 225 + "with my card"
     )
 
 

@@ -73,7 +73,7 @@ def _in_order(a: Sequence[Quantity], b: Sequence[Quantity]) -> bool:
         where[i] > where[k]
         for i in range(len(a))
         for k in range(i + 1, len(a))
-        if a[i].value != a[k].value and (a[i].rivals(a[k]) or b[where[i]].rivals(b[where[k]]))
+        if not a[i].matches(a[k]) and (a[i].rivals(a[k]) or b[where[i]].rivals(b[where[k]]))
     )
 
 

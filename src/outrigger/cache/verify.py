@@ -21,7 +21,8 @@ new request's text with the cached one and refuses the hit when any of these dif
   a misspelt word is not a substitution (``cancle`` -> ``cancel``; ``spelling.py``).
 
 It errs towards a miss: a refused paraphrase costs one upstream call, a wrong hit gives a
-user the wrong answer.
+user the wrong answer. Texts of more than 2,000 tokens, or more than 400 that are not a
+shared block, are refused outright: the word-by-word alignment grows faster than the text.
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ class RuleVerifier:
         if query == cached:
             return Verdict(True)
         a, b = self.features(query), self.features(cached)
+        longest = max(len(a.canon), len(b.canon))
+        if longest > _MAX_TOKENS:  # the alignments below grow faster than the text
+            return Verdict(False, f"too long to verify: {longest} tokens")
         checks = (
             _quantities, _identifiers, _temporal, _negation, _reason, _entities,
             self._contrasts, _roles, self._swapped, self._substituted_either_way,
@@ -136,22 +140,36 @@ class RuleVerifier:
         return self._substituted(a, b) or self._substituted(b, a)
 
     def _substituted(self, a: TextFeatures, b: TextFeatures) -> str | None:
-        tokens_a, tokens_b = _without_shared_block(
-            [w for w in a.canon if w], [w for w in b.canon if w]
-        )
-        matcher = SequenceMatcher(None, tokens_a, tokens_b, autojunk=False)
-        if matcher.ratio() < self._near_duplicate:
+        tokens_a, tokens_b = [w for w in a.canon if w], [w for w in b.canon if w]
+        rest_a, rest_b = _without_shared_block(tokens_a, tokens_b)
+        if max(len(rest_a), len(rest_b)) > _MAX_ALIGNED:
+            return f"too long to compare word by word: {max(len(rest_a), len(rest_b))} tokens"
+        matcher = SequenceMatcher(None, rest_a, rest_b, autojunk=False)
+        if matcher.ratio() >= self._near_duplicate:
+            slots = [
+                (rest_a[i1:i2], rest_b[j1:j2])
+                for op, i1, i2, j1, j2 in matcher.get_opcodes()
+                if op == "replace"
+            ]
+        elif len(rest_a) < len(tokens_a):
+            slots = [(rest_a, rest_b)]  # all that differs beside a shared block: one slot?
+        else:
             return None
-        stop, limit = self._vocab.stopwords, self._max_substitution
-        for op, i1, i2, j1, j2 in matcher.get_opcodes():
-            if op != "replace":
-                continue
-            words_a, words_b = _slot_words(tokens_a[i1:i2], tokens_b[j1:j2], stop)
-            if not words_a or not words_b or len(words_a) > limit or len(words_b) > limit:
-                continue  # an insertion or deletion, or a rewording too long to be a slot
-            words_a, words_b = self._misspelt(words_a, words_b)
-            if words_a != words_b:
-                return f"near-duplicate with {words_a} replaced by {words_b}"
+        for segment_a, segment_b in slots:
+            reason = self._slot_changed(segment_a, segment_b)
+            if reason:
+                return reason
+        return None
+
+    def _slot_changed(self, segment_a: list[str], segment_b: list[str]) -> str | None:
+        """Why ``segment_b`` in place of ``segment_a`` changes the meaning, or None."""
+        limit = self._max_substitution
+        words_a, words_b = _slot_words(segment_a, segment_b, self._vocab.stopwords)
+        if not words_a or not words_b or len(words_a) > limit or len(words_b) > limit:
+            return None  # an insertion or deletion, or a rewording too long to be a slot
+        words_a, words_b = self._misspelt(words_a, words_b)
+        if words_a != words_b:
+            return f"near-duplicate with {words_a} replaced by {words_b}"
         return None
 
     def _misspelt(self, words_a: list[str], words_b: list[str]) -> tuple[list[str], list[str]]:
@@ -171,6 +189,10 @@ class RuleVerifier:
 _DIRECTIONS = frozenset({"from", "to", "into", "onto", "out", "off", "towards", "toward"})
 
 
+#: Texts longer than this (in tokens) are not verified: no semantic hit, exact hits only.
+_MAX_TOKENS = 2000
+#: Nor compared word by word (SequenceMatcher) beyond this, once a shared block is removed.
+_MAX_ALIGNED = 400
 #: A run of tokens this long, at the start or the end of both texts, is a pasted block (a
 #: statement, a document): it does not make two differently worded requests near-duplicates.
 _BLOCK = 20
