@@ -14,8 +14,8 @@ def _w(text: str) -> list[str]:
     return text.split()
 
 
-#: Words that negate a clause ("not", "n't" after splitting, "without"); two in one clause
-#: cancel out.
+#: Words that negate ("not", "n't" after splitting, "without"); the verifier counts them, in
+#: the whole text and per clause.
 NEGATIONS = frozenset(
     _w("not no never n't cannot without none nobody nothing nowhere neither nor unable")
 )

@@ -5,7 +5,7 @@ lower-cased, contractions split (``didn't`` -> ``did n't``), inflections folded 
 lexicon's lemmas and synonyms onto one canonical word, numbers parsed with their unit
 (``$1,200`` -> 1200 usd, ``5kg`` -> 5 kg, ``9:30 pm``), ``from X`` / ``to Y``
 recorded as the source and destination of the request, and the text cut into clauses,
-each with its content words and whether it is negated.
+each with its content words and its number of negations.
 """
 
 from __future__ import annotations

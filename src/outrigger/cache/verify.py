@@ -102,7 +102,7 @@ class RuleVerifier:
             return Verdict(False, f"too long to verify: {longest} tokens")
         checks = (
             _quantities, _identifiers, _temporal, _negation, _reason, _entities,
-            self._contrasts, _roles, self._swapped, self._substituted_either_way,
+            self._contrasts, _roles, self._swapped, self._substituted,
         )  # fmt: skip
         for check in checks:
             reason = check(a, b)
@@ -135,28 +135,33 @@ class RuleVerifier:
             return f"same words in another order: {order_a} vs {order_b}"
         return None
 
-    def _substituted_either_way(self, a: TextFeatures, b: TextFeatures) -> str | None:
-        """The alignment of two token sequences depends on which comes first."""
-        return self._substituted(a, b) or self._substituted(b, a)
-
     def _substituted(self, a: TextFeatures, b: TextFeatures) -> str | None:
         tokens_a, tokens_b = [w for w in a.canon if w], [w for w in b.canon if w]
         rest_a, rest_b = _without_shared_block(tokens_a, tokens_b)
         if max(len(rest_a), len(rest_b)) > _MAX_ALIGNED:
             return f"too long to compare word by word: {max(len(rest_a), len(rest_b))} tokens"
-        matcher = SequenceMatcher(None, rest_a, rest_b, autojunk=False)
+        stripped = len(rest_a) < len(tokens_a)
+        # the alignment of two token sequences depends on which comes first: both ways
+        return self._aligned_change(rest_a, rest_b, stripped) or self._aligned_change(
+            rest_b, rest_a, stripped
+        )
+
+    def _aligned_change(self, x: list[str], y: list[str], stripped: bool) -> str | None:
+        """A changed slot where ``x`` and ``y`` are near-duplicates, or, beside a stripped
+        shared block, when all that differs is short enough to be one slot."""
+        matcher = SequenceMatcher(None, x, y, autojunk=False)
         if matcher.ratio() >= self._near_duplicate:
             slots = [
-                (rest_a[i1:i2], rest_b[j1:j2])
+                (x[i1:i2], y[j1:j2])
                 for op, i1, i2, j1, j2 in matcher.get_opcodes()
                 if op == "replace"
             ]
-        elif len(rest_a) < len(tokens_a):
-            slots = [(rest_a, rest_b)]  # all that differs beside a shared block: one slot?
+        elif stripped:
+            slots = [(x, y)]
         else:
             return None
-        for segment_a, segment_b in slots:
-            reason = self._slot_changed(segment_a, segment_b)
+        for segment_x, segment_y in slots:
+            reason = self._slot_changed(segment_x, segment_y)
             if reason:
                 return reason
         return None
@@ -220,7 +225,7 @@ def _slot_words(
     """The words that differ between two substituted segments, sorted.
 
     Personal pronouns count, as their person ("the other driver" -> "I" is a change of
-    who acted); words that ask for a reason count as one ("why" -> "the reasons"); framing
+    who acted); words that ask for a reason count as one ("why" -> "the reasoning"); framing
     words do not ("can I" -> "is it possible to"); a direction word counts only when both
     segments have one ("to" -> "from").
     """
