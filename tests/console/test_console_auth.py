@@ -114,8 +114,10 @@ async def test_a_post_without_the_csrf_token_is_refused(harness: Harness) -> Non
     async with harness.client() as client:
         await sign_in(client, admin)
         csrf = await csrf_of(client)
+        # One hex digit changed (never to itself: a token ending in "0" stays a wrong one).
+        tampered = csrf[:-1] + ("1" if csrf.endswith("0") else "0")
         for headers, data in (({}, {}), ({"X-CSRF-Token": "0" * 64}, {}),
-                              ({}, {"csrf_token": csrf[:-1] + "0"})):  # fmt: skip
+                              ({}, {"csrf_token": tampered})):  # fmt: skip
             refused = await client.post(f"/console/keys/{victim_id}/revoke", headers=headers,
                                         data=data)  # fmt: skip
             assert refused.status_code == 403 and "CSRF" in refused.text

@@ -109,7 +109,7 @@ def test_bad_keys_are_refused_with_401(gateway: GatewayServer, kind: str) -> Non
     elif kind == "expired":
         key = new_key(gateway, expires_at=time.time() - 1)
     elif kind == "unknown":
-        key = key[:-4] + "AAAA"
+        key = key[:-4] + ("BBBB" if key.endswith("AAAA") else "AAAA")  # never the key itself
     if kind == "missing":
         response = httpx.post(f"{gateway.url}/v1/chat/completions", json={})
         assert response.status_code in (400, 401)  # the body is checked first or the key
