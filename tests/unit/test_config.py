@@ -111,6 +111,17 @@ def test_invalid_settings_are_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings()
 
 
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_an_empty_data_dir_is_refused_not_read_as_the_current_directory(
+    monkeypatch: pytest.MonkeyPatch, blank: str
+) -> None:
+    monkeypatch.setenv("OUTRIGGER_DATA_DIR", blank)
+    with pytest.raises(ValueError, match=r"data_dir\n.*is empty: unset it for the default"):
+        Settings()
+    monkeypatch.setenv("OUTRIGGER_DATA_DIR", ".")  # the current directory, when said so
+    assert Settings().data_dir == Path(".")
+
+
 def test_event_sanitiser_is_built_only_when_event_fields_are_declared(tmp_path: Path) -> None:
     from outrigger.config.settings import Settings
     from outrigger.privacy import EventSanitizer

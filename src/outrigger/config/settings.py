@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -121,6 +121,18 @@ class Settings(BaseSettings):
     #: Pins: ``OUTRIGGER_MODELS__CREDIT_RISK=2.1.3`` (or an alias) overrides the ``ref`` of
     #: the registry model ``credit-risk`` (dashes become underscores in the variable name).
     models: dict[str, str] = {}
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _named_directory(cls, value: object) -> object:
+        """An empty value (``OUTRIGGER_DATA_DIR=``, a blank Helm value) would quietly mean
+        the current directory."""
+        if isinstance(value, str) and not value.strip():
+            raise ValueError(
+                "is empty: unset it for the default (.outrigger), or name a directory "
+                "('.' for the current one)"
+            )
+        return value
 
     @classmethod
     def settings_customise_sources(
