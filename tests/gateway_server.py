@@ -8,12 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import uvicorn
-
 from outrigger.config.settings import Settings
 from outrigger.engine.pipeline import PipelineSet
 from outrigger.gateway.app import create_app
-from outrigger.gateway.server import server_config
+from outrigger.gateway.server import HttpServer, server_config
 from outrigger.proxy.service import LlmProxy, build_proxy
 
 T = TypeVar("T")
@@ -85,7 +83,7 @@ class GatewayServer:
         app = create_app(PipelineSet([]), None, self.proxy.metrics, self.proxy)
         # The gateway's own uvicorn config (its header limit included), on a free port.
         local = settings.gateway.model_copy(update={"host": "127.0.0.1", "port": 0})
-        self.server = uvicorn.Server(server_config(app, local))
+        self.server = HttpServer(server_config(app, local), local)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.port = 0
 

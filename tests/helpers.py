@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
+import os
+import ssl
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -74,3 +77,67 @@ async def _value(value: Any) -> Any:
     if asyncio.iscoroutine(value):
         return await value
     return value
+
+
+def self_signed(
+    directory: Path,
+    key_from: Path | None = None,
+    *,
+    rsa: bool = False,
+    name: str = "localhost",
+    password: str | None = None,
+) -> tuple[Path, Path]:
+    """A new self-signed certificate for localhost (common name ``name``) and its key, as
+    ``tls.crt``/``tls.key`` in ``directory``: an EC key, an RSA one with ``rsa``, or the
+    key of the (unencrypted) file ``key_from``; the key file is encrypted with ``password``
+    when one is given."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric import rsa as rsa_keys
+    from cryptography.x509.oid import NameOID
+
+    key: Any
+    if key_from is not None:
+        key = serialization.load_pem_private_key(key_from.read_bytes(), None)
+    elif rsa:
+        key = rsa_keys.generate_private_key(public_exponent=65537, key_size=2048)
+    else:
+        key = ec.generate_private_key(ec.SECP256R1())
+    directory.mkdir(parents=True, exist_ok=True)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    certfile, keyfile = directory / "tls.crt", directory / "tls.key"
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(password.encode())
+            if password
+            else serialization.NoEncryption(),
+        )
+    )
+    return certfile, keyfile
+
+
+def der(certfile: Path) -> bytes:
+    """The DER bytes of a PEM certificate file."""
+    return ssl.PEM_cert_to_DER_cert(certfile.read_text())
+
+
+def install_pair(live: tuple[Path, Path], new: tuple[Path, Path]) -> None:
+    """Both files swapped in, each atomically (as a Secret volume's update appears)."""
+    for target, source in zip(live, new, strict=True):
+        os.replace(source, target)

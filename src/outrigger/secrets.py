@@ -15,13 +15,27 @@ from pydantic import SecretStr
 from outrigger.errors import ConfigError
 
 
-def secret_value(file: Path | None, value: SecretStr | str | None) -> str | None:
-    """The stripped text of ``file`` when it is set, else ``value`` (None when neither)."""
+def secret_value(
+    file: Path | None, value: SecretStr | str | None, where: str | None = None
+) -> str | None:
+    """The stripped text of ``file`` when it is set, else ``value`` (None when neither).
+    With ``where``, an unreadable file is a ``ConfigError`` naming ``<where>_file``."""
     if file is not None:
+        if where is not None:
+            return read_secret_file(file, where)
         return file.read_text(encoding="utf-8").strip()
     if isinstance(value, SecretStr):
         return value.get_secret_value()
     return value
+
+
+def read_secret_file(file: Path, where: str) -> str:
+    """The stripped text of the mounted secret ``file``; an unreadable one is a
+    ``ConfigError`` naming the setting ``<where>_file``."""
+    try:
+        return file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{where}_file: cannot read {file}: {exc.strerror}") from exc
 
 
 def file_or_env(file: Path | None, env: str | None, where: str) -> str | None:
@@ -29,10 +43,7 @@ def file_or_env(file: Path | None, env: str | None, where: str) -> str | None:
     named by ``<where>_env``; None when neither is configured. Missing sources are a
     ``ConfigError`` naming the setting."""
     if file is not None:
-        try:
-            return file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"{where}_file: cannot read {file}: {exc.strerror}") from exc
+        return read_secret_file(file, where)
     if env is not None:
         value = os.environ.get(env)
         if value is None:

@@ -180,6 +180,21 @@ def test_each_component_gets_only_its_secrets(rendered: dict[str, Rendered]) -> 
         "OUTRIGGER_GATEWAY__TLS_KEY_FILE": f"{root}/gateway-tls/tls.key",
     }
     assert not any(k.startswith("OUTRIGGER_BUS__") for k in gateway)
+    assert "OUTRIGGER_GATEWAY__TLS_KEY_PASSWORD_FILE" not in gateway
+
+
+def test_an_encrypted_gateway_key_gets_its_passphrase_file(helm: Any) -> None:
+    profile = render_profile(
+        helm, "compliance", {"secrets": {"gatewayTls": {"passwordKey": "passphrase"}}}
+    )
+    root = profile.values["secrets"]["mountPath"]
+    expected = f"{root}/gateway-tls/tls.key.password"
+    assert (
+        env_of(main_container(profile, "gateway"))["OUTRIGGER_GATEWAY__TLS_KEY_PASSWORD_FILE"]
+        == expected
+    )
+    files = set().union(*(projected_files(d, root) for d in profile.of_kind("Deployment")))
+    assert expected in files
 
 
 def test_commands_and_probes(profile: Rendered) -> None:

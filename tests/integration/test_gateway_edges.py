@@ -5,7 +5,6 @@ when certificate files are configured (and refuses to start without them when re
 
 from __future__ import annotations
 
-import datetime
 import json
 import select
 import socket
@@ -21,6 +20,7 @@ import pytest
 
 from outrigger.config.settings import Settings
 from tests.gateway_server import GatewayServer, llm_settings
+from tests.helpers import der, install_pair, self_signed
 from tests.integration.test_gateway_llm import new_key
 from tests.upstream import UpstreamThread
 
@@ -177,38 +177,6 @@ def test_a_key_prefix_of_any_length_is_one_bounded_counter() -> None:
     assert _prefix("sk-live-whatever") == "malformed"
 
 
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    certfile, keyfile = directory / "tls.crt", directory / "tls.key"
-    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    keyfile.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return certfile, keyfile
-
-
 def test_the_gateway_serves_tls_with_the_configured_certificate(
     data_dir: Path, upstream: UpstreamThread, tmp_path: Path
 ) -> None:
@@ -225,6 +193,90 @@ def test_the_gateway_serves_tls_with_the_configured_certificate(
             assert answer.status_code == 200
         with pytest.raises(httpx.TransportError):  # plain HTTP is not spoken on that port
             httpx.get(f"http://127.0.0.1:{gw.port}/healthz", timeout=3)
+    finally:
+        gw.stop()
+
+
+def test_an_encrypted_key_is_served_with_its_mounted_passphrase(
+    data_dir: Path, upstream: UpstreamThread, tmp_path: Path
+) -> None:
+    secret = tmp_path / "passphrase"
+    secret.write_text("first-secret\n")
+    live = self_signed(tmp_path / "live", password="first-secret")
+    cfg = settings(data_dir, upstream, tls_cert_file=live[0], tls_key_file=live[1],
+                   tls_key_password_file=secret, tls_reload_s=0.1)  # fmt: skip
+    gw = GatewayServer(cfg).start()
+    try:
+        assert served_certificate(gw.port) == der(live[0])
+        secret.write_text("second-secret\n")  # the Secret rotates key and passphrase
+        install_pair(live, self_signed(tmp_path / "next", password="second-secret"))
+        deadline = time.monotonic() + 10
+        while served_certificate(gw.port) != der(live[0]):
+            assert time.monotonic() < deadline, "the rotated encrypted pair was never served"
+            time.sleep(0.05)
+    finally:
+        gw.stop()
+
+
+def served_certificate(port: int) -> bytes:
+    """The DER certificate a new TLS connection to ``port`` is given (not verified)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
+        context.wrap_socket(sock, server_hostname="localhost") as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return der
+
+
+def test_a_rotated_certificate_is_served_to_new_connections_without_a_restart(
+    data_dir: Path, upstream: UpstreamThread, tmp_path: Path
+) -> None:
+    live = self_signed(tmp_path)
+    first = der(live[0])
+    cfg = settings(data_dir, upstream, tls_cert_file=live[0], tls_key_file=live[1],
+                   tls_reload_s=0.1)  # fmt: skip
+    gw = GatewayServer(cfg).start()
+    try:
+        assert served_certificate(gw.port) == first
+        key = new_key(gw)
+        (tmp_path / "next").mkdir()
+        rotated = self_signed(tmp_path / "next")
+        second = der(rotated[0])
+        install_pair(live, rotated)
+        deadline = time.monotonic() + 10
+        while served_certificate(gw.port) != second:
+            assert time.monotonic() < deadline, "the rotated certificate was never served"
+            time.sleep(0.05)
+        trusted = ssl.create_default_context(cafile=str(live[0]))
+        with httpx.Client(base_url=f"https://localhost:{gw.port}", verify=trusted) as client:
+            answer = client.post(
+                "/v1/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {key}"}
+            )
+            assert answer.status_code == 200
+
+        # A certificate whose key is not in the key file: refused, the current one kept.
+        (tmp_path / "odd").mkdir()
+        other_key = self_signed(tmp_path / "odd")[1]
+        (tmp_path / "bad").mkdir()
+        mismatched = self_signed(tmp_path / "bad")[0], other_key
+        install_pair(live, mismatched)
+        time.sleep(0.5)  # five checks
+        assert served_certificate(gw.port) == second
+        assert gw.server.certificates is not None and gw.server.certificates.reloads == 1
+
+        # Its key arrives: the pair is whole again and is served.
+        (tmp_path / "fixed").mkdir()
+        fixed = self_signed(tmp_path / "fixed", key_from=live[1])  # the key now in place
+        install_pair(live, fixed)
+        deadline = time.monotonic() + 10
+        while served_certificate(gw.port) == second:
+            assert time.monotonic() < deadline, "the repaired pair was never served"
+            time.sleep(0.05)
+        assert served_certificate(gw.port) == der(live[0])
     finally:
         gw.stop()
 

@@ -20,8 +20,8 @@ def gateway_command(
     """Serve POST /v1/chat/completions (plain and SSE), POST /v1/embeddings, /v1/models,
     /v1/usage, DELETE /v1/cache, POST /v1/models/{name}/predict, /healthz, /readyz and
     /metrics. SIGTERM drains requests and flushes the ledger and audit trail."""
-    uvicorn = require("uvicorn", "gateway")
-    from outrigger.gateway.server import server_config
+    require("uvicorn", "gateway")
+    from outrigger.gateway.server import HttpServer, server_config
     from outrigger.runtime.gateway import build_gateway
 
     settings = with_pipelines(pipelines, **{"gateway.host": host, "gateway.port": port})
@@ -31,7 +31,7 @@ def gateway_command(
     # process: out of the collector's reach, a full collection takes milliseconds instead of
     # a stall of 100+ ms in the middle of requests.
     gc.freeze()
-    server = uvicorn.Server(server_config(app, settings.gateway))
+    server = HttpServer(server_config(app, settings.gateway), settings.gateway)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the SIGINT it drained on
         server.run()
     if not server.started:

@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from outrigger.secrets import secret_value
+
 ProviderKind = Literal[
     "openai",
     "azure",
@@ -259,11 +261,23 @@ class GatewaySettings(_Section):
     tls_key_file: Path | None = None
     #: Refuse to start without TLS (the Helm chart's compliance profile sets it).
     require_tls: bool = False
+    #: How often the certificate and key files are checked for a change; a changed, valid
+    #: pair serves new connections without a restart (a rotated Secret), an invalid one is
+    #: logged and the current certificate kept.
+    tls_reload_s: float = Field(default=10.0, gt=0)
+    #: The passphrase of an encrypted key file; a mounted secret file wins over the value.
+    #: The file is read again whenever the certificate files change (a Secret rotating key
+    #: and passphrase together). Without one, an encrypted key is an error, never a prompt.
+    tls_key_password: SecretStr | None = None
+    tls_key_password_file: Path | None = None
 
     @model_validator(mode="after")
     def _tls(self) -> GatewaySettings:
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("gateway: tls_cert_file and tls_key_file go together")
+        has_password = self.tls_key_password is not None or self.tls_key_password_file
+        if has_password and self.tls_key_file is None:
+            raise ValueError("gateway: tls_key_password needs tls_key_file")
         if self.require_tls and self.tls_cert_file is None:
             raise ValueError("gateway.require_tls: set tls_cert_file and tls_key_file")
         return self
@@ -271,3 +285,10 @@ class GatewaySettings(_Section):
     @property
     def tls(self) -> bool:
         return self.tls_cert_file is not None
+
+    def key_password(self) -> str | None:
+        """The key's passphrase now (the file, which wins, is read on every call); None when
+        unset."""
+        return secret_value(
+            self.tls_key_password_file, self.tls_key_password, "gateway.tls_key_password"
+        )

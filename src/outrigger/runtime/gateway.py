@@ -53,7 +53,7 @@ async def hosted_gateway(runtime: Runtime, stop: asyncio.Event) -> None:
     ``stop`` is set (the worker owns the proxy and the signals)."""
     require("uvicorn", "gateway")
     from outrigger.gateway.app import create_app
-    from outrigger.gateway.server import serve_until, server_config
+    from outrigger.gateway.server import serve_until
 
     gw = runtime.settings.gateway
     console = None
@@ -66,7 +66,7 @@ async def hosted_gateway(runtime: Runtime, stop: asyncio.Event) -> None:
         runtime.pipelines, None, runtime.metrics, runtime.proxy, owns_proxy=False, console=console
     )
     log.info("gateway on http://%s:%d", gw.host, gw.port)
-    await serve_until(server_config(app, gw), stop)
+    await serve_until(app, gw, stop)
 
 
 def console_for(

@@ -71,6 +71,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "outrigger.redisFile" -}}redis/url{{- end -}}
 {{- define "outrigger.tlsCertFile" -}}gateway-tls/tls.crt{{- end -}}
 {{- define "outrigger.tlsKeyFile" -}}gateway-tls/tls.key{{- end -}}
+{{- define "outrigger.tlsKeyPasswordFile" -}}gateway-tls/tls.key.password{{- end -}}
 {{- define "outrigger.providerFile" -}}{{ printf "providers/%s/api-key" . }}{{- end -}}
 
 {{/*

@@ -93,6 +93,10 @@ What both Deployments' pods share. Every helper takes (dict "ctx" $ "component" 
   value: {{ printf "%s/%s" $secrets (include "outrigger.tlsCertFile" .) | quote }}
 - name: OUTRIGGER_GATEWAY__TLS_KEY_FILE
   value: {{ printf "%s/%s" $secrets (include "outrigger.tlsKeyFile" .) | quote }}
+{{- if $v.secrets.gatewayTls.passwordKey }}
+- name: OUTRIGGER_GATEWAY__TLS_KEY_PASSWORD_FILE
+  value: {{ printf "%s/%s" $secrets (include "outrigger.tlsKeyPasswordFile" .) | quote }}
+{{- end }}
 {{- end }}
 {{- if and (eq .component "gateway") $v.compliance.enabled $v.compliance.requireTls }}
 - name: OUTRIGGER_GATEWAY__REQUIRE_TLS
@@ -164,6 +168,10 @@ What both Deployments' pods share. Every helper takes (dict "ctx" $ "component" 
         path: {{ include "outrigger.tlsCertFile" . }}
       - key: {{ .keyKey }}
         path: {{ include "outrigger.tlsKeyFile" . }}
+      {{- if .passwordKey }}
+      - key: {{ .passwordKey }}
+        path: {{ include "outrigger.tlsKeyPasswordFile" . }}
+      {{- end }}
 {{- end }}
 {{- end }}
 {{- range $v.secrets.providers }}
