@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,10 +56,10 @@ class PgStage:
         return len(rows)
 
 
-@contextlib.asynccontextmanager
-async def pg_stage(data_dir: Path, concurrency: int) -> AsyncIterator[PgStage]:
-    tag = uuid.uuid4().hex[:8]
-    schema, app_name = f"chaos_{tag}", f"outrigger-chaos-{tag}"
+@contextlib.contextmanager
+def proxied_schema(schema: str, app_name: str) -> Iterator[tuple[str, TcpProxy]]:
+    """A URL to a new schema ``schema`` reached through a TCP proxy this process can cut,
+    and the proxy; the schema is dropped afterwards."""
     admin = sa.create_engine(POSTGRES)
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
@@ -68,6 +68,28 @@ async def pg_stage(data_dir: Path, concurrency: int) -> AsyncIterator[PgStage]:
         f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/test"
         f"?application_name={app_name}&options=-csearch_path%3D{schema}"
     )
+    try:
+        yield url, proxy
+    finally:
+        proxy.stop()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@contextlib.asynccontextmanager
+async def pg_stage(data_dir: Path, concurrency: int) -> AsyncIterator[PgStage]:
+    tag = uuid.uuid4().hex[:8]
+    app_name = f"outrigger-chaos-{tag}"
+    with proxied_schema(f"chaos_{tag}", app_name) as (url, proxy):
+        async with _gateway_and_events(data_dir, concurrency, url, proxy, app_name, tag) as stage:
+            yield stage
+
+
+@contextlib.asynccontextmanager
+async def _gateway_and_events(
+    data_dir: Path, concurrency: int, url: str, proxy: TcpProxy, app_name: str, tag: str
+) -> AsyncIterator[PgStage]:
     upstream = UpstreamThread().start()
     gateway = None
     try:
@@ -83,10 +105,6 @@ async def pg_stage(data_dir: Path, concurrency: int) -> AsyncIterator[PgStage]:
         if gateway is not None:
             gateway.stop()
         upstream.stop()
-        proxy.stop()
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 async def _run(

@@ -7,6 +7,7 @@ not twice"; the ledger already skips ids it holds.)"""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 import uuid
 from collections.abc import Iterator
@@ -83,3 +84,57 @@ async def test_a_batch_that_really_failed_is_written_on_the_retry(db: Database) 
     store.append(batch)
     assert [r["call_id"] for r in store.records()] == [e.call_id for e in batch]
     assert store.verify() == (2, None)
+
+
+@pytest.mark.postgres
+async def test_a_record_the_database_refuses_is_set_aside_and_the_rest_written(
+    pg_url: str,
+) -> None:
+    """A value too long for its column (PostgreSQL checks lengths) fails the whole batch;
+    retried as it was, it would hold back every later record for ever. It is found, logged
+    and set aside; its batch-mates and the records after it are written, the chain whole."""
+    db = open_database(pg_url)
+    try:
+        store = AuditStore(db)
+        told: list[str] = []
+        writer = BackgroundWriter(
+            "audit", store.append, db.run, on_reject=lambda: told.append("set aside")
+        )
+        records = [entry(i) for i in range(4)]
+        poison = dataclasses.replace(records[1], alias="m" * 300)
+        for record in (records[0], poison, *records[2:]):
+            writer.add(record)
+        assert await writer.flush()
+        assert (writer.pending, writer.rejected, writer.written) == (0, 1, 3)
+        assert told == ["set aside"]
+        kept = [records[0], *records[2:]]
+        assert [r["call_id"] for r in store.records()] == [e.call_id for e in kept]
+        assert store.verify() == (3, None)
+    finally:
+        db.dispose()
+
+
+async def test_a_data_error_not_about_one_record_keeps_every_record(db: Database) -> None:
+    """Only a value too long for its column is one record's fault. Another data error (the
+    chain's sequence out of range, a column narrowed by a migration) would refuse every
+    record alike: they are kept for the retry (and the backlog bound stops new calls), never
+    dropped one by one."""
+    store = AuditStore(db)
+
+    class OutOfRange(Exception):
+        sqlstate = "22003"  # numeric_value_out_of_range, as psycopg reports it
+
+    failing = True
+
+    def sink(batch: list[AuditEntry]) -> None:
+        if failing:
+            raise sa.exc.DataError("INSERT", {}, OutOfRange("integer out of range"))
+        store.append(batch)
+
+    writer = BackgroundWriter("audit", sink, db.run)
+    for i in range(3):
+        writer.add(entry(i))
+    assert not await writer.flush()
+    assert (writer.pending, writer.rejected) == (3, 0)
+    failing = False
+    assert await writer.flush() and store.verify() == (3, None)

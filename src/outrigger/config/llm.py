@@ -242,6 +242,10 @@ class GatewaySettings(_Section):
     #: The ledger and audit writers flush a batch this often (and on shutdown).
     flush_interval_s: float = Field(default=0.2, gt=0)
     flush_batch: int = Field(default=500, ge=1)
+    #: Ledger rows or audit records waiting to be written (the database out of reach) from
+    #: which new LLM calls are refused with 503 ``records_backlogged``: no call goes
+    #: unrecorded for long, and the memory they hold is bounded (about 600 bytes a record).
+    max_unwritten_records: int = Field(default=100_000, ge=1)
     #: The request line and headers together; more is answered 431 and the connection
     #: closed, before the rest is read or parsed.
     max_header_bytes: int = Field(default=65_536, ge=4096)

@@ -122,3 +122,10 @@ class Blocked(ProxyError):
 
 class Unavailable(ProxyError):
     status, kind, code = 503, "server_error", "no_deployment_available"
+
+
+class Backlogged(Unavailable):
+    """The ledger or the audit trail cannot keep up (its database out of reach): no new
+    call until they are written."""
+
+    code = "records_backlogged"

@@ -52,6 +52,7 @@ async def metered(
         return Completion({})
 
     try:
+        proxy.recorder.check_backlog()
         await proxy.budgets(ctx, lambda admitted: proxy.limits(admitted, run))
     except ProxyError as exc:
         if ctx.alias:  # admitted, then failed: on the record like a failed chat call

@@ -16,6 +16,7 @@ from outrigger.config.llm import LlmSettings
 from outrigger.llm.types import Usage, chunk_text, completion_text, estimate_tokens
 from outrigger.proxy.chain import Next
 from outrigger.proxy.context import (
+    Backlogged,
     Blocked,
     CallContext,
     Completion,
@@ -30,6 +31,11 @@ from outrigger.storage.writer import BackgroundWriter
 from outrigger.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
+#: The trail's alias column; an unknown model name refused before routing is cut to it.
+MAX_ALIAS = 128
+#: The audit record's model column. The model a cache hit reports is whatever the provider
+#: answered with; a longer one would be refused by PostgreSQL and the record set aside.
+MAX_MODEL = 200
 
 
 def _flags(ctx: CallContext) -> str | None:
@@ -63,6 +69,7 @@ class RecordStep:
 
     async def __call__(self, ctx: CallContext, call_next: Next) -> Reply:
         try:
+            self.check_backlog()
             reply = await call_next(ctx)
         except ProxyError as exc:
             if ctx.alias:  # routed: an LLM call was attempted, so it is on the record
@@ -84,13 +91,24 @@ class RecordStep:
             return reply
         return Stream(self._watch(ctx, reply.chunks))
 
+    def check_backlog(self) -> None:
+        """Refuse a new call while the ledger or the audit trail holds too many unwritten
+        records: every call must be on the record, and the backlog lives in memory."""
+        for writer in (self.ledger, self.audit):
+            if writer.full:
+                raise Backlogged(
+                    f"the {writer.name} has {writer.pending} records waiting for the database; "
+                    "new calls resume once they are written",
+                    retry_after_s=max(1.0, 5 * writer.interval_s),
+                )
+
     def _audit_refusal(self, ctx: CallContext) -> None:
         """A request the guard refused goes on the audit trail (status ``blocked``, its
         flags) but not in the ledger: no call was made, nothing is billed or counted."""
         self.audit.add(
             AuditEntry(
                 time.time(), ctx.call_id, ctx.tenant.id, ctx.feature,
-                ctx.alias or ctx.request.model, None, None,
+                (ctx.alias or ctx.request.model)[:MAX_ALIAS], None, None,
                 digest_or_fallback(prompt_hash, ctx, ctx.request.messages), sha256_text(""),
                 0, 0, 0.0, "blocked", ctx.trace_id, ctx.tenant.key_id, None, _flags(ctx),
             )
@@ -156,7 +174,7 @@ class RecordStep:
         self.audit.add(
             AuditEntry(
                 now, ctx.call_id, ctx.tenant.id, ctx.feature, ctx.alias, ctx.deployment,
-                ctx.model, prompt_digest, response_digest,
+                ctx.model[:MAX_MODEL] if ctx.model else ctx.model, prompt_digest, response_digest,
                 usage.prompt_tokens, usage.completion_tokens, cost, ctx.status, ctx.trace_id,
                 ctx.tenant.key_id, None, _flags(ctx),
             )

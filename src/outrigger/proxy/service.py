@@ -73,10 +73,14 @@ class LlmProxy:
         self.ledger_writer: BackgroundWriter[LedgerRecord] = BackgroundWriter(
             "ledger", self.ledger.write, self.db.run,
             interval_s=gw.flush_interval_s, max_batch=gw.flush_batch,
+            capacity=gw.max_unwritten_records,
+            on_reject=self.metrics.records_set_aside.labels("ledger").inc,
         )  # fmt: skip
         self.audit_writer: BackgroundWriter[AuditEntry] = BackgroundWriter(
             "audit", self.audit.append, self.db.run,
             interval_s=gw.flush_interval_s, max_batch=gw.flush_batch,
+            capacity=gw.max_unwritten_records,
+            on_reject=self.metrics.records_set_aside.labels("audit").inc,
         )  # fmt: skip
         self.auth = Authenticator(
             self.tenants,

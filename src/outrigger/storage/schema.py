@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Float,
     ForeignKey,
@@ -92,10 +93,15 @@ llm_calls = Table(
     Index("ix_llm_calls_tenant_id", "tenant_id", "month"),
 )
 
+#: The audit chain's sequence number (revision 0008).
+AUDIT_SEQ = BigInteger().with_variant(Integer(), "sqlite")
+
 audit_log = Table(
     "audit_log",
     metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=False),
+    # 64-bit: a 32-bit sequence ends at 2**31 records (25 days at 1,000 calls/s). SQLite's
+    # INTEGER is 64-bit already (and stays the rowid).
+    Column("seq", AUDIT_SEQ, primary_key=True, autoincrement=False),
     Column("ts", Float, nullable=False),
     Column("call_id", String(32), nullable=False),
     Column("tenant_id", String(64), nullable=False),

@@ -147,6 +147,13 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.records_set_aside = Counter(
+            "outrigger_records_set_aside",
+            "Ledger rows or audit records the database refused for their data (a value too "
+            "long for its column), logged and not written",
+            ["writer"],
+            registry=r,
+        )
         self.llm_latency = Histogram(
             "outrigger_llm_request_seconds",
             "Whole LLM call as the caller sees it (streams: until the last chunk)",
