@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -20,12 +21,14 @@ from outrigger.bus.base import BusMessage, DeadLetter, Delivery, Subscription
 from outrigger.bus.kafka.bus import KafkaBus
 from outrigger.bus.kafka.dlq import REPLAYED_OF, KafkaDeadLetterQueue
 from outrigger.bus.kafka.settings import KafkaSettings
+from outrigger.bus.memory.bus import MemoryBus
 from outrigger.config.settings import WorkerSettings
 from outrigger.demo.loans import LoanService, holdout_rows
 from outrigger.engine.envelope import parse_event
 from outrigger.engine.results import result_id
 from outrigger.engine.worker import Worker
 from outrigger.errors import TransientError, Unroutable
+from outrigger.runtime.worker import prepare_results
 from outrigger.storage.memory import MemoryIdempotencyStore
 from tests.helpers import demo_pipelines, wait_until
 from tests.kafka_broker import settings_for_tests
@@ -129,6 +132,21 @@ async def publish_events(
         ids.append(event_id)
         await bus.publish(keyed(message, key(n)), exchange=names.exchange)
     return ids
+
+
+async def one_event_through(
+    worker: Worker, publisher: KafkaBus, names: Names, done: Callable[[], bool]
+) -> None:
+    """Run ``worker`` until it has its partitions, publish one event, wait for ``done``."""
+    stop = asyncio.Event()
+    run = asyncio.create_task(worker.run(stop))
+    try:
+        await wait_until(lambda: bool(assigned(worker)), 30)
+        await publish_events(publisher, names, 1, key=lambda n: f"loan-{n}")
+        await wait_until(done, 60)
+    finally:
+        stop.set()
+        await run
 
 
 async def test_two_workers_in_one_group_share_the_work_with_one_result_each(
@@ -347,19 +365,38 @@ async def test_a_result_without_its_topic_is_dead_lettered_as_result_unroutable(
     setup = await names.bus()
     await setup.create([names.topic(SUBMITTED)], partitions=1)  # no result topic
     worker = worker_for(await names.bus(), names, max_attempts=2)
-    stop = asyncio.Event()
-    run = asyncio.create_task(worker.run(stop))
-    try:
-        await wait_until(lambda: bool(assigned(worker)), 30)
-        await publish_events(setup, names, 1, key=lambda n: f"loan-{n}")
-        await wait_until(lambda: worker.stats.dead_lettered == 1, 60)
-    finally:
-        stop.set()
-        await run
+    await one_event_through(worker, setup, names, lambda: worker.stats.dead_lettered == 1)
     (letter,) = await KafkaDeadLetterQueue(setup, names.queue("dlq")).list()
     assert letter.reason_code == "result_unroutable"
     assert names.topic(COMPLETED) in letter.reason
     assert worker.stats.results == 0
+
+
+async def test_missing_result_topics_are_named_at_start_up_and_created_when_allowed(
+    names: Names, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The worker's start-up names the result topics that do not exist (not one dead letter
+    per result later); with ``create_topics`` it creates them, and results flow."""
+    destinations = demo_pipelines().result_destinations(names.exchange)
+    topics = [names.topic(key) for _, key in destinations]
+    plain = await names.bus()
+    with caplog.at_level(logging.WARNING, logger="outrigger.run"):
+        assert await prepare_results(plain, destinations) == topics
+    assert all(f"results go to {t} on kafka, which does not exist" in caplog.text for t in topics)
+    assert not set(topics) & set(await plain.topics())  # creates nothing
+
+    creating = await names.bus(create_topics=True)
+    await creating.create([names.topic(SUBMITTED)], partitions=1)
+    assert await prepare_results(creating, destinations) == []
+    assert set(topics) <= set(await creating.topics())
+    assert await prepare_results(plain, destinations) == []  # they exist now
+    worker = worker_for(creating, names)
+    await one_event_through(worker, creating, names, lambda: worker.stats.results == 1)
+    assert worker.stats.dead_lettered == 0
+
+
+async def test_a_bus_without_destinations_to_prepare_is_left_alone() -> None:
+    assert await prepare_results(MemoryBus(), [("domain.events", "ai.done")]) == []
 
 
 async def test_unreachable_broker_is_transient() -> None:

@@ -139,6 +139,18 @@ class EventBus(Protocol):
 
 
 @runtime_checkable
+class PreparesDestinations(Protocol):
+    """A bus on which publishing needs its destination to exist beforehand (a Kafka topic),
+    whether or not anyone consumes it; the worker asks at start-up about the destinations
+    its pipelines publish results to, instead of finding out per result."""
+
+    async def prepare_destinations(self, destinations: Sequence[tuple[str, str]]) -> list[str]:
+        """Of ``(exchange, routing_key)`` pairs, the destinations (by the broker's name) that
+        do not exist; creates them instead when the bus is configured to."""
+        ...
+
+
+@runtime_checkable
 class DeadLetterQueue(Protocol):
     """Where undeliverable messages wait, with their reason, for an operator."""
 

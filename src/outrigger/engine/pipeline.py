@@ -161,6 +161,16 @@ class PipelineSet:
         """The routing keys the pipelines publish their results with."""
         return tuple(dict.fromkeys(p.publish.spec.routing_key for p in self.pipelines))
 
+    def result_destinations(self, default_exchange: str) -> tuple[tuple[str, str], ...]:
+        """``(exchange, routing key)`` of every pipeline's results: its publish step's
+        exchange, else ``default_exchange`` (the deployment's result exchange)."""
+        return tuple(
+            dict.fromkeys(
+                (p.publish.spec.exchange or default_exchange, p.publish.spec.routing_key)
+                for p in self.pipelines
+            )
+        )
+
     def routing_key_for(self, event_type: str) -> tuple[str, Pipeline] | None:
         """A routing key that delivers an event of ``event_type`` to its pipeline: the
         first literal key (no ``*`` or ``#``) of the first pipeline whose ``on.types``

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from functools import partial
@@ -15,7 +16,7 @@ from functools import partial
 from opentelemetry.trace import NoOpTracer, Tracer
 
 from outrigger.batching import Occupancy
-from outrigger.bus.base import DeadLetterQueue, EventBus, Subscription
+from outrigger.bus.base import DeadLetterQueue, EventBus, PreparesDestinations, Subscription
 from outrigger.config.settings import Settings
 from outrigger.engine.pipeline import PipelineSet
 from outrigger.engine.steps.embed import VectorTarget
@@ -103,9 +104,29 @@ async def _open(settings: Settings, stack: AsyncExitStack) -> Runtime:
     stack.push_async_callback(bus.close)  # closed first: unacked deliveries go back
     sub = subscription(settings, pipelines)
     await bus.declare(sub)
+    await prepare_results(bus, pipelines.result_destinations(settings.bus.results_to))
     return Runtime(
         settings, bus, dlq, pipelines, store, sub, watcher, metrics, tracer, proxy, occupancy
     )
+
+
+async def prepare_results(bus: EventBus, destinations: Sequence[tuple[str, str]]) -> list[str]:
+    """On a bus whose destinations must exist before a publish (Kafka topics), create them
+    when configured to, else name at start-up those missing: until they exist, every result
+    bound for them is retried and dead-lettered as ``result_unroutable``."""
+    if not isinstance(bus, PreparesDestinations):
+        return []
+    missing = await bus.prepare_destinations(destinations)
+    for name in missing:
+        log.warning(
+            "results go to %s on %s, which does not exist: they will be dead-lettered as "
+            "result_unroutable until it is created (or let Outrigger create it: "
+            "OUTRIGGER_BUS__%s__CREATE_TOPICS=true)",
+            name,
+            bus.kind,
+            bus.kind.upper(),
+        )
+    return missing
 
 
 async def _open_proxy(

@@ -243,7 +243,8 @@ class BusContract:
         bus2 = await kit.reopen(bus)
         again = await take(bus2.consume(sub, prefetch=5), 2)
         seen = sorted((d.message.message_id, d.attempt) for d in again)
-        assert [i for i, _ in seen] == ["m-1", "m-2"], seen  # named, to tell a flake's cause
+        first = [(d.message.message_id, d.attempt) for d in got]
+        assert [i for i, _ in seen] == ["m-1", "m-2"], (first, seen)
         assert all(d.attempt >= 2 for d in again), seen
 
     async def test_attempts_survive_reopen(self, kit: BusKit) -> None:

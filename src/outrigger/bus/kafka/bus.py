@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from typing import Any
 
@@ -38,7 +38,7 @@ from outrigger.bus.kafka.leases import AttemptsLog, NoAttemptsLog
 from outrigger.bus.kafka.naming import check_topic, subscription_topics, topic_for
 from outrigger.bus.kafka.records import to_record
 from outrigger.bus.kafka.settings import KafkaSettings
-from outrigger.errors import TransientError, Unroutable
+from outrigger.errors import ConfigError, TransientError, Unroutable
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +150,18 @@ class KafkaBus:
             if code != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise TransientError(f"cannot create Kafka topics {missing}: {exc}") from exc
         self._known.update(missing)
+
+    async def prepare_destinations(self, destinations: Sequence[tuple[str, str]]) -> list[str]:
+        """The result topics that do not exist; with ``create_topics``, created instead.
+        ``ConfigError`` for a destination that cannot be a topic name."""
+        try:
+            topics = list(dict.fromkeys(check_topic(topic_for(e, k)) for e, k in destinations))
+        except ValueError as exc:
+            raise ConfigError(f"pipelines' results: {exc}") from exc
+        if self.settings.create_topics:
+            await self.create(topics)
+            return []
+        return [t for t in topics if not await self.exists(t)]
 
     async def declare(self, subscription: Subscription) -> None:
         """Create the queue's own topic and attempts log; with ``create_topics``, the exact

@@ -5,8 +5,14 @@
   partitions whose buffer is full are paused rather than left unpolled.
 - ``deliveries`` hands out records with at most ``prefetch`` unsettled, per-key ordered,
   after the attempts log covers them (``leases``).
-- Offsets are committed manually by a commit task, every ``commit_interval_s``, and only up
-  to each partition's oldest unsettled record (``PartitionWindow.position``).
+- Offsets are committed manually by the poll task between two ``consume`` calls, every
+  ``commit_interval_s``, and only up to each partition's oldest unsettled record
+  (``PartitionWindow.position``). Never beside a ``consume``: confluent-kafka holds a
+  per-consumer gate through ``consume`` and its rebalance callbacks, so a commit from
+  another task would wait on it while ``on_revoke`` waited for that commit (a hang).
+  Commits run one at a time and are never abandoned half-way: a cancelled commit still
+  reaches the broker, so one started earlier could land after a later one and move the
+  position back (a settled record read again after a restart).
 - On a revoke (rebalance or close) the partition stops handing out, in-flight deliveries get
   ``revoke_timeout_s`` to settle (not at close: they go back), then its position is committed
   and its lease written; late settlements of a revoked partition are no-ops, and whoever gets
@@ -36,6 +42,8 @@ from outrigger.bus.kafka.window import Entry, PartitionWindow
 from outrigger.errors import TransientError
 
 log = logging.getLogger(__name__)
+#: How long close waits for the poll task's current consume or commit before cancelling it.
+STOP_WAIT_S = 10.0
 
 
 class GroupConsumer:
@@ -63,6 +71,7 @@ class GroupConsumer:
         self._stopping = False  # no more polling (closing)
         self._iterating = True  # a ``deliveries`` generator is running
         self._closed = asyncio.Event()
+        self._commit_lock = asyncio.Lock()
         self._closing: asyncio.Future[None] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -93,10 +102,7 @@ class GroupConsumer:
             self._closing = asyncio.ensure_future(self._close())
             await asyncio.shield(self._closing)
             raise
-        self._tasks = [
-            asyncio.create_task(self._poll(), name=f"kafka-poll-{self._group}"),
-            asyncio.create_task(self._commit_every(), name=f"kafka-commit-{self._group}"),
-        ]
+        self._tasks = [asyncio.create_task(self._poll(), name=f"kafka-poll-{self._group}")]
 
     async def close(self) -> None:
         """Commit what is settled and leave the group; unsettled records are re-read by the
@@ -107,14 +113,13 @@ class GroupConsumer:
         await asyncio.shield(self._closing)
 
     async def _close(self) -> None:
-        self._stopping = True
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        try:
-            await self._commit()
-        except Exception as exc:  # the next owner re-reads what this commit would have covered
-            log.warning("Kafka commit at close for %s failed: %r", self._group, exc)
+        self._stopping = True  # the poll task ends after its consume (0.1 s) or commit
+        if self._tasks:
+            _, late = await asyncio.wait(self._tasks, timeout=STOP_WAIT_S)
+            for task in late:  # a broker that does not answer: its next owner re-reads
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._commit_quietly("at close")  # failed: the next owner re-reads
         try:
             # Runs _on_revoke (which does not wait when closing), destroys the librdkafka
             # handle and shuts the AIOConsumer's own thread pool down.
@@ -192,6 +197,8 @@ class GroupConsumer:
     # -- polling ----------------------------------------------------------------------------
 
     async def _poll(self) -> None:
+        clock = asyncio.get_running_loop().time
+        due = clock() + self._settings.commit_interval_s
         try:
             while not self._stopping:
                 await self._flow_control()
@@ -201,6 +208,9 @@ class GroupConsumer:
                 )
                 if self._accept(batch):
                     self._changed.set()
+                if clock() >= due and not self._stopping:  # close commits last itself
+                    due = clock() + self._settings.commit_interval_s
+                    await self._commit_quietly()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -248,15 +258,34 @@ class GroupConsumer:
 
     # -- committing -------------------------------------------------------------------------
 
-    async def _commit_every(self) -> None:
-        while True:
-            await asyncio.sleep(self._settings.commit_interval_s)
-            try:
-                await self._commit()
-            except Exception as exc:  # a rebalance in progress, a broker restart: next time
-                log.warning("Kafka commit for %s failed: %r", self._group, exc)
+    async def _commit_quietly(self, when: str = "", only: set[Partition] | None = None) -> None:
+        """``_commit``, a failure only logged: a rebalance in progress or a broker restart is
+        retried by the next commit, or the partition's next owner re-reads."""
+        try:
+            await self._commit(only)
+        except Exception as exc:
+            log.warning("Kafka commit %sfor %s failed: %r", when and f"{when} ", self._group, exc)
 
     async def _commit(self, only: set[Partition] | None = None) -> None:
+        """Write the leases and commit the positions of ``only`` (default: every partition).
+
+        One commit at a time, and a cancelled caller leaves it running to the end: the
+        broker keeps whichever commit arrives last, so two in flight could move a position
+        back."""
+        work = asyncio.ensure_future(self._commit_alone(only))
+        try:
+            await asyncio.shield(work)
+        except asyncio.CancelledError:
+            await asyncio.wait({work})
+            if not work.cancelled() and work.exception() is not None:
+                log.warning("Kafka commit for %s failed: %r", self._group, work.exception())
+            raise
+
+    async def _commit_alone(self, only: set[Partition] | None) -> None:
+        async with self._commit_lock:
+            await self._commit_now(only)
+
+    async def _commit_now(self, only: set[Partition] | None) -> None:
         offsets: list[TopicPartition] = []
         for partition, window in list(self._windows.items()):
             if only is not None and partition not in only:
@@ -293,10 +322,7 @@ class GroupConsumer:
                 self._windows[partition].revoked = True
         if not self._stopping:
             await self._await_in_flight(gone)
-        try:
-            await self._commit(only=gone)
-        except Exception as exc:
-            log.warning("Kafka commit on revoke for %s failed: %r", self._group, exc)
+        await self._commit_quietly("on revoke", only=gone)
         for partition in gone:
             self._windows.pop(partition, None)
             self._paused.discard(partition)

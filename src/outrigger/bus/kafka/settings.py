@@ -36,7 +36,8 @@ class KafkaSettings(BaseModel):
 
     # Topics: the domain owns its topics; Outrigger creates its own (the queue topic for
     # replays, the dead-letter topic, the attempts log) and, with ``create_topics``, the
-    # exact-name topics its subscriptions bind (like RabbitMQ's ``declare_exchanges``).
+    # exact-name topics its subscriptions bind (like RabbitMQ's ``declare_exchanges``) and
+    # the topics its pipelines publish results to (at the worker's start-up).
     create_topics: bool = False
     partitions: int = Field(default=6, ge=1)  # for topics Outrigger creates
     replication_factor: int = Field(default=-1, ge=-1)  # -1: the cluster's default
