@@ -56,6 +56,9 @@ class PullLoop:
         """At least one message (waits for credit and for the broker), at most the credit."""
         while True:
             await self.credit.acquire()
+            if self._ending():  # credit freed by a settle during close: no new pull
+                self.credit.release()
+                return []
             wanted = 1
             while wanted < self.prefetch and not self.credit.locked():
                 await self.credit.acquire()
@@ -68,8 +71,14 @@ class PullLoop:
                     self.credit.release()
             if got:
                 return got
-            if self.stopped or self.closed():
+            if self._ending():
                 return []
+
+    def _ending(self) -> bool:
+        """Stopped or disconnected. A pull sent now would leave a request at the server
+        that a message given back at close could be delivered into, and then wait
+        ``ack_wait`` to come back."""
+        return self.stopped or self.closed()
 
     async def _shielded_pull(self, wanted: int) -> list[Msg]:
         """The pull runs in a task of its own that a cancelled consumer does not cancel:
@@ -92,7 +101,7 @@ class PullLoop:
         if self.direct is not None and time.monotonic() >= self._next_direct:
             self._next_direct = time.monotonic() + DIRECT_POLL_S
             got += await _try(self.direct, wanted, QUICK_S)
-        if len(got) < wanted:
+        if len(got) < wanted and not self._ending():  # stop may land during the direct poll
             got += await _try(self.main, wanted - len(got), QUICK_S if got else FETCH_S)
         return got
 
