@@ -15,8 +15,10 @@ def test_untrusted_text_goes_only_into_the_user_message_fenced() -> None:
     system, user = messages
     assert ATTACK not in system.content
     assert system.content.startswith(SYSTEM)
-    assert user.content.startswith("Classify this ticket.\n\n<<<DATA input ")
-    boundary = user.content.split("\n", 3)[2].split()[-1].rstrip(">")
+    assert user.content.startswith("<<<DATA input ")
+    # The task comes after the data it works on (and after anything in it posing as a task).
+    assert user.content.endswith(">>>\n\nClassify this ticket.")
+    boundary = user.content.split("\n", 1)[0].split()[-1].rstrip(">")
     assert len(boundary) == 24
     assert f"<<<DATA input {boundary}>>>\n{ATTACK}\n<<<END {boundary}>>>" in user.content
     assert boundary in system.content  # the system prompt names the markers, not the data

@@ -39,7 +39,9 @@ def fence(name: str, text: str, boundary: str) -> str:
 
 class PromptTemplate:
     """``system``: the fixed system prompt. ``instruction``: the fixed task text for the user
-    message, placed before the fenced data."""
+    message, placed after the fenced data: the task comes last, where a model (small ones
+    most) follows it instead of continuing the data, and after anything inside the data that
+    poses as an instruction (the "sandwich" defence)."""
 
     def __init__(self, system: str, instruction: str = "") -> None:
         self.system = system
@@ -54,7 +56,7 @@ class PromptTemplate:
         if canary is not None:
             system = canary.protect(system)
         blocks = [fence(name, text, boundary) for name, text in inputs.items()]
-        user = "\n\n".join([self.instruction, *blocks] if self.instruction else blocks)
+        user = "\n\n".join([*blocks, self.instruction] if self.instruction else blocks)
         return [ChatMessage("system", system), ChatMessage("user", user)]
 
 
