@@ -218,10 +218,18 @@ def summary(outcomes: list[Outcome], requests: list[Request], scale: float) -> d
         # wrong hits as a share of all hits (the name; ``wrong_hit_share`` is kept)
         "wrong_hit_rate": round(cache.wrong_hits / max(1, sum(cache.hits.values())), 4),
         "wrong_hit_share": round(cache.wrong_hits / max(1, sum(cache.hits.values())), 4),
+        # routing errors in the cache+routing run (calls that reached a model): a quality
+        # risk the bill does not price, and money left on the table
+        "complex_to_cheap": _routed(by["cache+routing"], "generative/complex", "cheap"),
+        "simple_to_strong": _routed(by["cache+routing"], "generative/simple", "strong"),
         "onnx_offload_rate": round(onnx.offloaded / max(1, tickets), 4),
         "onnx_accuracy": round(onnx.offload_correct / max(1, onnx.offloaded), 4),
         "claim_reduction": round(1 - CLAIM_AFTER / CLAIM_BEFORE, 4),
     }
+
+
+def _routed(outcome: Outcome, request: str, deployment: str) -> int:
+    return outcome.routed[f"{request} -> {deployment}"]
 
 
 def report(outcomes: list[Outcome], requests: list[Request], scale: float) -> dict[str, Any]:
@@ -293,7 +301,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=float, default=0.30)
     parser.add_argument("--paraphrase", type=float, default=0.15)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--complexity", type=float, default=0.35, help="routing threshold")
+    parser.add_argument("--complexity", type=float, default=0.125, help="routing threshold")
     parser.add_argument("--onnx-threshold", type=float, default=0.30)
     parser.add_argument(
         "--candidates", type=int, default=None, help="cache neighbours verified per look-up"

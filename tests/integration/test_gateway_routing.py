@@ -35,7 +35,7 @@ def gateway(data_dir: Path, upstreams: dict[str, UpstreamThread]) -> Iterator[Ga
     llm = {
         "aliases": {"chat-default": ["cheap"], "strong": ["strong"]},
         "routes": [
-            {"use": "strong", "min_complexity": 0.4},
+            {"use": "strong", "min_complexity": 0.3},
             {"use": "strong", "feature": "drafting", "min_prompt_tokens": 200},
         ],
     }
@@ -66,7 +66,7 @@ def billed_aliases(gw: GatewayServer, count: int) -> list[str]:
 def test_complex_prompts_go_to_the_strong_model_and_simple_ones_stay_cheap(
     gateway: GatewayServer, upstreams: dict[str, UpstreamThread]
 ) -> None:
-    assert complexity(COMPLEX) >= 0.4 > complexity("What are your opening hours?")
+    assert complexity(COMPLEX) >= 0.3 > complexity("What are your opening hours?")
     key = new_key(gateway)
     assert ask(gateway, key, "What are your opening hours?") == "cheap"
     assert ask(gateway, key, COMPLEX) == "strong"

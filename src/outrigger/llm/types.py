@@ -13,6 +13,8 @@ RETRYABLE: frozenset[str] = frozenset(
 )
 #: Request fields the proxy owns; everything else is passed to the provider unchanged.
 PROXY_FIELDS = frozenset({"model", "messages", "stream", "stream_options", "user"})
+#: Roles whose messages carry a feature's standing instructions rather than the call's ask.
+INSTRUCTION_ROLES = frozenset({"system", "developer"})
 
 
 @dataclass
@@ -27,6 +29,15 @@ class ChatRequest:
     def text(self) -> str:
         """Every message's text, for token estimates, hashes and screening."""
         return "\n".join(content_text(m.get("content")) for m in self.messages)
+
+    def conversation_text(self) -> str:
+        """The text of every turn but the instructions (``system``, ``developer``): what
+        this call asks, as opposed to what the feature always says."""
+        return "\n".join(
+            content_text(m.get("content"))
+            for m in self.messages
+            if m.get("role") not in INSTRUCTION_ROLES
+        )
 
     def body(self, model: str, *, stream: bool) -> dict[str, Any]:
         """The upstream request body for ``model`` (a deployment's model name)."""
