@@ -22,6 +22,7 @@ from outrigger.bus.base import BusMessage, Subscription
 from outrigger.bus.rabbitmq.bus import RabbitBus
 from outrigger.demo.loans import LoanService, holdout_rows
 from outrigger.engine.results import result_id
+from outrigger.errors import TransientError
 from tests.chaos.model import Results, Row, row_from
 from tests.integration.worker_process import WorkerProcess
 from tests.rabbit_cleanup import delete_rabbit_objects
@@ -174,20 +175,42 @@ class EventStage:
         return await self.wait(self.results.complete, timeout_s)
 
     async def depth(self) -> int:
-        assert self.bus is not None
-        return await self.bus.depth(self.queue)
+        return await self._depth_of(self.queue)
 
     async def dead_letters(self) -> int:
+        return await self._depth_of(f"{self.base}.dlq")
+
+    async def _depth_of(self, queue: str, timeout_s: float = 60) -> int:
+        """The queue's depth, read on this process's own connection. A broker fault closes
+        that connection too, and aio-pika may still be reconnecting it (every 5 s) when the
+        worker has long recovered: wait for it rather than score the observer's outage."""
         assert self.bus is not None
-        return await self.bus.depth(f"{self.base}.dlq")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                return await self.bus.depth(queue)
+            except TransientError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
 
     async def row(
         self, fault: str, complete: bool, recoveries: list[float | None], **extra: object
     ) -> Row:
         """Stop the worker (cleanly) and score what came out."""
-        if complete:  # redeliveries of work already resulted: let the worker settle them
-            await asyncio.sleep(1.0)
         depth = await self.depth()
+        if complete:  # duplicates of work already resulted: let the worker settle them
+            deadline = time.monotonic() + 30
+            while depth and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+                depth = await self.depth()
+        if not complete and self.worker is not None:  # shown by pytest when the test fails
+            waiting = await self._depth_of(self.results_queue)  # > 0: our collector is stuck
+            print(
+                f"incomplete: {self.results.distinct} distinct results, {depth} events and "
+                f"{waiting} results ready in their queues; the worker's log ends:"
+            )
+            print(self.worker.output()[-6000:])
         code = self.stop_worker()
         known = [r for r in recoveries if r is not None]
         recovery = max(known) if known and len(known) == len(recoveries) else None

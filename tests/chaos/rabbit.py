@@ -49,10 +49,15 @@ def start_app() -> None:
 
 
 async def connection_closed(
-    data_dir: Path, events: int = 2_000, closes: int = 2, per_s: float = 300.0
+    data_dir: Path,
+    events: int = 2_000,
+    closes: int = 2,
+    per_s: float = 300.0,
+    complete_s: float = 300,
 ) -> Row:
     """Close the worker's connection ``closes`` times while events arrive at ``per_s``; it
-    must reconnect by itself and every event must get exactly one distinct result id.
+    must reconnect by itself and every event must get exactly one distinct result id
+    (within ``complete_s`` of the last close; the row says what was missing).
     (``rabbitmqctl`` takes a second or more per call, so the worker's connection is looked
     up before each close is due.)"""
     async with event_stage(data_dir) as stage:
@@ -71,7 +76,7 @@ async def connection_closed(
             closed += len(pids)
             if i + 1 < closes:
                 pids = await _connected(stage.connection_name, other_than=pids)
-        complete = await stage.wait_complete(300)
+        complete = await stage.wait_complete(complete_s)
         recoveries = [stage.results.flowing_after(m) for m in moments]
         return await stage.row(
             "rabbitmq: worker connection closed", complete, recoveries,
@@ -94,7 +99,11 @@ async def _connected(
 
 
 async def broker_restarted(
-    data_dir: Path, events: int = 2_000, down_s: float = 5.0, per_s: float = 300.0
+    data_dir: Path,
+    events: int = 2_000,
+    down_s: float = 5.0,
+    per_s: float = 300.0,
+    complete_s: float = 300,
 ) -> Row:
     """Stop the RabbitMQ application for ``down_s`` while events arrive at ``per_s`` (the
     publisher retries until the broker confirms), then start it again. The broker is
@@ -111,7 +120,7 @@ async def broker_restarted(
         finally:
             await asyncio.to_thread(start_app)
         started = time.monotonic()
-        complete = await stage.wait_complete(300)
+        complete = await stage.wait_complete(complete_s)
         return await stage.row(
             "rabbitmq: broker app stopped and started", complete,
             [stage.results.flowing_after(started)],

@@ -37,7 +37,7 @@ def assert_nothing_lost(row: Row, events: int) -> None:
 async def test_the_workers_connection_closed_twice_loses_nothing(
     rabbitmqctl: None, tmp_path: Path
 ) -> None:
-    row = await rabbit.connection_closed(tmp_path, events=500, closes=2, per_s=60)
+    row = await rabbit.connection_closed(tmp_path, events=500, closes=2, per_s=60, complete_s=150)
     assert row.extra["closes"] == 2  # its connection and no one else's, each time
     assert_nothing_lost(row, 500)
 
@@ -48,7 +48,9 @@ async def test_the_broker_stopped_and_started_loses_nothing(
     """Disturbs every client of the broker for a few seconds; the broker is started again
     whatever happens."""
     try:
-        row = await rabbit.broker_restarted(tmp_path, events=300, down_s=3.0, per_s=60)
+        row = await rabbit.broker_restarted(
+            tmp_path, events=300, down_s=3.0, per_s=60, complete_s=150
+        )
     finally:
         if not rabbit.broker_listening():
             rabbit.start_app()
