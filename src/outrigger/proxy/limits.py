@@ -7,7 +7,9 @@ implementation runs the check-and-take as one Lua script, so replicas share the 
 
 Limits are never skipped: when the counters cannot be reached (Redis down, a connection
 killed under a call) the Redis limiter tries once more on a fresh connection, then raises
-``LimiterUnavailable``, which the limit step answers with a 503 and ``Retry-After``.
+``LimiterUnavailable``, which the limit step answers with a 503 and ``Retry-After``. Each
+call's scripts leave a short-lived receipt, so a retry whose first attempt did run (only its
+reply was lost) counts nothing twice.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import asyncio
 import calendar
 import logging
 import math
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -182,10 +185,16 @@ class MemoryLimiter:
         return None
 
 
-# KEYS: every window's slot keys, window after window. ARGV: the window count, then per
-# window: slot count, limit, amount, expires_at. Returns {0} or {i, counts...} for the
-# first full window i (1-based).
+#: How long Redis keeps a call's receipt: longer than a call waits for its retry.
+RECEIPT_S = 30
+
+# KEYS: every window's slot keys, window after window, then the call's receipt. ARGV: the
+# window count, then per window: slot count, limit, amount, expires_at; last, the receipt's
+# lifetime. Returns {0} or {i, counts...} for the first full window i (1-based). A receipt
+# already there means an earlier attempt of this call took its amounts (its reply was lost).
 _ACQUIRE = """
+local receipt = KEYS[#KEYS]
+if redis.call('EXISTS', receipt) == 1 then return {0} end
 local n = tonumber(ARGV[1])
 local k = 1
 local windows = {}
@@ -209,8 +218,28 @@ for w = 1, n do
   local v = redis.call('INCRBY', windows[w][1], windows[w][2])
   if v == tonumber(windows[w][2]) then redis.call('EXPIREAT', windows[w][1], windows[w][3]) end
 end
+redis.call('SET', receipt, 1, 'EX', ARGV[#ARGV])
 return {0}
 """
+
+# KEYS: the slot, the call's receipt. ARGV: amount, expires_at, the receipt's lifetime. The
+# receipt keeps the value this add produced, returned again to a retry of the same add.
+_ADD = """
+local seen = redis.call('GET', KEYS[2])
+if seen then return tonumber(seen) end
+local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('EXPIREAT', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], v, 'EX', ARGV[3])
+return v
+"""
+
+
+def receipt_key(slot: str) -> str:
+    """A fresh key for one call's receipt, in the slot's Redis Cluster hash slot (the
+    ``{...}`` tag of its key, as every key of one call shares)."""
+    start, end = slot.find("{"), slot.find("}")
+    tag = slot[start : end + 1] if 0 <= start < end else ""
+    return f"or:{tag}:receipt:{secrets.token_hex(8)}"
 
 
 class RedisLimiter:
@@ -236,13 +265,14 @@ class RedisLimiter:
         )
         self._redis = redis.Redis.from_pool(pool)
         self._script = self._redis.register_script(_ACQUIRE)
+        self._add_script = self._redis.register_script(_ADD)
         self._clock = clock
 
     async def _twice(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
         """``op()``; when Redis fails it (a connection killed or dropped, a restart), once
-        more on fresh connections; ``LimiterUnavailable`` when that fails too. (A retried
-        ``acquire`` whose first attempt ran may count one call twice: an over-count, never
-        a call let through unchecked.)"""
+        more on fresh connections; ``LimiterUnavailable`` when that fails too. A retry of
+        a script whose first run took effect (its reply was lost) finds that run's receipt
+        and counts nothing twice."""
         try:
             return await op()
         except self._failures as exc:
@@ -261,9 +291,11 @@ class RedisLimiter:
         if not windows:
             return None
         keys = [k for w in windows for k in w.slots]
+        keys.append(receipt_key(keys[0]))
         args: list[int] = [len(windows)]
         for w in windows:
             args += [len(w.slots), w.limit, w.amount, w.expires_at]
+        args.append(RECEIPT_S)
         result = await self._twice("acquire", lambda: self._script(keys=keys, args=args))
         index = int(result[0])
         if index == 0:
@@ -273,16 +305,9 @@ class RedisLimiter:
         return Refusal(window, window.retry_after(counts, self._clock()))
 
     async def add(self, window: Window, amount: int) -> int:
-        key = window.slots[0]
-
-        async def count() -> int:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.incrby(key, amount)
-                pipe.expireat(key, window.expires_at)
-                value, _ = await pipe.execute()
-            return int(value)
-
-        return await self._twice("add", count)
+        keys = [window.slots[0], receipt_key(window.slots[0])]
+        args = [amount, window.expires_at, RECEIPT_S]
+        return int(await self._twice("add", lambda: self._add_script(keys=keys, args=args)))
 
     async def seed(self, window: Window, value: int) -> None:
         key, expires = window.slots[0], window.expires_at
