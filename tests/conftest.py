@@ -49,6 +49,19 @@ def rabbitmq_url() -> str:
     return RABBITMQ_URL
 
 
+@pytest.fixture
+def rabbitmqctl(rabbitmq_url: str) -> None:
+    """The broker's own CLI, which closes connections and stops the application for the
+    RabbitMQ fault tests; a skip without it, a failure under CI=true."""
+    import shutil
+
+    if shutil.which("rabbitmqctl") is None:
+        reason = "rabbitmqctl is not on the PATH (it closes connections, stops the broker)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}, and CI=true requires the RabbitMQ fault tests")
+        pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def _tansu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """The Kafka test broker, started for the session when nothing listens on 9092 (on a

@@ -5,8 +5,6 @@ result id, nothing is dead-lettered and nothing is left in the queue."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,15 +13,6 @@ from tests.chaos import rabbit
 from tests.chaos.model import Row
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow, pytest.mark.timeout(300)]
-
-
-@pytest.fixture
-def rabbitmqctl(rabbitmq_url: str) -> None:
-    if shutil.which("rabbitmqctl") is None:
-        reason = "rabbitmqctl is not on the PATH (it closes the worker's connections)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}, and CI=true requires the RabbitMQ fault tests")
-        pytest.skip(reason)
 
 
 def assert_nothing_lost(row: Row, events: int) -> None:

@@ -1,9 +1,11 @@
 """RabbitMQ edge cases beyond the shared contract, against the real broker: returns matched
-by message_id, missing exchanges, header types, quorum delivery counts, cancelled consumers."""
+by message_id, missing exchanges, header types, quorum delivery counts, cancelled consumers,
+a consumer that loses its channel (connection closed by the broker, queue deleted)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -14,7 +16,8 @@ import pytest
 from outrigger.bus.base import BusMessage, DeadLetter, Delivery, Subscription
 from outrigger.bus.rabbitmq.bus import RabbitBus
 from outrigger.bus.rabbitmq.dlq import RabbitDeadLetterQueue
-from outrigger.errors import TransientError
+from outrigger.errors import TransientError, Unroutable
+from tests.chaos import rabbit
 from tests.rabbit_cleanup import delete_rabbit_objects
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.timeout(120)]
@@ -301,3 +304,110 @@ class TestDeadLetterQueue:
         assert [d.message.message_id for d in got] == ["m-1", "m-3"]
         assert await dlq.replay(target) == 3
         assert await dlq.count() == 0
+
+
+async def publish_when_taken(
+    bus: RabbitBus, exchange: str, message_id: str, key: str = "loans.x"
+) -> None:
+    """Published once the broker takes it (the bus may be reconnecting, the queue being
+    declared again)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            await bus.publish(BusMessage(b"{}", key, message_id=message_id), exchange=exchange)
+            return
+        except (TransientError, Unroutable):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+async def settle_until_quiet(
+    stream: AsyncIterator[Delivery], quiet_s: float = 3.0, within_s: float = 60.0
+) -> list[Delivery]:
+    """Every delivery until none comes for ``quiet_s`` (at most ``within_s`` in all), each
+    acked as it comes."""
+    got: list[Delivery] = []
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            delivery = await asyncio.wait_for(anext(stream), quiet_s)
+        except TimeoutError:
+            break
+        await delivery.ack()
+        got.append(delivery)
+    return got
+
+
+class TestLostChannel:
+    """The consumer's channel lost: it consumes again on a new one. Deliveries handed out on
+    the lost channel settle as no-ops and come back; nothing stays held."""
+
+    @pytest.mark.usefixtures("rabbitmqctl")
+    async def test_a_consumer_goes_on_after_the_broker_closes_its_connection(
+        self, bus: RabbitBus, names: Names
+    ) -> None:
+        sub = Subscription(names.queue("work"), names.exchange, ("loans.#",))
+        await bus.declare(sub)
+        for i in range(4):
+            await publish_when_taken(bus, sub.exchange or "", f"m-{i}")
+        stream = bus.consume(sub, prefetch=10)
+        held = [await next_delivery(stream), await next_delivery(stream)]  # not settled
+        assert [d.message.message_id for d in held] == ["m-0", "m-1"]
+        for pid in await asyncio.to_thread(rabbit.connections_named, bus.connection_name()):
+            await asyncio.to_thread(rabbit.rabbitmqctl, "close_connection", pid, "test: closed")
+        for delivery in held:  # on the lost channel: a no-op, the broker gives them back
+            await delivery.ack()
+        await publish_when_taken(bus, sub.exchange or "", "m-4")  # after the reconnect
+        got = await settle_until_quiet(stream)
+        await stream.aclose()  # type: ignore[attr-defined]
+        ids = {str(d.message.message_id) for d in got}
+        assert ids == {f"m-{i}" for i in range(5)}, sorted(ids)
+        again = [(d.message.message_id, d.attempt) for d in got if d.message.message_id in (
+            "m-0", "m-1")]  # fmt: skip
+        assert again and all(attempt >= 2 for _, attempt in again), again
+        assert await bus.depth(sub.queue) == 0  # every ack that counted reached the broker
+
+    @pytest.mark.parametrize("bound", [True, False], ids=["on-an-exchange", "default-exchange"])
+    async def test_a_consumer_whose_queue_is_deleted_declares_it_again(
+        self, bus: RabbitBus, names: Names, rabbitmq_url: str, bound: bool
+    ) -> None:
+        queue = names.queue("work")
+        sub = (
+            Subscription(queue, names.exchange, ("loans.#",)) if bound else Subscription(queue, "")
+        )
+        # On the default exchange the routing key is the queue's name.
+        exchange, key = (names.exchange, "loans.x") if bound else ("", queue)
+        await bus.declare(sub)
+        await publish_when_taken(bus, exchange, "before", key)
+        stream = bus.consume(sub, prefetch=10)
+        await (await next_delivery(stream)).ack()
+        connection = await aio_pika.connect(rabbitmq_url)
+        try:
+            await (await connection.channel()).queue_delete(sub.queue)  # the broker cancels us
+        finally:
+            await connection.close()
+        # The consumer waits for its next delivery (as the worker's does) while "after" is
+        # published: unroutable until the consumer has declared the queue again.
+        consuming = asyncio.create_task(settle_until_quiet(stream, quiet_s=10))
+        await publish_when_taken(bus, exchange, "after", key)
+        got = await consuming
+        await stream.aclose()  # type: ignore[attr-defined]
+        assert [d.message.message_id for d in got] == ["after"]
+        assert await bus.depth(sub.queue) == 0
+
+    @pytest.mark.usefixtures("rabbitmqctl")
+    async def test_closing_the_bus_ends_a_consumer_waiting_to_reconnect(
+        self, bus: RabbitBus, names: Names
+    ) -> None:
+        sub = Subscription(names.queue("work"), names.exchange, ("loans.#",))
+        stream = bus.consume(sub, prefetch=10)
+        waiting = asyncio.create_task(anext(stream))
+        await asyncio.sleep(0.5)  # consuming
+        for pid in await asyncio.to_thread(rabbit.connections_named, bus.connection_name()):
+            await asyncio.to_thread(rabbit.rabbitmqctl, "close_connection", pid, "test: closed")
+        await asyncio.sleep(1.0)  # the consumer's channel is lost; it waits for the connection
+        assert not waiting.done()
+        await bus.close()
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(waiting, 15)

@@ -4,17 +4,16 @@ FastStream's ``RabbitBroker`` owns the connection (robust, reconnecting) and the
 and publishes: ``broker.publish`` with ``mandatory=True`` on a default channel with publisher
 confirms and ``on_return_raises``. A ``basic.return`` (no queue accepted the message) fails
 the pending confirm with aiormq's ``PublishError``, a ``basic.nack`` with ``DeliveryError``,
-no confirm within ``publish_timeout_s`` with ``TimeoutError``; each becomes a
-``TransientError``. The message is handed to FastStream as a ready aio-pika ``Message``
+no confirm within ``publish_timeout_s`` (or no end to the whole publish, a wait for a
+reconnecting connection included, within a second more) with ``TimeoutError``; each becomes
+a ``TransientError``. The message is handed to FastStream as a ready aio-pika ``Message``
 (persistent), so its properties are exactly ours (no generated ``message_id``).
 
-Consumption uses aio-pika's queue iterator (not a FastStream subscriber) on a dedicated
-channel of the broker's connection with ``basic.qos(prefetch)``: the worker needs a
-pull-style stream for bounded concurrency, draining and micro-batching, and the iterator's
-``close`` (run when the generator is closed or its task cancelled) sends ``basic.cancel``
-and nacks-with-requeue the messages it had buffered but not yet handed out. The channel is
-closed once the iteration has ended and every handed-out delivery has been settled (or at
-``close``, which gives unacked deliveries back to the queue).
+Consumption (``consumer.py``) uses aio-pika's queue iterator (not a FastStream subscriber)
+on a plain channel of its own with ``basic.qos(prefetch)``: the worker needs a pull-style
+stream for bounded concurrency, draining and micro-batching. A lost channel (connection
+dropped, closed by the broker, consumer cancelled) is replaced by a new one, never restored
+behind our back.
 
 Passive checks (``depth``, exchanges when ``declare_exchanges`` is off) run on a throwaway
 raw channel: a ``404`` closes only that channel, never the shared publishing channel.
@@ -28,18 +27,18 @@ import logging
 import os
 import socket
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import cast
 
 import aiormq
 from aio_pika import DeliveryMode, Message
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
+from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 from aiormq.exceptions import ChannelNotFoundEntity, DeliveryError, PublishError
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.rabbit.schemas import Channel
 from yarl import URL
 
 from outrigger.bus.base import BusMessage, Delivery, Subscription
-from outrigger.bus.delivery import CallbackDelivery, Settle
+from outrigger.bus.rabbitmq.consumer import Consumer
 from outrigger.errors import TransientError, Unroutable
 
 log = logging.getLogger(__name__)
@@ -49,33 +48,6 @@ def safe_url(url: str) -> str:
     """The URL without its password, for messages and logs."""
     parsed = URL(url)
     return str(parsed.with_password("***")) if parsed.password else str(parsed)
-
-
-#: Set by quorum queues on a redelivery: the broker's, reported as ``Delivery.attempt`` and
-#: kept out of the message's headers (a dead letter replayed with it would start counting
-#: from the stale value).
-DELIVERY_COUNT = "x-delivery-count"
-
-
-def header_text(value: Any) -> str:
-    if isinstance(value, bytes | bytearray):  # pamqp: invalid UTF-8 longstr, byte arrays
-        return bytes(value).decode("utf-8", errors="replace")
-    return str(value)
-
-
-def to_bus_message(raw: AbstractIncomingMessage) -> BusMessage:
-    headers = {k: header_text(v) for k, v in (raw.headers or {}).items() if k != DELIVERY_COUNT}
-    return BusMessage(
-        bytes(raw.body), raw.routing_key or "", headers, raw.message_id, raw.content_type
-    )
-
-
-def delivery_attempt(raw: AbstractIncomingMessage) -> int:
-    """1 on first delivery; quorum queues count deliveries, classic ones only flag them."""
-    count = (raw.headers or {}).get(DELIVERY_COUNT)
-    if isinstance(count, int) and not isinstance(count, bool):
-        return count + 1
-    return 2 if raw.redelivered else 1
 
 
 class RabbitBus:
@@ -98,6 +70,7 @@ class RabbitBus:
         self._broker: RabbitBroker | None = None
         self._in_flight: dict[str, asyncio.Future[None]] = {}  # message_id -> its publish
         self._checked_exchanges: set[str] = set()
+        self._closed = asyncio.Event()  # set by close: consumers stop waiting to reconnect
 
     # -- connection ---------------------------------------------------------------------
 
@@ -138,10 +111,12 @@ class RabbitBus:
                 f"{self._scrub(f'{type(exc).__name__}: {exc}')}"
             ) from None
         self._broker = broker
+        self._closed.clear()
 
     async def close(self) -> None:
         if self._broker is not None:
             broker, self._broker = self._broker, None
+            self._closed.set()
             await broker.stop()  # closes the connection: unacked deliveries return
         self._checked_exchanges.clear()
 
@@ -152,7 +127,7 @@ class RabbitBus:
         return cast(AbstractRobustConnection, connection)
 
     async def channel(self, prefetch: int | None = None) -> AbstractRobustChannel:
-        """A new channel of our own (a consumer's, or for basic.get); the caller closes it."""
+        """A new robust channel of our own (for basic.get); the caller closes it."""
         try:
             channel = self.connection().channel()
             await channel.initialize()
@@ -161,8 +136,27 @@ class RabbitBus:
         except TransientError:
             raise
         except Exception as exc:
-            raise TransientError(f"cannot open a RabbitMQ channel: {self._err(exc)}") from exc
+            raise TransientError(f"cannot open a RabbitMQ channel: {self.describe(exc)}") from exc
         return channel
+
+    @property
+    def running(self) -> bool:
+        """Started and not closed."""
+        return self._broker is not None
+
+    async def connected(self) -> None:
+        """Wait until the connection is up (it may be reconnecting); a ``TransientError``
+        once the bus is closed, instead of waiting for ever on a closed connection."""
+        connection = self.connection()
+        ready = asyncio.ensure_future(connection.ready())
+        closed = asyncio.ensure_future(self._closed.wait())
+        try:
+            await asyncio.wait({ready, closed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ready.cancel()
+            closed.cancel()
+        if not self.running or not ready.done() or ready.cancelled():
+            raise TransientError("the RabbitMQ bus is closed")
 
     @contextlib.asynccontextmanager
     async def _probe(self) -> AsyncIterator[aiormq.abc.AbstractChannel]:
@@ -178,7 +172,8 @@ class RabbitBus:
                 with contextlib.suppress(Exception):
                     await channel.close()
 
-    def _err(self, exc: BaseException) -> str:
+    def describe(self, exc: BaseException) -> str:
+        """An error for messages and logs, without the URL's password."""
         return self._scrub(f"{type(exc).__name__}: {exc}")
 
     # -- declarations -------------------------------------------------------------------
@@ -224,7 +219,7 @@ class RabbitBus:
         except Exception as exc:
             raise TransientError(
                 f"cannot declare {subscription.queue} on {subscription.exchange or '(default)'}:"
-                f" {self._err(exc)}"
+                f" {self.describe(exc)}"
             ) from exc
 
     # -- publishing ---------------------------------------------------------------------
@@ -241,7 +236,7 @@ class RabbitBus:
         where = f"{exchange or '(default exchange)'}/{message.routing_key}"
         try:
             await self._publishing_channel_ready()
-            async with self._take_turns(message.message_id):
+            async with self._take_turns(message.message_id), self._bounded():
                 confirm = await self.broker.publish(
                     amqp,
                     exchange=exchange or None,
@@ -261,9 +256,14 @@ class RabbitBus:
         except TransientError:
             raise
         except Exception as exc:  # channel closed or reconnecting, connection lost, ...
-            raise TransientError(f"publish to {where} failed: {self._err(exc)}") from exc
+            raise TransientError(f"publish to {where} failed: {self.describe(exc)}") from exc
         if not isinstance(confirm, aiormq.spec.Basic.Ack):
             raise TransientError(f"publish to {where} was not confirmed ({confirm!r})")
+
+    def _bounded(self) -> asyncio.Timeout:
+        """One publish from its send to its confirm: aio-pika's own timeout counts only the
+        confirm, after waiting without a limit for a reconnecting connection."""
+        return asyncio.timeout(self.publish_timeout_s + 1.0)
 
     @contextlib.asynccontextmanager
     async def _take_turns(self, message_id: str | None) -> AsyncIterator[None]:
@@ -301,23 +301,10 @@ class RabbitBus:
 
     # -- consuming ----------------------------------------------------------------------
 
-    async def consume(
-        self, subscription: Subscription, *, prefetch: int
-    ) -> AsyncIterator[Delivery]:
-        await self.declare(subscription)
-        channel = await self.channel(prefetch)
-        state = _ConsumerState(channel)
-        try:
-            queue = await channel.get_queue(subscription.queue, ensure=True)
-            async with queue.iterator() as stream:
-                async for raw in stream:
-                    state.outstanding += 1
-                    yield CallbackDelivery(
-                        to_bus_message(raw), delivery_attempt(raw), state.settler(raw)
-                    )
-        finally:
-            state.stopped = True
-            await state.close_if_idle()
+    def consume(self, subscription: Subscription, *, prefetch: int) -> AsyncIterator[Delivery]:
+        """Deliveries on a plain channel of their own, consumed again on a new one when the
+        channel is lost (``consumer.py``)."""
+        return Consumer(self, subscription, prefetch).deliveries()
 
     async def depth(self, queue: str) -> int:
         """Ready messages; 0 when the queue does not exist (like the other buses)."""
@@ -329,38 +316,5 @@ class RabbitBus:
         except TransientError:
             raise
         except Exception as exc:
-            raise TransientError(f"cannot read the depth of {queue}: {self._err(exc)}") from exc
+            raise TransientError(f"cannot read the depth of {queue}: {self.describe(exc)}") from exc
         return int(declared.message_count or 0)
-
-
-class _ConsumerState:
-    """A consumer's channel stays open while handed-out deliveries are unsettled."""
-
-    def __init__(self, channel: AbstractRobustChannel) -> None:
-        self.channel = channel
-        self.outstanding = 0
-        self.stopped = False
-
-    async def close_if_idle(self) -> None:
-        if self.stopped and self.outstanding == 0 and not self.channel.is_closed:
-            with contextlib.suppress(Exception):
-                await self.channel.close()
-
-    def settler(self, raw: AbstractIncomingMessage) -> Settle:
-        async def settle(ack: bool, requeue: bool) -> None:
-            try:
-                if self.channel.is_closed:
-                    return  # closed: the broker gives the message back, it is redelivered
-                if ack:
-                    await raw.ack()
-                else:
-                    await raw.nack(requeue=requeue)
-            except (RuntimeError, aiormq.exceptions.AMQPError, ConnectionError) as exc:
-                # The channel went away (close, reconnect): its deliveries are requeued by
-                # the broker, so a late settle is a no-op, as on the other buses.
-                log.debug("settle after the channel closed ignored: %r", exc)
-            finally:
-                self.outstanding -= 1
-                await self.close_if_idle()
-
-        return settle

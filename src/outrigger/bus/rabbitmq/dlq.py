@@ -20,7 +20,8 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from outrigger.bus.base import DeadLetter, Subscription, replay_message
 from outrigger.bus.letters import decode_letter, encode_letter
-from outrigger.bus.rabbitmq.bus import RabbitBus, to_bus_message
+from outrigger.bus.rabbitmq.bus import RabbitBus
+from outrigger.bus.rabbitmq.messages import to_bus_message
 from outrigger.errors import TransientError
 
 
