@@ -15,15 +15,11 @@ from pydantic import SecretStr
 from outrigger.errors import ConfigError
 
 
-def secret_value(
-    file: Path | None, value: SecretStr | str | None, where: str | None = None
-) -> str | None:
-    """The stripped text of ``file`` when it is set, else ``value`` (None when neither).
-    With ``where``, an unreadable file is a ``ConfigError`` naming ``<where>_file``."""
+def secret_value(file: Path | None, value: SecretStr | str | None, where: str) -> str | None:
+    """The stripped text of ``file`` when it is set, else ``value`` (None when neither). An
+    unreadable file is a ``ConfigError`` naming the setting ``<where>_file``."""
     if file is not None:
-        if where is not None:
-            return read_secret_file(file, where)
-        return file.read_text(encoding="utf-8").strip()
+        return read_secret_file(file, where)
     if isinstance(value, SecretStr):
         return value.get_secret_value()
     return value

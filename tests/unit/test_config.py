@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -5,6 +6,7 @@ import yaml
 
 from outrigger.config.load import ConfigProblems, default_pipelines_file, parse_pipelines
 from outrigger.config.settings import Settings
+from outrigger.errors import ConfigError
 
 
 def demo_yaml() -> dict:
@@ -103,6 +105,35 @@ def test_rabbit_url_from_secret_file(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     monkeypatch.setenv("OUTRIGGER_BUS__RABBITMQ__URL_FILE", str(secret))
     assert Settings().bus.rabbitmq.resolved_url() == "amqp://u:p@broker:5672/"
     assert "u:p" not in repr(Settings().bus.rabbitmq)
+
+
+@pytest.mark.parametrize(
+    ("variables", "read", "setting"),
+    [
+        ({"BUS__RABBITMQ__URL_FILE": ""}, lambda s: s.bus.rabbitmq.resolved_url(), "bus.rabbitmq.url"),
+        ({"BUS__REDIS__URL_FILE": ""}, lambda s: s.bus.redis.resolved_url(), "bus.redis.url"),
+        ({"BUS__NATS__URL_FILE": ""}, lambda s: s.bus.nats.resolved_url(), "bus.nats.url"),
+        ({"STORAGE__URL_FILE": ""}, lambda s: s.storage_url(), "storage.url"),
+        ({"VECTORS__URL_FILE": ""}, lambda s: s.vectors.resolved_url(), "vectors.url"),
+        ({"BUS__KAFKA__SASL_MECHANISM": "PLAIN", "BUS__KAFKA__SASL_PASSWORD_FILE": ""},
+         lambda s: s.bus.kafka.client_config(), "bus.kafka.sasl_password"),
+        ({"BUS__KAFKA__SSL_KEY_PASSWORD_FILE": ""},
+         lambda s: s.bus.kafka.client_config(), "bus.kafka.ssl_key_password"),
+    ],
+    ids=["rabbitmq", "redis", "nats", "storage", "vectors", "kafka-sasl", "kafka-ssl"],
+)  # fmt: skip
+def test_an_unreadable_secret_file_is_a_config_error_naming_its_setting(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    variables: dict[str, str],
+    read: Callable[[Settings], object],
+    setting: str,
+) -> None:
+    missing = tmp_path / "not-mounted"
+    for name, value in variables.items():  # an empty value: the missing secret file
+        monkeypatch.setenv(f"OUTRIGGER_{name}", value or str(missing))
+    with pytest.raises(ConfigError, match=rf"^{setting}_file: cannot read .*not-mounted"):
+        read(Settings())
 
 
 def test_invalid_settings_are_rejected(monkeypatch: pytest.MonkeyPatch) -> None:

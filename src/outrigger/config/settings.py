@@ -167,5 +167,5 @@ class Settings(BaseSettings):
         return self.registry.path or self.data_dir / "registry"
 
     def storage_url(self) -> str:
-        url = secret_value(self.storage.url_file, self.storage.url)
+        url = secret_value(self.storage.url_file, self.storage.url, "storage.url")
         return url or f"sqlite:///{self.data_dir / 'outrigger.sqlite3'}"

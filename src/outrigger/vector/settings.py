@@ -59,7 +59,7 @@ class VectorStoreSettings(BaseModel):
         return self
 
     def resolved_url(self) -> str | None:
-        return secret_value(self.url_file, self.url)
+        return secret_value(self.url_file, self.url, "vectors.url")
 
 
 def open_vector_store(

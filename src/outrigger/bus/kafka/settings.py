@@ -74,12 +74,16 @@ class KafkaSettings(BaseModel):
         if self.sasl_mechanism is not None:
             config["sasl.mechanism"] = self.sasl_mechanism
             config["sasl.username"] = self.sasl_username or ""
-            config["sasl.password"] = secret_value(self.sasl_password_file, self.sasl_password)
+            config["sasl.password"] = secret_value(
+                self.sasl_password_file, self.sasl_password, "bus.kafka.sasl_password"
+            )
         tls = {
             "ssl.ca.location": self.ssl_ca_file,
             "ssl.certificate.location": self.ssl_cert_file,
             "ssl.key.location": self.ssl_key_file,
-            "ssl.key.password": secret_value(self.ssl_key_password_file, self.ssl_key_password),
+            "ssl.key.password": secret_value(
+                self.ssl_key_password_file, self.ssl_key_password, "bus.kafka.ssl_key_password"
+            ),
         }
         config.update({k: str(v) for k, v in tls.items() if v is not None})
         return config

@@ -35,6 +35,6 @@ class NatsSettings(BaseModel):
     max_ack_pending: int = Field(default=10_000, gt=0)
 
     def resolved_url(self) -> str:
-        url = secret_value(self.url_file, self.url)
+        url = secret_value(self.url_file, self.url, "bus.nats.url")
         assert url is not None  # url has a default
         return url

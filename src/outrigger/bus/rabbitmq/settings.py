@@ -20,6 +20,6 @@ class RabbitSettings(BaseModel):
     queue_type: Literal["classic", "quorum"] = "classic"
 
     def resolved_url(self) -> str:
-        url = secret_value(self.url_file, self.url)
+        url = secret_value(self.url_file, self.url, "bus.rabbitmq.url")
         assert url is not None  # url has a default
         return url

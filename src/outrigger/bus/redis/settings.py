@@ -46,6 +46,6 @@ class RedisBusSettings(BaseModel):
     pool_timeout_s: float = Field(default=20.0, gt=0)
 
     def resolved_url(self) -> str:
-        url = secret_value(self.url_file, self.url)
+        url = secret_value(self.url_file, self.url, "bus.redis.url")
         assert url is not None  # url has a default
         return url
