@@ -199,11 +199,13 @@ class EventStage:
     ) -> Row:
         """Stop the worker (cleanly) and score what came out."""
         depth = await self.depth()
+        began = time.monotonic()
         if complete:  # duplicates of work already resulted: let the worker settle them
-            deadline = time.monotonic() + 30
+            deadline = began + 30
             while depth and time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
                 depth = await self.depth()
+        extra["settle_s"] = round(time.monotonic() - began, 1)  # waited for those duplicates
         if not complete and self.worker is not None:  # shown by pytest when the test fails
             waiting = await self._depth_of(self.results_queue)  # > 0: our collector is stuck
             print(

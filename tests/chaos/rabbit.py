@@ -125,4 +125,5 @@ async def broker_restarted(
             "rabbitmq: broker app stopped and started", complete,
             [stage.results.flowing_after(started)],
             down_s=round(started - stopped, 1), publish_retries=stage.publish_retries,
+            complete_after_s=round(time.monotonic() - started, 1),
         )  # fmt: skip

@@ -16,6 +16,7 @@ pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 def assert_nothing_lost(row: Row, events: int) -> None:
+    print(row)  # its timings, for a slow run (pytest -rP shows them)
     assert (row.lost, row.duplicates) == (0, 0), row
     assert row.results == events, row
     extra = row.extra
