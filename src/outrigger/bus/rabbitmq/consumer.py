@@ -48,7 +48,6 @@ class Consumer:
         self.bus = bus
         self.subscription = subscription
         self.prefetch = prefetch
-        self._closing: set[asyncio.Future[None]] = set()  # channels the broker cancelled us on
 
     async def deliveries(self) -> AsyncIterator[Delivery]:
         """Deliveries until the caller stops or the bus is closed."""
@@ -92,7 +91,6 @@ class Consumer:
             await channel.initialize()
             await channel.set_qos(prefetch_count=self.prefetch)
             queue = await self._declare_on(channel)
-            underlay = await channel.get_underlay_channel()
         except BaseException as exc:
             with contextlib.suppress(Exception):
                 await channel.close()
@@ -101,7 +99,6 @@ class Consumer:
                     f"cannot consume {self.subscription.queue}: {self.bus.describe(exc)}"
                 ) from exc
             raise
-        underlay.on_consumer_cancel_callbacks.add(lambda _frame: self._close_later(channel))
         return channel, queue
 
     async def _declare_on(self, channel: AbstractChannel) -> AbstractQueue:
@@ -125,19 +122,16 @@ class Consumer:
                 await queue.bind(exchange, routing_key=pattern)
         return queue
 
-    def _close_later(self, channel: AbstractChannel) -> None:
-        """Close a channel whose consumer the broker cancelled (its queue deleted): from a
-        task, as this runs in the channel's reader, which must read the close-ok."""
-        closing = asyncio.ensure_future(channel.close())
-        self._closing.add(closing)
-        closing.add_done_callback(self._closing.discard)
-
     async def _consume_on(
         self, channel: AbstractChannel, queue: AbstractQueue
     ) -> AsyncGenerator[Delivery, None]:
         """The deliveries of one channel, until it closes or the caller stops."""
-        state = ConsumerState(channel)
+        state = ConsumerState(channel, self.bus.publish_timeout_s)
         try:
+            underlay = await channel.get_underlay_channel()
+            # The broker cancelled the consumer (its queue deleted): closing the channel ends
+            # the iteration, and the queue is declared again on a new one.
+            underlay.on_consumer_cancel_callbacks.add(lambda _frame: state.close_later())
             async with queue.iterator() as stream:
                 async for raw in stream:
                     state.outstanding += 1
@@ -154,27 +148,53 @@ class Consumer:
 
 
 class ConsumerState:
-    """A consumer's channel stays open while handed-out deliveries are unsettled."""
+    """A consumer's channel stays open while handed-out deliveries are unsettled.
 
-    def __init__(self, channel: AbstractChannel) -> None:
+    Settling and closing are bounded by ``timeout_s``: aiormq waits without a limit to queue
+    a frame on a connection that died under it (seen after broker restarts: handlers stuck
+    in an ack for good). A settle that times out takes the channel as lost and closes it, so
+    the broker gives its unacknowledged messages back instead of holding them."""
+
+    def __init__(self, channel: AbstractChannel, timeout_s: float) -> None:
         self.channel = channel
+        self.timeout_s = timeout_s
         self.outstanding = 0
         self.stopped = False
+        self._closing: set[asyncio.Future[None]] = set()
 
     async def close_if_idle(self) -> None:
         if self.stopped and self.outstanding == 0 and not self.channel.is_closed:
-            with contextlib.suppress(Exception):
+            await self.close()
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):  # a timeout included: the channel is gone
+            async with asyncio.timeout(self.timeout_s):
                 await self.channel.close()
+
+    def close_later(self) -> None:
+        """Close from a task: callers run in the channel's reader (which must read the
+        close-ok) or must not wait (a handler settling its delivery)."""
+        closing = asyncio.ensure_future(self.close())
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
 
     def settler(self, raw: AbstractIncomingMessage) -> Settle:
         async def settle(ack: bool, requeue: bool) -> None:
             try:
                 if self.channel.is_closed:
                     return  # closed: the broker gives the message back, it is redelivered
-                if ack:
-                    await raw.ack()
-                else:
-                    await raw.nack(requeue=requeue)
+                async with asyncio.timeout(self.timeout_s):
+                    if ack:
+                        await raw.ack()
+                    else:
+                        await raw.nack(requeue=requeue)
+            except TimeoutError:
+                log.warning(
+                    "a settle took over %.0f s; its channel is taken as lost and closed "
+                    "(the broker gives the message back)",
+                    self.timeout_s,
+                )
+                self.close_later()
             except (RuntimeError, aiormq.exceptions.AMQPError, ConnectionError) as exc:
                 # The channel went away (close, reconnect): its deliveries are requeued by
                 # the broker, so a late settle is a no-op, as on the other buses.
