@@ -88,7 +88,7 @@ class EventStage:
             "OUTRIGGER_BUS__DEAD_LETTER_QUEUE": f"{self.base}.dlq",
             "OUTRIGGER_TELEMETRY__METRICS_PORT": "0",
             "OUTRIGGER_WORKER__PREFETCH": "64",
-            "OUTRIGGER_LOG_LEVEL": "WARNING",
+            "OUTRIGGER_LOG_LEVEL": "INFO",
             **self.env_extra,
         }
 
