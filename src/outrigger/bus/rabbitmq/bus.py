@@ -111,7 +111,7 @@ class RabbitBus:
                 f"{self._scrub(f'{type(exc).__name__}: {exc}')}"
             ) from None
         self._broker = broker
-        self._closed.clear()
+        self._closed = asyncio.Event()  # of this start's event loop
 
     async def close(self) -> None:
         if self._broker is not None:
@@ -155,8 +155,9 @@ class RabbitBus:
         finally:
             ready.cancel()
             closed.cancel()
-        if not self.running or not ready.done() or ready.cancelled():
-            raise TransientError("the RabbitMQ bus is closed")
+        if self.running and ready.done() and not ready.cancelled() and not ready.exception():
+            return
+        raise TransientError("the RabbitMQ bus is closed")
 
     @contextlib.asynccontextmanager
     async def _probe(self) -> AsyncIterator[aiormq.abc.AbstractChannel]:
