@@ -162,7 +162,9 @@ def test_an_encrypted_key_is_opened_with_the_passphrase_read_at_each_change(
     secret = tmp_path / "passphrase"
     secret.write_text("first-secret\n")
     live = self_signed(tmp_path / "live", name="first", password="first-secret")
-    reloader = CertificateReloader(*live, password=lambda: secret.read_text().strip())
+    reloader = CertificateReloader(
+        *live, password=lambda: secret.read_text().strip(), opened_with="first-secret"
+    )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(*live, password="first-secret")
     reloader.attach(context)

@@ -79,12 +79,18 @@ class CertificateReloader:
     seen), attached to the server's context once it exists."""
 
     def __init__(
-        self, certfile: Path, keyfile: Path, password: Callable[[], str | None] = lambda: None
+        self,
+        certfile: Path,
+        keyfile: Path,
+        password: Callable[[], str | None] = lambda: None,
+        opened_with: str | None = None,
     ) -> None:
+        """``password`` reads the passphrase at each change; ``opened_with`` is the one the
+        server opened the current pair with (not read again)."""
         self.certfile = certfile
         self.keyfile = keyfile
         self._password = password
-        self._secret = (password() or "").encode()  # what the current pair was opened with
+        self._secret = (opened_with or "").encode()
         self.context: ssl.SSLContext | None = None
         self._loaded = self._stamp()
         self._good = self._read()  # the pair last known to load, to fall back to

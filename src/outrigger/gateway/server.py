@@ -61,7 +61,7 @@ class HttpServer(uvicorn.Server):
         cert, key = gateway.tls_cert_file, gateway.tls_key_file
         #: Built before uvicorn loads the files, so that a rotation during start-up is seen.
         self.certificates = (
-            CertificateReloader(cert, key, gateway.key_password)
+            CertificateReloader(cert, key, gateway.key_password, config.ssl_keyfile_password)
             if cert is not None and key is not None
             else None
         )
