@@ -6,17 +6,20 @@ import asyncio
 import datetime
 import os
 import ssl
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import yaml
 
 from outrigger.config.load import default_pipelines_file, parse_pipelines
 from outrigger.engine.pipeline import PipelineSet, compile_pipelines
+from outrigger.errors import TransientError
 from outrigger.inference.base import FunctionScorer, TensorSpec
 
+T = TypeVar("T")
 NUMERIC = ["seniority", "time", "age", "expenses", "income", "assets", "debt", "amount", "price"]
 CATEGORICAL = ["home", "marital", "records", "job"]
 
@@ -71,6 +74,19 @@ async def wait_until(predicate: Callable[[], Any], timeout: float = 10.0) -> Non
             await asyncio.sleep(0.01)
 
     await asyncio.wait_for(loop(), timeout)
+
+
+async def until_transient_passes(op: Callable[[], Awaitable[T]], timeout_s: float = 30) -> T:
+    """``op()``, tried again every 0.2 s while it raises ``TransientError`` (a broker still
+    reconnecting, a queue not yet declared again); the last error after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return await op()
+        except TransientError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
 
 
 async def _value(value: Any) -> Any:

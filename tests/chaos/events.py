@@ -22,8 +22,8 @@ from outrigger.bus.base import BusMessage, Subscription
 from outrigger.bus.rabbitmq.bus import RabbitBus
 from outrigger.demo.loans import LoanService, holdout_rows
 from outrigger.engine.results import result_id
-from outrigger.errors import TransientError
 from tests.chaos.model import Results, Row, row_from
+from tests.helpers import until_transient_passes
 from tests.integration.worker_process import WorkerProcess
 from tests.rabbit_cleanup import delete_rabbit_objects
 
@@ -184,15 +184,9 @@ class EventStage:
         """The queue's depth, read on this process's own connection. A broker fault closes
         that connection too, and aio-pika may still be reconnecting it (every 5 s) when the
         worker has long recovered: wait for it rather than score the observer's outage."""
-        assert self.bus is not None
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                return await self.bus.depth(queue)
-            except TransientError:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.2)
+        bus = self.bus
+        assert bus is not None
+        return await until_transient_passes(lambda: bus.depth(queue), timeout_s)
 
     async def row(
         self, fault: str, complete: bool, recoveries: list[float | None], **extra: object

@@ -16,8 +16,9 @@ import pytest
 from outrigger.bus.base import BusMessage, DeadLetter, Delivery, Subscription
 from outrigger.bus.rabbitmq.bus import RabbitBus
 from outrigger.bus.rabbitmq.dlq import RabbitDeadLetterQueue
-from outrigger.errors import TransientError, Unroutable
+from outrigger.errors import TransientError
 from tests.chaos import rabbit
+from tests.helpers import until_transient_passes
 from tests.rabbit_cleanup import delete_rabbit_objects
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.timeout(120)]
@@ -310,16 +311,9 @@ async def publish_when_taken(
     bus: RabbitBus, exchange: str, message_id: str, key: str = "loans.x"
 ) -> None:
     """Published once the broker takes it (the bus may be reconnecting, the queue being
-    declared again)."""
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            await bus.publish(BusMessage(b"{}", key, message_id=message_id), exchange=exchange)
-            return
-        except (TransientError, Unroutable):
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
+    declared again: unroutable until then)."""
+    message = BusMessage(b"{}", key, message_id=message_id)
+    await until_transient_passes(lambda: bus.publish(message, exchange=exchange))
 
 
 async def settle_until_quiet(
